@@ -1,0 +1,554 @@
+"""The on-disk HDF5 schema of sciml datasets: one place that knows the key names.
+
+The layout follows *The Well* (Ohana et al., NeurIPS 2024 D&B) so that ``the_well``'s
+``WellDataset`` opens a file we write (tested in ``tests/data/test_format.py``); see
+``docs/data-format.md`` for the full description. In short, one file holds ``N`` trajectories::
+
+    /                       attrs: dataset_name, grid_type, n_spatial_dims, n_trajectories,
+                                   simulation_parameters, sciml_format, sciml_version, generator,
+                                   config (JSON), seed, complete
+    dimensions/             attrs: spatial_dims = ["x", "y", ...]
+        time   (T,)          attrs: sample_varying, time_varying
+        x      (X,)  y (Y,)  coordinates of a cartesian grid (grid_type="cartesian"), or
+        points (P, d)        node coordinates of an unstructured mesh / particle set
+                             (grid_type="unstructured"; then fields have one node axis P)
+    boundary_conditions/<name>/   attrs: bc_type (PERIODIC|WALL|OPEN), associated_dims, ...
+        mask   (X,)         True on the boundary points of that dimension
+    scalars/                attrs: field_names
+        <name>  ()  or (N,)  or (N, T)          attrs: sample_varying, time_varying
+    t0_fields/              attrs: field_names         scalar fields
+        <name>  (N, T, *S)  or constant (N, *S)  attrs: dim_varying, sample_varying, time_varying
+    t1_fields/              vector fields (..., d),  t2_fields/  tensor fields (..., d, d)
+    mesh/cells (E, k)       cell connectivity when grid_type="unstructured" (optional)
+
+``*S`` is ``(X, Y, ...)`` on a cartesian grid and ``(P,)`` on an unstructured one.
+
+Writing goes through :class:`DatasetWriter`: it writes ``<path>.partial`` (chunked, gzip-compressed),
+records how many trajectories are complete after each block, and renames to ``<path>`` with
+:func:`os.replace` only when all are written. A killed run leaves a ``.partial`` file that
+:class:`DatasetWriter` resumes from (when the config matches), so a resumed generation produces the
+same file as an uninterrupted one. Reading goes through :class:`DatasetFile`, which validates the
+file on open and raises :class:`DataFileError` naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+FORMAT_VERSION = 1
+FIELD_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
+BC_TYPES = ("PERIODIC", "WALL", "OPEN")
+GRID_TYPES = ("cartesian", "unstructured")
+_PARTIAL_SUFFIX = ".partial"
+
+
+class DataFileError(ValueError):
+    """A dataset file that is missing, corrupt, truncated or not what the caller expected."""
+
+    def __init__(self, path: str | os.PathLike, problem: str, key: str | None = None) -> None:
+        where = f"{path}" + (f" [{key}]" if key else "")
+        super().__init__(f"{where}: {problem}")
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+
+
+def _sciml_version() -> str:
+    from sciml import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class FieldLayout:
+    """Declaration of one field to be written.
+
+    Parameters
+    ----------
+    name:
+        Field name, e.g. ``"u"`` or ``"velocity"``.
+    order:
+        Tensor order: 0 scalar (stored in ``t0_fields``), 1 vector (``t1_fields``, trailing ``d``),
+        2 tensor (``t2_fields``, trailing ``d, d``).
+    time_varying:
+        ``True``: shape ``(N, T, *S, ...)``; ``False``: constant in time, shape ``(N, *S, ...)``.
+    """
+
+    name: str
+    order: int = 0
+    time_varying: bool = True
+
+
+@dataclass
+class DatasetLayout:
+    """Everything about a file except the field values: grid, time axis, fields, metadata.
+
+    Parameters
+    ----------
+    dataset_name:
+        Name of the benchmark (``"burgers1d"``, ...).
+    n_trajectories:
+        ``N``, number of samples in the file.
+    time:
+        ``(T,)`` output times in physical units. Steady problems use a single time ``[0.0]``.
+    coords:
+        Cartesian grid: ``{"x": (X,), "y": (Y,)}`` in order of the array axes. Unstructured:
+        ``{"points": (P, d)}`` and ``spatial_dims`` lists the coordinate names.
+    fields:
+        The fields to write.
+    spatial_dims:
+        Names of the spatial dimensions; defaults to the keys of ``coords`` on a cartesian grid.
+    boundary:
+        ``{dim: "PERIODIC" | "WALL" | "OPEN"}`` for each spatial dimension.
+    scalars:
+        Per-trajectory constant scalars (PDE parameters), each ``(N,)``, written before the fields.
+    cells:
+        ``(E, k)`` cell connectivity for unstructured meshes.
+    config:
+        Full generator configuration (JSON-serializable), recorded in the file.
+    seed, generator:
+        Seed and name of the code that produced the file.
+    """
+
+    dataset_name: str
+    n_trajectories: int
+    time: np.ndarray
+    coords: Mapping[str, np.ndarray]
+    fields: Sequence[FieldLayout]
+    spatial_dims: Sequence[str] | None = None
+    boundary: Mapping[str, str] = field(default_factory=dict)
+    scalars: Mapping[str, np.ndarray] = field(default_factory=dict)
+    cells: np.ndarray | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    generator: str = "sciml"
+    dtype: str = "float32"
+
+    @property
+    def grid_type(self) -> str:
+        return "unstructured" if "points" in self.coords else "cartesian"
+
+    @property
+    def dims(self) -> list[str]:
+        if self.spatial_dims is not None:
+            return list(self.spatial_dims)
+        if self.grid_type == "unstructured":
+            d = np.asarray(self.coords["points"]).shape[-1]
+            return ["x", "y", "z"][:d]
+        return list(self.coords)
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        if self.grid_type == "unstructured":
+            return (int(np.asarray(self.coords["points"]).shape[0]),)
+        return tuple(len(self.coords[d]) for d in self.dims)
+
+    def field_shape(self, f: FieldLayout) -> tuple[int, ...]:
+        """Full on-disk shape of field ``f``: ``(N, [T,] *S, [d, [d]])``."""
+        d = len(self.dims)
+        time = (len(self.time),) if f.time_varying else ()
+        return (self.n_trajectories, *time, *self.spatial_shape, *([d] * f.order))
+
+
+def _config_json(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+class DatasetWriter:
+    """Atomic, resumable writer of a dataset file.
+
+    Usage::
+
+        with DatasetWriter(path, layout) as w:
+            for start in range(w.n_done, layout.n_trajectories, block):
+                arrays = make_block(start, block)          # {"u": (b, T, X)}
+                w.write(start, arrays)
+        # <path> now exists; <path>.partial is gone
+
+    If ``<path>.partial`` exists from a killed run with the same ``config`` and ``seed``,
+    :attr:`n_done` tells where to continue. A different config starts over. If the ``with`` block
+    raises, the partial file is kept (it is valid up to :attr:`n_done`) and ``<path>`` is untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike, layout: DatasetLayout) -> None:
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + _PARTIAL_SUFFIX)
+        self.layout = layout
+        self._file: h5py.File | None = None
+        self.n_done = 0
+
+    # -- opening -----------------------------------------------------------------------------
+    def __enter__(self) -> DatasetWriter:
+        parent = self.path.parent
+        if not parent.exists():
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DataFileError(self.path, f"cannot create the output folder: {exc}") from exc
+        if not os.access(parent, os.W_OK):
+            raise DataFileError(self.path, f"output folder {parent} is not writable")
+        if self.partial.exists() and self._resumable():
+            self._file = h5py.File(self.partial, "r+")
+            self.n_done = int(self._file.attrs["n_complete"])
+        else:
+            self._create()
+        return self
+
+    def _resumable(self) -> bool:
+        try:
+            with h5py.File(self.partial, "r") as f:
+                return (
+                    f.attrs.get("config") == _config_json(self.layout.config)
+                    and int(f.attrs.get("seed", -1)) == self.layout.seed
+                    and int(f.attrs.get("n_trajectories", -1)) == self.layout.n_trajectories
+                )
+        except (OSError, KeyError):
+            return False  # a partial file too damaged to read: start over
+
+    def _create(self) -> None:
+        lay = self.layout
+        if lay.grid_type not in GRID_TYPES:
+            raise ValueError(f"grid_type must be one of {GRID_TYPES}")
+        f = h5py.File(self.partial, "w")
+        self._file = f
+        f.attrs["dataset_name"] = lay.dataset_name
+        f.attrs["grid_type"] = lay.grid_type
+        f.attrs["n_spatial_dims"] = len(lay.dims)
+        f.attrs["n_trajectories"] = lay.n_trajectories
+        f.attrs["simulation_parameters"] = list(lay.scalars)
+        for name, values in lay.scalars.items():
+            v = np.asarray(values)
+            if v.ndim == 0 or np.all(v == v.flat[0]):
+                f.attrs[name] = v.flat[0]
+        f.attrs["sciml_format"] = FORMAT_VERSION
+        f.attrs["sciml_version"] = _sciml_version()
+        f.attrs["generator"] = lay.generator
+        f.attrs["config"] = _config_json(lay.config)
+        f.attrs["seed"] = lay.seed
+        f.attrs["complete"] = False
+        f.attrs["n_complete"] = 0
+
+        dims = f.create_group("dimensions")
+        dims.attrs["spatial_dims"] = lay.dims
+        t = dims.create_dataset("time", data=np.asarray(lay.time, dtype=lay.dtype))
+        t.attrs["sample_varying"] = False
+        t.attrs["time_varying"] = True
+        for name, values in lay.coords.items():
+            ds = dims.create_dataset(name, data=np.asarray(values, dtype=lay.dtype))
+            ds.attrs["sample_varying"] = False
+            ds.attrs["time_varying"] = False
+
+        bcs = f.create_group("boundary_conditions")
+        for dim, bc_type in lay.boundary.items():
+            bc_type = bc_type.upper()
+            if bc_type not in BC_TYPES:
+                raise ValueError(f"boundary type {bc_type!r} for {dim!r} not in {BC_TYPES}")
+            if lay.grid_type != "cartesian" or dim not in lay.coords:
+                raise ValueError(f"boundary conditions need a cartesian dimension, got {dim!r}")
+            g = bcs.create_group(f"{dim}_{bc_type.lower()}")
+            g.attrs["bc_type"] = bc_type
+            g.attrs["associated_dims"] = [dim]
+            g.attrs["associated_fields"] = []
+            g.attrs["sample_varying"] = False
+            g.attrs["time_varying"] = False
+            n = len(lay.coords[dim])
+            mask = np.zeros(n, dtype=bool)
+            mask[[0, -1]] = True
+            g.create_dataset("mask", data=mask)
+            g.create_dataset("values", data=np.zeros(0, dtype=lay.dtype))
+
+        sc = f.create_group("scalars")
+        sc.attrs["field_names"] = list(lay.scalars)
+        for name, values in lay.scalars.items():
+            v = np.broadcast_to(np.asarray(values, dtype=lay.dtype), (lay.n_trajectories,))
+            ds = sc.create_dataset(name, data=v)
+            ds.attrs["sample_varying"] = True
+            ds.attrs["time_varying"] = False
+
+        groups = {g: f.create_group(g) for g in FIELD_GROUPS}
+        for g in groups.values():
+            g.attrs["field_names"] = []
+        for fl in lay.fields:
+            if fl.order not in (0, 1, 2):
+                raise ValueError(f"field {fl.name!r}: tensor order must be 0, 1 or 2")
+            g = groups[FIELD_GROUPS[fl.order]]
+            shape = lay.field_shape(fl)
+            per_sample = shape[1:]
+            ds = g.create_dataset(
+                fl.name,
+                shape=shape,
+                dtype=lay.dtype,
+                chunks=(1, *per_sample),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+            ds.attrs["dim_varying"] = [True] * len(lay.spatial_shape)
+            ds.attrs["sample_varying"] = True
+            ds.attrs["time_varying"] = fl.time_varying
+            g.attrs["field_names"] = [*g.attrs["field_names"], fl.name]
+        if lay.cells is not None:
+            f.create_group("mesh").create_dataset("cells", data=np.asarray(lay.cells, np.int64))
+        f.flush()
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(self, start: int, arrays: Mapping[str, Any]) -> None:
+        """Write trajectories ``start : start + b`` of every field and mark them complete.
+
+        ``arrays`` maps each declared field name to an array (or tensor) of shape
+        ``(b, *field_shape[1:])``. Blocks must be written in order (``start == n_done``). Non-finite
+        values are refused, so a NaN from a diverging solver never reaches a dataset.
+        """
+        assert self._file is not None, "use DatasetWriter as a context manager"
+        if start != self.n_done:
+            raise ValueError(f"blocks must be written in order: expected start={self.n_done}")
+        names = {fl.name for fl in self.layout.fields}
+        if set(arrays) != names:
+            raise ValueError(f"expected arrays for fields {sorted(names)}, got {sorted(arrays)}")
+        b = None
+        for fl in self.layout.fields:
+            a = np.asarray(_to_numpy(arrays[fl.name]), dtype=self.layout.dtype)
+            expected = self.layout.field_shape(fl)[1:]
+            if a.shape[1:] != expected or (b is not None and a.shape[0] != b):
+                raise ValueError(
+                    f"field {fl.name!r}: got shape {a.shape}, expected (b, {', '.join(map(str, expected))})"
+                )
+            if not np.isfinite(a).all():
+                bad = np.argwhere(~np.isfinite(a))[0]
+                raise ValueError(
+                    f"field {fl.name!r} has a non-finite value in trajectory {start + bad[0]} "
+                    f"(index {tuple(int(i) for i in bad[1:])}); refusing to write it"
+                )
+            b = a.shape[0]
+            if start + b > self.layout.n_trajectories:
+                raise ValueError(f"block overruns the file: {start}+{b} > N")
+            self._file[FIELD_GROUPS[fl.order]][fl.name][start : start + b] = a
+        self.n_done = start + (b or 0)
+        self._file.attrs["n_complete"] = self.n_done
+        self._file.flush()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._file is not None
+        if exc_type is None and self.n_done != self.layout.n_trajectories:
+            self._file.close()
+            raise ValueError(
+                f"{self.path}: only {self.n_done} of {self.layout.n_trajectories} trajectories "
+                "were written; the partial file is kept for resuming"
+            )
+        if exc_type is None:
+            self._file.attrs["complete"] = True
+        self._file.close()
+        if exc_type is None:
+            os.replace(self.partial, self.path)
+
+
+def _to_numpy(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def write_dataset(
+    path: str | os.PathLike, layout: DatasetLayout, arrays: Mapping[str, Any]
+) -> Path:
+    """Write a whole dataset in one call (atomic). ``arrays`` as in :meth:`DatasetWriter.write`."""
+    with DatasetWriter(path, layout) as w:
+        w.write(0, arrays)
+    return Path(path)
+
+
+class DatasetFile:
+    """A validated, lazily read dataset file.
+
+    Opening checks the schema (root attributes, groups, field shapes against ``dimensions``) and,
+    with ``check_finite=True``, scans every field for NaN/Inf block by block. The h5py handle is
+    opened on first access in each process, so an instance can be handed to
+    ``DataLoader(num_workers>0)`` workers (each opens its own handle).
+
+    Parameters
+    ----------
+    path:
+        The ``.h5`` file.
+    check_finite:
+        Scan the data for non-finite values on open (cost: one pass over the file).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, check_finite: bool = True) -> None:
+        self.path = Path(path)
+        self._handle: h5py.File | None = None
+        self._pid: int | None = None
+        if not self.path.exists():
+            partial = self.path.with_name(self.path.name + _PARTIAL_SUFFIX)
+            extra = (
+                f" (an unfinished {partial.name} exists: rerun the generator to resume it)"
+                if partial.exists()
+                else ""
+            )
+            raise DataFileError(self.path, f"file not found{extra}")
+        try:
+            with h5py.File(self.path, "r") as f:
+                self._read_header(f)
+                if check_finite:
+                    self._check_finite(f)
+        except DataFileError:
+            raise
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataFileError(
+                self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}"
+            ) from exc
+
+    # -- validation ----------------------------------------------------------------------------
+    def _require(self, f: h5py.File, key: str, what: str) -> Any:
+        if key not in f:
+            raise DataFileError(self.path, f"missing {what}", key)
+        return f[key]
+
+    def _read_header(self, f: h5py.File) -> None:
+        for attr in ("dataset_name", "grid_type", "n_spatial_dims", "n_trajectories"):
+            if attr not in f.attrs:
+                raise DataFileError(
+                    self.path, "missing root attribute (is this a sciml / The Well file?)", attr
+                )
+        if not bool(f.attrs.get("complete", True)):
+            raise DataFileError(self.path, "file is marked incomplete (an interrupted write?)")
+        self.dataset_name = str(f.attrs["dataset_name"])
+        self.grid_type = str(f.attrs["grid_type"])
+        self.n_trajectories = int(f.attrs["n_trajectories"])
+        self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        self.config: dict[str, Any] = json.loads(f.attrs.get("config", "{}"))
+        dims = self._require(f, "dimensions", "group of coordinates")
+        self.spatial_dims = [str(d) for d in dims.attrs["spatial_dims"]]
+        if len(self.spatial_dims) != int(f.attrs["n_spatial_dims"]):
+            raise DataFileError(
+                self.path,
+                f"n_spatial_dims={int(f.attrs['n_spatial_dims'])} but dimensions/spatial_dims "
+                f"lists {self.spatial_dims}",
+            )
+        self.time = np.asarray(self._require(f, "dimensions/time", "time axis")[...])
+        if self.grid_type == "unstructured":
+            pts = self._require(f, "dimensions/points", "node coordinates (P, d)")
+            self.coords = {"points": np.asarray(pts[...])}
+            self.spatial_shape: tuple[int, ...] = (pts.shape[0],)
+        else:
+            self.coords = {
+                d: np.asarray(self._require(f, f"dimensions/{d}", "coordinate axis")[...])
+                for d in self.spatial_dims
+            }
+            self.spatial_shape = tuple(len(self.coords[d]) for d in self.spatial_dims)
+        self.cells = np.asarray(f["mesh/cells"][...]) if "mesh/cells" in f else None
+        self.scalars: dict[str, np.ndarray] = {}
+        if "scalars" in f:
+            for name in f["scalars"].attrs.get("field_names", []):
+                self.scalars[str(name)] = np.asarray(
+                    self._require(f, f"scalars/{name}", "scalar")[...]
+                )
+        self.fields: dict[str, FieldInfo] = {}
+        d = len(self.spatial_dims)
+        for order, gname in enumerate(FIELD_GROUPS):
+            if gname not in f:
+                continue
+            for name in f[gname].attrs.get("field_names", []):
+                key = f"{gname}/{name}"
+                ds = self._require(f, key, "field listed in field_names")
+                tv = bool(ds.attrs.get("time_varying", True))
+                expected = (
+                    self.n_trajectories,
+                    *((len(self.time),) if tv else ()),
+                    *self.spatial_shape,
+                    *([d] * order),
+                )
+                if tuple(ds.shape) != expected:
+                    raise DataFileError(
+                        self.path,
+                        f"shape {tuple(ds.shape)} does not match the file's dimensions: expected "
+                        f"{expected} (N, {'T, ' if tv else ''}{', '.join(self.spatial_dims) if self.grid_type == 'cartesian' else 'P'}"
+                        f"{', d' * order})",
+                        key,
+                    )
+                self.fields[str(name)] = FieldInfo(str(name), key, order, tv, tuple(ds.shape))
+        if not self.fields:
+            raise DataFileError(self.path, "no fields in t0_fields/t1_fields/t2_fields")
+
+    def _check_finite(self, f: h5py.File) -> None:
+        for info in self.fields.values():
+            ds = f[info.key]
+            step = max(1, int(2**22 // max(1, int(np.prod(ds.shape[1:])))))
+            for i in range(0, ds.shape[0], step):
+                block = ds[i : i + step]
+                if not np.isfinite(block).all():
+                    bad = np.argwhere(~np.isfinite(block))[0]
+                    raise DataFileError(
+                        self.path,
+                        f"non-finite value (NaN/Inf) in trajectory {i + int(bad[0])} at index "
+                        f"{tuple(int(j) for j in bad[1:])}",
+                        info.key,
+                    )
+
+    # -- lazy access ---------------------------------------------------------------------------
+    @property
+    def handle(self) -> h5py.File:
+        """The open h5py file of this process (reopened after a fork)."""
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._handle
+
+    def field(self, name: str) -> h5py.Dataset:
+        """The h5py dataset of field ``name`` (slice it to read)."""
+        if name not in self.fields:
+            raise DataFileError(
+                self.path, f"no field {name!r}; fields in this file: {sorted(self.fields)}"
+            )
+        return self.handle[self.fields[name].key]
+
+    def read(self, name: str, index: Any = ()) -> np.ndarray:
+        """Read ``field[index]`` as a NumPy array."""
+        return np.asarray(self.field(name)[index])
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_handle"] = None  # h5py handles do not pickle; each worker reopens
+        return state
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __repr__(self) -> str:
+        return (
+            f"DatasetFile({str(self.path)!r}, name={self.dataset_name!r}, N={self.n_trajectories}, "
+            f"T={len(self.time)}, spatial={self.spatial_shape}, fields={sorted(self.fields)})"
+        )
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """Where and how a field is stored: ``key`` in the file, tensor ``order``, full ``shape``."""
+
+    name: str
+    key: str
+    order: int
+    time_varying: bool
+    shape: tuple[int, ...]
+
+
+def _attr(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return [_attr(x) for x in v.tolist()]
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

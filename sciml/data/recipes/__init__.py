@@ -1,0 +1,1 @@
+"""Dataset recipes: one module per benchmark; importing this package registers them all."""

@@ -1,0 +1,104 @@
+"""Name → constructor registries for models, datasets, recipes, losses and metrics.
+
+Each registry maps a lower-case name to a callable. Modules register themselves with a decorator::
+
+    from sciml.registry import MODELS
+
+    @MODELS.register("fno")
+    def build_fno(**config) -> nn.Module: ...
+
+Look-ups of unknown names raise :class:`UnknownNameError`, whose message lists the registered names
+and the closest match, so a typo in a YAML spec is answered with the valid choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+# Modules that register entries on import. Importing them lazily keeps `import sciml` fast and keeps the
+# registry module free of imports from higher layers (it is imported by every layer).
+_PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
+    "model": ("sciml.models",),
+    "recipe": ("sciml.data.recipes",),
+    "dataset": ("sciml.data.grid",),
+    "loss": ("sciml.training.losses",),
+    "metric": ("sciml.evaluation.metrics",),
+}
+
+
+class UnknownNameError(KeyError):
+    """A name that is not in a registry; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain sentence
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    """A named collection of constructors.
+
+    Parameters
+    ----------
+    kind:
+        What the entries are (``"model"``, ``"recipe"``, ...), used in error messages and to find the
+        modules that populate this registry.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._loaded = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator registering ``fn`` under ``name`` (case-insensitive, unique)."""
+        key = name.lower()
+
+        def decorator(fn: T) -> T:
+            if key in self._entries and self._entries[key] is not fn:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._entries[key] = fn
+            return fn
+
+        return decorator
+
+    def _load_plugins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in _PLUGIN_MODULES.get(self.kind, ()):
+                importlib.import_module(module)
+
+    def get(self, name: str) -> T:
+        """The constructor registered as ``name``; :class:`UnknownNameError` lists the valid names."""
+        self._load_plugins()
+        key = name.lower()
+        if key not in self._entries:
+            names = sorted(self._entries)
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}.{hint} Registered {self.kind}s: {', '.join(names)}"
+            )
+        return self._entries[key]
+
+    def names(self) -> list[str]:
+        """Sorted registered names."""
+        self._load_plugins()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        self._load_plugins()
+        return isinstance(name, str) and name.lower() in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+MODELS: Registry[Callable[..., Any]] = Registry("model")
+RECIPES: Registry[Callable[..., Any]] = Registry("recipe")
+DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
+LOSSES: Registry[Callable[..., Any]] = Registry("loss")
+METRICS: Registry[Callable[..., Any]] = Registry("metric")
