@@ -53,6 +53,10 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
         self._loaded = False
 
+    @property
+    def plural(self) -> str:
+        return self.kind + ("es" if self.kind.endswith("s") else "s")
+
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator registering ``fn`` under ``name`` (case-insensitive, unique)."""
         key = name.lower()
@@ -80,7 +84,7 @@ class Registry(Generic[T]):
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}.{hint} Registered {self.kind}s: {', '.join(names)}"
+                f"unknown {self.kind} {name!r}.{hint} Registered {self.plural}: {', '.join(names)}"
             )
         return self._entries[key]
 

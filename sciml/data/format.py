@@ -188,18 +188,20 @@ class DatasetWriter:
     # -- opening -----------------------------------------------------------------------------
     def __enter__(self) -> DatasetWriter:
         parent = self.path.parent
-        if not parent.exists():
-            try:
-                parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DataFileError(self.path, f"cannot create the output folder: {exc}") from exc
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataFileError(self.path, f"cannot create the output folder: {exc}") from None
         if not os.access(parent, os.W_OK):
             raise DataFileError(self.path, f"output folder {parent} is not writable")
-        if self.partial.exists() and self._resumable():
-            self._file = h5py.File(self.partial, "r+")
-            self.n_done = int(self._file.attrs["n_complete"])
-        else:
-            self._create()
+        try:
+            if self.partial.exists() and self._resumable():
+                self._file = h5py.File(self.partial, "r+")
+                self.n_done = int(self._file.attrs["n_complete"])
+            else:
+                self._create()
+        except OSError as exc:
+            raise DataFileError(self.partial, f"cannot write the file: {exc}") from None
         return self
 
     def _resumable(self) -> bool:

@@ -1,0 +1,205 @@
+"""The ``sciml`` command line: ``train | evaluate | generate | validate | export | info``.
+
+User errors (a bad spec, a missing or corrupt data file, an unknown name, a diverged run) print one
+clear message on stderr and exit with status 2 — no traceback. Bugs still raise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import sciml
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from sciml.data.format import DataFileError
+    from sciml.data.recipes.base import RecipeError
+    from sciml.registry import UnknownNameError
+    from sciml.spec import SpecError
+    from sciml.training import NonFiniteLossError, TrainerSetupError
+    from sciml.embed import RunDirError
+
+    return (
+        SpecError,
+        DataFileError,
+        RecipeError,
+        UnknownNameError,
+        NonFiniteLossError,
+        TrainerSetupError,
+        RunDirError,
+    )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from sciml import workflow
+    from sciml.spec import load_spec
+
+    if args.resume:
+        result = workflow.resume(args.resume, progress=not args.quiet)
+    else:
+        if args.spec is None:
+            raise SystemExit("sciml train: give a spec file, or --resume RUN_DIR")
+        spec = load_spec(args.spec, args.set)
+        result = workflow.train(
+            spec, args.out, overwrite=args.overwrite, progress=not args.quiet
+        )
+    print(f"run directory: {result.run_dir}")
+    print(f"best validation loss: {result.best_val_loss:.4g} after {result.steps} steps")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from sciml import workflow
+
+    report = workflow.evaluate(
+        args.run_dir,
+        data=args.data,
+        resolutions=args.resolution,
+        out_dir=args.out,
+        device=args.device,
+    )
+    for split, metrics in report.sections.items():
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+        print(f"{split}: {shown}")
+    print(f"metrics: {report.json_path}\ntable:   {report.markdown_path}")
+    for fig in report.figures:
+        print(f"figure:  {fig}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from sciml.data.recipes.base import generate
+    from sciml.spec import load_preset, parse_override, preset_names
+
+    params = load_preset("datasets", args.recipe) if args.recipe in preset_names("datasets") else {}
+    for item in args.set:
+        parts, value = parse_override(item)
+        params[".".join(parts)] = value
+    out = Path(args.out) if args.out else Path("data") / f"{args.recipe}.h5"
+    path = generate(args.recipe, out, params, device=args.device, progress=not args.quiet)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sciml.spec import load_spec
+
+    spec = load_spec(args.spec, args.set)
+    print(f"{args.spec}: valid (model {spec.model_name}, dataset {spec.data.dataset})")
+    if args.show:
+        print(spec.to_yaml())
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from sciml.embed import export
+
+    path = export(args.run_dir, args.out, format=args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import torch
+
+    from sciml.registry import DATASETS, LOSSES, METRICS, MODELS, RECIPES
+    from sciml.spec import preset_names
+
+    print(f"sciml {sciml.__version__}  (torch {torch.__version__})")
+    for title, names in (
+        ("models", MODELS.names()),
+        ("recipes (sciml generate)", RECIPES.names()),
+        ("dataset kinds", DATASETS.names()),
+        ("losses", LOSSES.names()),
+        ("metrics", METRICS.names()),
+        ("model presets", preset_names("models")),
+        ("dataset presets", preset_names("datasets")),
+        ("solver presets", preset_names("solvers")),
+    ):
+        print(f"{title}: {', '.join(names) if names else '-'}")
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    print(f"devices: {', '.join(devices)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sciml", description="Train, evaluate and embed PDE surrogates from YAML specs."
+    )
+    parser.add_argument("--version", action="version", version=f"sciml {sciml.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def overrides(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY.PATH=VALUE",
+            help="override a spec value, e.g. --set trainer.epochs=5 (repeatable)",
+        )
+
+    p = sub.add_parser("train", help="train a model from a YAML spec")
+    p.add_argument("spec", nargs="?", help="YAML spec file")
+    overrides(p)
+    p.add_argument("--out", help="run directory (default runs/<spec name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained run on its test split")
+    p.add_argument("run_dir")
+    p.add_argument("--data", help="another dataset file of the same layout")
+    p.add_argument(
+        "--resolution",
+        type=int,
+        action="append",
+        default=[],
+        help="also evaluate zero-shot at this grid size (repeatable)",
+    )
+    p.add_argument("--out", help="output folder (default RUN_DIR/eval)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("generate", help="generate a benchmark dataset with our solvers")
+    p.add_argument("recipe", help="recipe name (see `sciml info`)")
+    overrides(p)
+    p.add_argument("--out", help="output .h5 file (default data/<recipe>.h5)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("validate", help="check a spec without training")
+    p.add_argument("spec")
+    overrides(p)
+    p.add_argument("--show", action="store_true", help="print the resolved spec")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("export", help="export a trained surrogate for use without sciml")
+    p.add_argument("run_dir")
+    p.add_argument("--format", choices=["export", "torchscript"], default="export")
+    p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2 or .ts)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("info", help="list models, recipes, presets and devices")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except _user_errors() as exc:
+        print(f"sciml {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sciml {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Matplotlib figures of evaluation results (written as PNG files, headless).
+
+* 1D fields: prediction and truth as lines, and the pointwise error, one row per sample;
+* 2D fields: truth / prediction / |error| panels, one row per sample;
+* rollout: relative L2 error against time step (median and 10–90 % band over the test set).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: CI, servers, and `make demo` over ssh
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_samples(
+    pred: np.ndarray,
+    target: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    coords: np.ndarray | None = None,
+    channel: int = 0,
+    title: str = "",
+) -> Path:
+    """Figure comparing predictions with targets for a few samples.
+
+    Parameters
+    ----------
+    pred, target:
+        ``(n, C, X)`` or ``(n, C, X, Y)`` arrays in physical units.
+    coords:
+        ``(d, *S)`` grid coordinates for the axes (1D: ``x``; 2D: extent).
+    """
+    pred, target = np.asarray(pred), np.asarray(target)
+    if pred.shape != target.shape or pred.ndim not in (3, 4):
+        raise ValueError(f"expected matching (n, C, X[, Y]) arrays, got {pred.shape}, {target.shape}")
+    n = pred.shape[0]
+    p, t = pred[:, channel], target[:, channel]
+    if pred.ndim == 3:
+        x = coords[0] if coords is not None else np.arange(p.shape[-1])
+        fig, axes = plt.subplots(n, 2, figsize=(9, 2.4 * n), squeeze=False)
+        for i in range(n):
+            axes[i, 0].plot(x, t[i], "k-", lw=1.5, label="truth")
+            axes[i, 0].plot(x, p[i], "r--", lw=1.2, label="prediction")
+            axes[i, 1].plot(x, p[i] - t[i], "b-", lw=1)
+            axes[i, 0].set_ylabel(f"sample {i}")
+        axes[0, 0].legend(fontsize=8)
+        axes[0, 0].set_title("field")
+        axes[0, 1].set_title("prediction − truth")
+    else:
+        extent = None
+        if coords is not None:
+            extent = [coords[1].min(), coords[1].max(), coords[0].min(), coords[0].max()]
+        fig, axes = plt.subplots(n, 3, figsize=(11, 3.2 * n), squeeze=False)
+        for i in range(n):
+            vmin, vmax = float(t[i].min()), float(t[i].max())
+            for j, (img, name) in enumerate(
+                ((t[i], "truth"), (p[i], "prediction"), (np.abs(p[i] - t[i]), "|error|"))
+            ):
+                kw = {"vmin": vmin, "vmax": vmax} if j < 2 else {}
+                im = axes[i, j].imshow(img, origin="lower", extent=extent, cmap="viridis", **kw)
+                fig.colorbar(im, ax=axes[i, j], fraction=0.046)
+                axes[i, j].set_title(f"{name} (sample {i})", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, Path(path))
+
+
+def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike, *, title: str = "") -> Path:
+    """Relative L2 error against rollout step.
+
+    Parameters
+    ----------
+    errors:
+        ``(n_samples, T)`` per-sample, per-step relative errors.
+    """
+    errors = np.asarray(errors)
+    steps = np.arange(1, errors.shape[1] + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.fill_between(
+        steps, np.quantile(errors, 0.1, 0), np.quantile(errors, 0.9, 0), alpha=0.3, label="10–90 %"
+    )
+    ax.plot(steps, np.median(errors, 0), "k-", label="median")
+    ax.set_xlabel("rollout step")
+    ax.set_ylabel("relative L2 error")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _save(fig, Path(path))

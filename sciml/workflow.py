@@ -1,0 +1,368 @@
+"""Spec → run: the train / resume / evaluate workflows behind ``sciml train`` and ``sciml evaluate``.
+
+This is the only module that knows both the spec and the run-directory layout::
+
+    runs/<name>/
+        spec.yaml          the resolved spec (presets and --set overrides applied)
+        model.json         how to rebuild the model: name, keywords, channels, grid, normalizers
+        checkpoints/       last.pt, best.pt, step_<N>.pt (written by the Trainer, atomically)
+        metrics.csv        training curve;   tensorboard/  the same for TensorBoard
+        eval/              metrics.json, metrics.md, figures (written by `sciml evaluate`)
+
+The validation set during training is the spec's test split (as neuraloperator's and DeepXDE's
+training loops report test error); ``best.pt`` is chosen on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from sciml.data.format import DataFileError, DatasetFile
+from sciml.embed import MODEL_INFO, RunDirError, Surrogate, load
+from sciml.evaluation.plots import plot_rollout_error, plot_samples
+from sciml.evaluation.runner import (
+    autoregressive_rollout,
+    compute_metrics,
+    predict,
+    time_inference,
+    write_report,
+)
+from sciml.models.build import build_normalized_model
+from sciml.registry import DATASETS, LOSSES, METRICS
+from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
+from sciml.training import Trainer, TrainerConfig
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class RunResult:
+    """Outcome of a training run."""
+
+    run_dir: Path
+    best_val_loss: float
+    steps: int
+
+
+@dataclass
+class EvaluationReport:
+    """Outcome of ``sciml evaluate``: metrics per split/resolution and the files written."""
+
+    sections: dict[str, dict[str, Any]]
+    json_path: Path
+    markdown_path: Path
+    figures: list[Path] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+
+
+def _generate_command(data: DataSpec) -> str:
+    sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in data.generate.items())
+    return f"sciml generate {data.dataset} {sets} --out {data.file}".replace("  ", " ")
+
+
+def build_dataset(
+    data: DataSpec,
+    split: str,
+    *,
+    path: str | os.PathLike | None = None,
+    subsample: int | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Dataset:
+    """The ``split`` (``"train"``/``"test"``) dataset described by a spec's data section."""
+    file = Path(path) if path is not None else data.file
+    if not file.exists():
+        hint = (
+            f"; make it with: {_generate_command(data)}"
+            if path is None and data.format == "sciml"
+            else ""
+        )
+        raise DataFileError(file, f"data file not found{hint}")
+    if data.format == "pdebench":
+        raise SpecError(
+            "data.format: pdebench files are read with sciml.data.pdebench; "
+            "convert them first with sciml.data.pdebench.convert_pdebench"
+        )
+    cls = DATASETS.get(data.kind)
+    common = {
+        "split": split,
+        "test_fraction": data.test_fraction,
+        "n_train": data.n_train,
+        "n_test": data.n_test,
+        "subsample": subsample if subsample is not None else data.subsample,
+        "in_memory": True,
+        "dtype": dtype,
+        **data.options,
+    }
+    if data.kind == "grid_pair":
+        return cls(file, data.inputs, data.outputs, **common)
+    if data.outputs != data.inputs:
+        raise SpecError(
+            f"data.outputs: dataset kind {data.kind!r} predicts its own state; set outputs equal "
+            f"to inputs ({data.inputs})"
+        )
+    return cls(file, data.inputs, **common)
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+
+
+def _fingerprint(spec: Spec) -> str:
+    """Hash of everything that determines the trained weights (not progress bars or workers)."""
+    d = spec.model_dump(mode="json")
+    for key in ("progress", "num_workers", "log_every"):
+        d["trainer"].pop(key, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _trainer_config(spec: Spec, *, progress: bool) -> TrainerConfig:
+    t, o, s = spec.trainer, spec.optimizer, spec.scheduler
+    return TrainerConfig(
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        batch_size=t.batch_size,
+        lr=o.lr,
+        optimizer=o.name,
+        weight_decay=o.weight_decay,
+        scheduler=s.name,
+        step_size=s.step_size,
+        gamma=s.gamma,
+        patience=s.patience,
+        warmup_steps=s.warmup_steps,
+        grad_clip=t.grad_clip,
+        grad_accum_steps=t.grad_accum_steps,
+        amp=t.amp,
+        seed=spec.seed,
+        device=t.device,
+        dtype=t.dtype,
+        log_every=t.log_every,
+        eval_every=t.eval_every,
+        checkpoint_every=t.checkpoint_every,
+        num_workers=t.num_workers,
+        progress=t.progress and progress,
+    )
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
+    dtype = DTYPES[spec.trainer.dtype]
+    train_set = build_dataset(spec.data, "train", dtype=dtype)
+    test_set = build_dataset(spec.data, "test", dtype=dtype)
+    sample = train_set[0]
+    x, y = sample["x"], sample["y"]
+    info: dict[str, Any] = {
+        "name": spec.model_name,
+        "kwargs": spec.model_kwargs,
+        "in_channels": int(x.shape[0]),
+        "out_channels": int(y.shape[0]),
+        "n_dims": int(x.dim() - 1),
+        "spatial_shape": [int(s) for s in x.shape[1:]],
+        "normalize": spec.data.normalize.model_dump(),
+        "input_fields": spec.data.inputs,
+        "output_fields": spec.data.outputs,
+        "coords": sample["coords"].tolist() if "coords" in sample else None,
+        "dataset_kind": spec.data.kind,
+    }
+    torch.manual_seed(spec.seed)  # model initialization is part of the seeded run
+    model = build_normalized_model(info).to(dtype)
+    loader = DataLoader(train_set, batch_size=256, shuffle=False)
+    model.input_normalizer.fit(loader, key="x")
+    model.output_normalizer.fit(loader, key="y")
+    fit_pod = getattr(model.model, "fit_pod", None)
+    if callable(fit_pod):
+        # POD-DeepONet: the trunk is the POD basis of the (normalized) training outputs
+        y_train = torch.cat([model.output_normalizer.encode(b["y"]) for b in loader])
+        fit_pod(y_train)
+    return model, train_set, test_set, info
+
+
+def train(
+    spec: Spec,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Train the model of ``spec`` into ``run_dir`` (default ``runs/<spec.name>``)."""
+    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise RunDirError(
+                f"{run_dir}: run directory exists; continue it with `sciml train --resume "
+                f"{run_dir}`, or start over with --overwrite"
+            )
+        shutil.rmtree(run_dir)
+    model, train_set, test_set, info = _prepare(spec)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"{run_dir}: cannot create the run directory: {exc}") from None
+    save_spec(spec, run_dir / "spec.yaml")
+    _atomic_text(run_dir / MODEL_INFO, json.dumps(info))
+    trainer = Trainer(
+        model,
+        LOSSES.get(spec.trainer.loss)(),
+        train_set,
+        test_set,
+        _trainer_config(spec, progress=progress),
+        run_dir,
+        fingerprint=_fingerprint(spec),
+    )
+    result = trainer.fit()
+    return RunResult(run_dir, float(result.best_val_loss), int(result.steps))
+
+
+def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
+    """Continue an interrupted run from its last checkpoint, with the spec saved in it."""
+    run_dir = Path(run_dir)
+    spec_path = run_dir / "spec.yaml"
+    if not spec_path.exists():
+        raise RunDirError(f"{run_dir}: no spec.yaml; not a sciml run directory")
+    spec = load_spec(spec_path)
+    model, train_set, test_set, _ = _prepare(spec)
+    trainer = Trainer(
+        model,
+        LOSSES.get(spec.trainer.loss)(),
+        train_set,
+        test_set,
+        _trainer_config(spec, progress=progress),
+        run_dir,
+        fingerprint=_fingerprint(spec),
+    )
+    result = trainer.fit(resume=True)
+    return RunResult(run_dir, float(result.best_val_loss), int(result.steps))
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation
+
+
+def _subsample_for(file: DatasetFile, resolution: int) -> int:
+    native = file.spatial_shape[0]
+    if resolution <= 0 or native % resolution:
+        options = sorted({native // k for k in range(1, native + 1) if native % k == 0})
+        raise SpecError(
+            f"--resolution {resolution}: {file.path} has {native} points per axis; "
+            f"available resolutions: {options[-6:]}"
+        )
+    return native // resolution
+
+
+def _rollout_section(
+    surrogate: Surrogate, test_set: Any, n_steps: int, out_dir: Path, dtype: torch.dtype
+) -> tuple[dict[str, float], Path]:
+    """Autoregressive rollout over the test trajectories: relative L2 error per step."""
+    n_in, stride = test_set.n_input_steps, test_set.stride
+    available = (len(test_set.time) - 1) // stride - n_in + 1
+    n_steps = min(n_steps, available)
+    frames = torch.stack(
+        [
+            test_set._channels(test_set.fields, int(t), slice(0, (n_in + n_steps) * stride, stride))
+            for t in test_set.trajectories
+        ]
+    ).to(dtype)
+    extra = {}
+    if surrogate.needs_coords:
+        extra["coords"] = test_set.coords.expand(frames.shape[0], *test_set.coords.shape)
+    pred = autoregressive_rollout(
+        surrogate.model, frames[:, :n_in], n_steps, n_input_steps=n_in, extra=extra
+    )
+    errors = METRICS.get("rollout_error")(pred, frames[:, n_in:])
+    fig = plot_rollout_error(errors.numpy(), out_dir / "rollout_error.png", title="test rollout")
+    summary = {
+        "rollout_steps": float(n_steps),
+        "rollout_relative_l2_final": float(errors[:, -1].mean()),
+        "rollout_relative_l2_mean": float(errors.mean()),
+    }
+    return summary, fig
+
+
+def evaluate(
+    run_dir: str | os.PathLike,
+    *,
+    data: str | os.PathLike | None = None,
+    resolutions: Sequence[int] = (),
+    out_dir: str | os.PathLike | None = None,
+    device: str = "cpu",
+) -> EvaluationReport:
+    """Evaluate a trained run on its test split (and zero-shot at other resolutions).
+
+    Writes ``metrics.json``, ``metrics.md`` and figures into ``out_dir`` (default
+    ``run_dir/eval``).
+    """
+    run_dir = Path(run_dir)
+    spec_path = run_dir / "spec.yaml"
+    if not spec_path.exists():
+        raise RunDirError(f"{run_dir}: no spec.yaml; not a sciml run directory")
+    spec = load_spec(spec_path)
+    dtype = DTYPES[spec.trainer.dtype]
+    surrogate = load(run_dir, device=device, dtype=dtype)
+    out = Path(out_dir) if out_dir is not None else run_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(dict.fromkeys(["relative_l2", *spec.evaluation.metrics]))
+    batch = spec.trainer.batch_size
+    sections: dict[str, dict[str, Any]] = {}
+    figures: list[Path] = []
+
+    test_set = build_dataset(spec.data, "test", path=data, dtype=dtype)
+    requested = list(resolutions or spec.evaluation.resolutions)
+    runs: list[tuple[str, Any]] = [("test", test_set)]
+    for res in requested:
+        sub = _subsample_for(test_set.file, res)
+        if sub == spec.data.subsample and data is None:
+            continue
+        if not surrogate.model.resolution_invariant:
+            sections[f"test@{res}"] = {"skipped": "model is not resolution invariant"}
+            continue
+        runs.append((f"test@{res}", build_dataset(spec.data, "test", path=data, subsample=sub, dtype=dtype)))
+
+    for label, dataset in runs:
+        model = surrogate.model
+        if label != "test" and surrogate.needs_coords:
+            raise SpecError(f"{label}: a model with fixed sensors cannot change resolution")
+        result = predict(model, dataset, batch_size=batch, device=device, dtype=dtype)
+        metrics = compute_metrics(result["pred"], result["target"], names)
+        metrics["n_samples"] = float(len(dataset))
+        metrics["resolution"] = float(result["pred"].shape[-1])
+        metrics["seconds_per_sample"] = time_inference(
+            model, dataset, batch_size=batch, device=device, dtype=dtype
+        )
+        sections[label] = metrics
+        n_plot = min(spec.evaluation.n_plot_samples, len(dataset))
+        if spec.evaluation.plots and n_plot and result["pred"].dim() in (3, 4):
+            coords = result.get("coords")
+            figures.append(
+                plot_samples(
+                    result["pred"][:n_plot].numpy(),
+                    result["target"][:n_plot].numpy(),
+                    out / f"samples_{label.replace('@', '_')}.png",
+                    coords=coords.numpy() if coords is not None else None,
+                    title=f"{spec.name}: {label}",
+                )
+            )
+    if spec.evaluation.rollout_steps and spec.data.kind == "time_window":
+        summary, fig = _rollout_section(
+            surrogate, test_set, spec.evaluation.rollout_steps, out, dtype
+        )
+        sections["test"].update(summary)
+        figures.append(fig)
+    json_path, md_path = write_report(sections, out)
+    return EvaluationReport(sections, json_path, md_path, figures)

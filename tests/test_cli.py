@@ -1,0 +1,115 @@
+"""The command line: each user error is one line on stderr with exit status 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import sciml
+from sciml.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, pattern: str) -> None:
+    import re
+
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_version_and_info(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sciml {sciml.__version__}"
+    code, out, _ = run_cli(capsys, "info")
+    assert code == 0
+    assert "models: " in out and "fno" in out and "deeponet" in out
+    assert "recipes (sciml generate): " in out and "poisson2d" in out
+    assert "devices: cpu" in out
+
+
+def test_validate_accepts_the_shipped_examples(capsys):
+    for example in ("fno_poisson2d", "deeponet_antiderivative", "quickstart"):
+        code, out, err = run_cli(capsys, "validate", f"examples/{example}.yaml")
+        assert code == 0, err
+        assert "valid" in out
+
+
+def test_typo_in_spec_is_one_clear_line(capsys, tiny_spec_file: Path, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(tiny_spec_file.read_text().replace("  epochs: 3", "  epoch: 3"))
+    code, _, err = run_cli(capsys, "train", str(bad))
+    assert_one_line_error(code, err, r"bad\.yaml:\d+: trainer\.epoch: unknown key\. Did you mean 'epochs'\?")
+
+
+def test_bad_set_override_type_is_one_clear_line(capsys, tiny_spec_file: Path):
+    code, _, err = run_cli(capsys, "validate", str(tiny_spec_file), "--set", "trainer.batch_size=big")
+    assert_one_line_error(code, err, r"trainer\.batch_size: .*expected int")
+
+
+def test_missing_data_file_is_one_clear_line(capsys, tiny_spec_file: Path, tmp_path):
+    code, _, err = run_cli(
+        capsys, "train", str(tiny_spec_file), "--set", f"data.path={tmp_path}/x.h5", "--out", str(tmp_path / "r")
+    )
+    assert_one_line_error(code, err, r"x\.h5: data file not found; make it with: sciml generate poisson2d")
+
+
+def test_nan_in_data_is_one_clear_line(capsys, tiny_spec_file: Path, poisson_file: Path, tmp_path):
+    import shutil
+
+    broken = tmp_path / "nan.h5"
+    shutil.copy(poisson_file, broken)
+    with h5py.File(broken, "r+") as f:
+        f["t0_fields/u"][3, 2, 2] = np.nan
+    code, _, err = run_cli(
+        capsys, "train", str(tiny_spec_file), "--set", f"data.path={broken}", "--out", str(tmp_path / "r")
+    )
+    assert_one_line_error(code, err, r"nan\.h5 \[t0_fields/u\]: non-finite value \(NaN/Inf\) in trajectory 3")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_recipe_and_parameter_in_generate(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "generate", "poisson3d", "--out", str(tmp_path / "p.h5"))
+    assert_one_line_error(code, err, r"unknown recipe 'poisson3d'\. Did you mean 'poisson2d'\?")
+    code, _, err = run_cli(
+        capsys, "generate", "poisson2d", "--set", "resolutoin=8", "--out", str(tmp_path / "p.h5")
+    )
+    assert_one_line_error(code, err, r"recipe 'poisson2d' has no parameter\(s\) \['resolutoin'\]\. Valid: .*resolution")
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_generate_output_is_one_clear_line(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "generate", "poisson1d", "--out", str(blocker / "p.h5"), "--quiet")
+    assert_one_line_error(code, err, r"p\.h5: cannot create the output folder")
+
+
+def test_evaluate_of_a_non_run_is_one_clear_line(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path))
+    assert_one_line_error(code, err, r"no spec\.yaml; not a sciml run directory")
+
+
+def test_train_evaluate_export_through_the_cli(capsys, tiny_spec_file: Path, tmp_path):
+    run_dir = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", str(tiny_spec_file), "--out", str(run_dir), "--quiet")
+    assert code == 0, err
+    assert f"run directory: {run_dir}" in out
+    code, out, err = run_cli(capsys, "evaluate", str(run_dir))
+    assert code == 0, err
+    assert "metrics: " in out and (run_dir / "eval" / "metrics.json").is_file()
+    code, out, err = run_cli(capsys, "export", str(run_dir), "--format", "torchscript")
+    assert code == 0, err
+    assert (run_dir / "surrogate.ts").is_file()

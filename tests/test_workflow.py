@@ -1,0 +1,120 @@
+"""Spec → train → evaluate → load → export, end to end on a tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import sciml
+from sciml.data.format import DataFileError
+from sciml.embed import RunDirError, Surrogate, example_input
+from sciml.training import TrainerSetupError
+
+
+def test_training_writes_the_run_directory(tiny_run: Path):
+    for name in ("spec.yaml", "model.json", "metrics.csv", "checkpoints/best.pt", "checkpoints/last.pt"):
+        assert (tiny_run / name).is_file(), name
+    info = json.loads((tiny_run / "model.json").read_text())
+    assert info["spatial_shape"] == [8, 8] and info["in_channels"] == 1
+    rows = (tiny_run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and len(rows) > 1
+
+
+def test_evaluation_reports_metrics_at_training_and_double_resolution(tiny_run: Path, tmp_path):
+    report = sciml.evaluate(tiny_run, out_dir=tmp_path)
+    assert set(report.sections) == {"test", "test@16"}
+    assert report.sections["test"]["resolution"] == 8
+    assert report.sections["test@16"]["resolution"] == 16
+    for section in report.sections.values():
+        assert 0 < section["relative_l2"] < 10 and section["seconds_per_sample"] > 0
+    saved = json.loads(report.json_path.read_text())
+    assert saved["test"]["relative_l2"] == pytest.approx(report.sections["test"]["relative_l2"])
+    assert "| test@16 |" in report.markdown_path.read_text()
+    assert all(p.is_file() for p in report.figures) and len(report.figures) == 2
+
+
+def test_unknown_resolution_lists_the_available_ones(tiny_run: Path, tmp_path):
+    with pytest.raises(sciml.spec.SpecError, match=r"--resolution 12: .*16 points per axis"):
+        sciml.evaluate(tiny_run, resolutions=[12], out_dir=tmp_path)
+
+
+def test_loaded_surrogate_takes_batched_and_single_samples_in_physical_units(tiny_run: Path):
+    surrogate = sciml.load(tiny_run)
+    assert isinstance(surrogate, Surrogate) and not surrogate.training
+    x = example_input(surrogate, batch=3)
+    batched = surrogate(x)
+    assert batched.shape == (3, 1, 8, 8)
+    torch.testing.assert_close(surrogate(x[1]), batched[1])
+    # the normalizers are folded in: scaling the physical input scales the (linear-ish) output scale
+    assert surrogate.model.input_normalizer is not None
+    double = surrogate.to(torch.float64)
+    assert double(x.double()).dtype == torch.float64
+
+
+def test_surrogate_rejects_wrong_shapes(tiny_run: Path):
+    surrogate = sciml.load(tiny_run)
+    with pytest.raises(ValueError, match=r"expected input of shape \(B, C_in, \*S\) or \(C_in, \*S\) with 2 spatial dims"):
+        surrogate(torch.zeros(8))
+
+
+@pytest.mark.parametrize("fmt", ["export", "torchscript"])
+def test_exported_file_loads_without_sciml_and_matches(tiny_run: Path, tmp_path, fmt):
+    out = tmp_path / f"model.{fmt}"
+    sciml.export(tiny_run, out, format=fmt)
+    x = example_input(sciml.load(tiny_run), batch=2)
+    torch.save(x, tmp_path / "x.pt")
+    loader = (
+        "torch.export.load(p).module()" if fmt == "export" else "torch.jit.load(p)"
+    )
+    code = (
+        "import sys, torch; sys.modules['sciml'] = None\n"  # any import of sciml now fails
+        f"p = {str(out)!r}; m = {loader}\n"
+        f"y = m(torch.load({str(tmp_path / 'x.pt')!r}))\n"
+        f"torch.save(y, {str(tmp_path / 'y.pt')!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    expected = sciml.load(tiny_run)(x)
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_missing_data_file_names_the_generate_command(tiny_spec_file: Path, tmp_path):
+    spec = sciml.load_spec(tiny_spec_file, [f"data.path={tmp_path / 'none.h5'}"])
+    with pytest.raises(DataFileError, match=r"none\.h5: data file not found; make it with: sciml generate poisson2d .*--out .*none\.h5"):
+        sciml.train(spec, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_directory_is_not_overwritten_silently(tiny_run: Path, tiny_spec_file: Path):
+    with pytest.raises(RunDirError, match=r"run directory exists; continue it with `sciml train --resume"):
+        sciml.train(sciml.load_spec(tiny_spec_file), tiny_run, progress=False)
+    assert (tiny_run / "checkpoints" / "best.pt").is_file()
+
+
+def test_resume_refuses_a_run_whose_spec_changed(tiny_run: Path, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    spec_text = (copy / "spec.yaml").read_text().replace("lr: 0.001", "lr: 0.002")
+    (copy / "spec.yaml").write_text(spec_text)
+    with pytest.raises(TrainerSetupError, match="started from a different spec"):
+        sciml.resume(copy, progress=False)
+
+
+def test_unwritable_run_directory_is_refused(tiny_spec_file: Path, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RunDirError, match="cannot create the run directory"):
+        sciml.train(sciml.load_spec(tiny_spec_file), blocker / "run", progress=False)
+
+
+def test_loading_a_folder_that_is_not_a_run_is_explained(tmp_path):
+    with pytest.raises(RunDirError, match=r"no model\.json \(not a sciml run"):
+        sciml.load(tmp_path)
+    with pytest.raises(RunDirError, match="run directory not found"):
+        sciml.load(tmp_path / "missing")
