@@ -85,7 +85,9 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     args = parser.parse_args()
     errors = run(args.run_dir, args.steps, args.resolution)
-    print(f"mean relative error of the surrogate over {len(errors)} steps: {sum(errors) / len(errors):.3e}")
+    print(
+        f"mean relative error of the surrogate over {len(errors)} steps: {sum(errors) / len(errors):.3e}"
+    )
 
 
 if __name__ == "__main__":

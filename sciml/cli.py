@@ -17,10 +17,10 @@ import sciml
 def _user_errors() -> tuple[type[BaseException], ...]:
     from sciml.data.format import DataFileError
     from sciml.data.recipes.base import RecipeError
+    from sciml.embed import RunDirError
     from sciml.registry import UnknownNameError
     from sciml.spec import SpecError
-    from sciml.training import NonFiniteLossError, TrainerSetupError
-    from sciml.embed import RunDirError
+    from sciml.training import CheckpointError, NonFiniteLossError, TrainerSetupError
 
     return (
         SpecError,
@@ -29,6 +29,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         UnknownNameError,
         NonFiniteLossError,
         TrainerSetupError,
+        CheckpointError,
         RunDirError,
     )
 
@@ -43,9 +44,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.spec is None:
             raise SystemExit("sciml train: give a spec file, or --resume RUN_DIR")
         spec = load_spec(args.spec, args.set)
-        result = workflow.train(
-            spec, args.out, overwrite=args.overwrite, progress=not args.quiet
-        )
+        result = workflow.train(spec, args.out, overwrite=args.overwrite, progress=not args.quiet)
     print(f"run directory: {result.run_dir}")
     print(f"best validation loss: {result.best_val_loss:.4g} after {result.steps} steps")
     return 0
@@ -97,7 +96,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from sciml.embed import export
 
-    path = export(args.run_dir, args.out, format=args.format)
+    path = export(args.run_dir, args.out, format=args.format, batch_size=args.batch_size)
     print(f"wrote {path}")
     return 0
 
@@ -181,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a trained surrogate for use without sciml")
     p.add_argument("run_dir")
     p.add_argument("--format", choices=["export", "torchscript"], default="export")
+    p.add_argument(
+        "--batch-size", type=int, default=1, help="batch size the file is specialized to"
+    )
     p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2 or .ts)")
     p.set_defaults(func=_cmd_export)
 

@@ -150,27 +150,31 @@ def export(
     out: str | os.PathLike | None = None,
     *,
     format: Literal["export", "torchscript"] = "export",
+    batch_size: int = 1,
 ) -> Path:
     """Write the surrogate of ``run_dir`` to a file that loads without sciml.
 
     * ``"export"``: a ``torch.export`` program (``.pt2``), load with ``torch.export.load(path)
-      .module()``; the batch dimension is dynamic, the grid is the training grid.
-    * ``"torchscript"``: a traced TorchScript module (``.ts``), load with ``torch.jit.load``;
-      shapes are specialized to the example batch size.
+      .module()``;
+    * ``"torchscript"``: a traced TorchScript module (``.ts``), load with ``torch.jit.load``.
 
+    Both are specialized to inputs of shape ``(batch_size, C_in, *S)`` on the training grid:
+    neuraloperator's FNO fixes the batch size when traced (its einsum contraction path is computed
+    from concrete shapes), so a dynamic batch dimension cannot be exported for every model family.
     The written file is re-loaded and compared with the in-memory surrogate before returning.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     run_dir = Path(run_dir)
     surrogate = load(run_dir)
-    x = example_input(surrogate)
+    x = example_input(surrogate, batch=batch_size)
     suffix = ".pt2" if format == "export" else ".ts"
     out = Path(out) if out is not None else run_dir / f"surrogate{suffix}"
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     with torch.no_grad():
         expected = surrogate(x)
         if format == "export":
-            batch = torch.export.Dim("batch", min=1)
-            program = torch.export.export(surrogate, (x,), dynamic_shapes=({0: batch},))
+            program = torch.export.export(surrogate, (x,))
             torch.export.save(program, tmp)
             got = torch.export.load(tmp).module()(x)
         elif format == "torchscript":

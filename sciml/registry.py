@@ -25,7 +25,7 @@ T = TypeVar("T", bound=Callable[..., Any])
 _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
     "model": ("sciml.models",),
     "recipe": ("sciml.data.recipes",),
-    "dataset": ("sciml.data.grid",),
+    "dataset": ("sciml.data.grid", "sciml.data.pdebench"),
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
 }

@@ -76,16 +76,20 @@ class DataSpec(_Strict):
     path: str | None = Field(
         default=None, description="HDF5 file; default data/<dataset>.h5 (relative to the cwd)"
     )
-    format: Literal["sciml", "pdebench"] = "sciml"
     generate: dict[str, Any] = Field(
         default_factory=dict, description="recipe parameters used by `sciml generate`"
     )
-    kind: str = "grid_pair"
+    kind: str = Field(
+        default="grid_pair",
+        description="dataset class: grid_pair | time_window | all2all | pdebench_pair | ...",
+    )
     inputs: list[str]
     outputs: list[str]
     n_train: int | None = Field(default=None, ge=1)
     n_test: int | None = Field(default=None, ge=1)
-    test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    test_fraction: float | None = Field(
+        default=None, gt=0.0, lt=1.0, description="default: the dataset class's convention"
+    )
     subsample: int = Field(default=1, ge=1)
     options: dict[str, Any] = Field(
         default_factory=dict, description="extra keyword arguments of the dataset class"
@@ -183,7 +187,9 @@ def load_preset(group: str, name: str) -> dict[str, Any]:
         names = preset_names(group)
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpecError(f"unknown {group[:-1]} preset {name!r}.{hint} Available: {', '.join(names)}")
+        raise SpecError(
+            f"unknown {group[:-1]} preset {name!r}.{hint} Available: {', '.join(names)}"
+        )
     data = _yaml_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a preset must be a mapping")
@@ -247,7 +253,9 @@ def _apply_override(raw: dict[str, Any], parts: list[str], value: Any) -> None:
 def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in top.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+        out[k] = (
+            _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+        )
     return out
 
 
@@ -332,9 +340,12 @@ def _check_names(spec: Spec, source: str, lines: Mapping[tuple[str, ...], int]) 
         (("data", "kind"), spec.data.kind, DATASETS),
         (("trainer", "loss"), spec.trainer.loss, LOSSES),
     ]
-    checks += [(("evaluation", "metrics", str(i)), m, METRICS) for i, m in enumerate(spec.evaluation.metrics)]
+    checks += [
+        (("evaluation", "metrics", str(i)), m, METRICS)
+        for i, m in enumerate(spec.evaluation.metrics)
+    ]
     for path, name, registry in checks:
-        if spec.data.format == "pdebench" and path == ("data", "dataset"):
+        if path == ("data", "dataset") and spec.data.kind.startswith("pdebench"):
             continue  # foreign files are not produced by our recipes
         try:
             registry.get(name)

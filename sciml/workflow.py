@@ -15,7 +15,6 @@ training loops report test error); ``best.pt`` is chosen on it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -40,7 +39,8 @@ from sciml.evaluation.runner import (
 from sciml.models.build import build_normalized_model
 from sciml.registry import DATASETS, LOSSES, METRICS
 from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
-from sciml.training import Trainer, TrainerConfig
+from sciml.training import Trainer, TrainerConfig, seed_everything
+from sciml.training.config import fingerprint
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -84,21 +84,11 @@ def build_dataset(
     """The ``split`` (``"train"``/``"test"``) dataset described by a spec's data section."""
     file = Path(path) if path is not None else data.file
     if not file.exists():
-        hint = (
-            f"; make it with: {_generate_command(data)}"
-            if path is None and data.format == "sciml"
-            else ""
-        )
+        hint = f"; make it with: {_generate_command(data)}" if path is None else ""
         raise DataFileError(file, f"data file not found{hint}")
-    if data.format == "pdebench":
-        raise SpecError(
-            "data.format: pdebench files are read with sciml.data.pdebench; "
-            "convert them first with sciml.data.pdebench.convert_pdebench"
-        )
     cls = DATASETS.get(data.kind)
     common = {
         "split": split,
-        "test_fraction": data.test_fraction,
         "n_train": data.n_train,
         "n_test": data.n_test,
         "subsample": subsample if subsample is not None else data.subsample,
@@ -106,7 +96,9 @@ def build_dataset(
         "dtype": dtype,
         **data.options,
     }
-    if data.kind == "grid_pair":
+    if data.test_fraction is not None:
+        common["test_fraction"] = data.test_fraction
+    if data.kind.endswith("pair"):
         return cls(file, data.inputs, data.outputs, **common)
     if data.outputs != data.inputs:
         raise SpecError(
@@ -125,7 +117,7 @@ def _fingerprint(spec: Spec) -> str:
     d = spec.model_dump(mode="json")
     for key in ("progress", "num_workers", "log_every"):
         d["trainer"].pop(key, None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint(d)
 
 
 def _trainer_config(spec: Spec, *, progress: bool) -> TrainerConfig:
@@ -181,7 +173,7 @@ def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, A
         "coords": sample["coords"].tolist() if "coords" in sample else None,
         "dataset_kind": spec.data.kind,
     }
-    torch.manual_seed(spec.seed)  # model initialization is part of the seeded run
+    seed_everything(spec.seed)  # model initialization is part of the seeded run
     model = build_normalized_model(info).to(dtype)
     loader = DataLoader(train_set, batch_size=256, shuffle=False)
     model.input_normalizer.fit(loader, key="x")
@@ -203,7 +195,9 @@ def train(
 ) -> RunResult:
     """Train the model of ``spec`` into ``run_dir`` (default ``runs/<spec.name>``)."""
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
-    if run_dir.exists() and any(run_dir.iterdir()):
+    # Under torchrun every rank runs this function; only rank 0 owns the run directory.
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    if main_rank and run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
             raise RunDirError(
                 f"{run_dir}: run directory exists; continue it with `sciml train --resume "
@@ -211,12 +205,13 @@ def train(
             )
         shutil.rmtree(run_dir)
     model, train_set, test_set, info = _prepare(spec)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunDirError(f"{run_dir}: cannot create the run directory: {exc}") from None
-    save_spec(spec, run_dir / "spec.yaml")
-    _atomic_text(run_dir / MODEL_INFO, json.dumps(info))
+    if main_rank:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"{run_dir}: cannot create the run directory: {exc}") from None
+        save_spec(spec, run_dir / "spec.yaml")
+        _atomic_text(run_dir / MODEL_INFO, json.dumps(info))
     trainer = Trainer(
         model,
         LOSSES.get(spec.trainer.loss)(),
@@ -332,7 +327,9 @@ def evaluate(
         if not surrogate.model.resolution_invariant:
             sections[f"test@{res}"] = {"skipped": "model is not resolution invariant"}
             continue
-        runs.append((f"test@{res}", build_dataset(spec.data, "test", path=data, subsample=sub, dtype=dtype)))
+        runs.append(
+            (f"test@{res}", build_dataset(spec.data, "test", path=data, subsample=sub, dtype=dtype))
+        )
 
     for label, dataset in runs:
         model = surrogate.model

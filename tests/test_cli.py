@@ -51,19 +51,31 @@ def test_typo_in_spec_is_one_clear_line(capsys, tiny_spec_file: Path, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(tiny_spec_file.read_text().replace("  epochs: 3", "  epoch: 3"))
     code, _, err = run_cli(capsys, "train", str(bad))
-    assert_one_line_error(code, err, r"bad\.yaml:\d+: trainer\.epoch: unknown key\. Did you mean 'epochs'\?")
+    assert_one_line_error(
+        code, err, r"bad\.yaml:\d+: trainer\.epoch: unknown key\. Did you mean 'epochs'\?"
+    )
 
 
 def test_bad_set_override_type_is_one_clear_line(capsys, tiny_spec_file: Path):
-    code, _, err = run_cli(capsys, "validate", str(tiny_spec_file), "--set", "trainer.batch_size=big")
+    code, _, err = run_cli(
+        capsys, "validate", str(tiny_spec_file), "--set", "trainer.batch_size=big"
+    )
     assert_one_line_error(code, err, r"trainer\.batch_size: .*expected int")
 
 
 def test_missing_data_file_is_one_clear_line(capsys, tiny_spec_file: Path, tmp_path):
     code, _, err = run_cli(
-        capsys, "train", str(tiny_spec_file), "--set", f"data.path={tmp_path}/x.h5", "--out", str(tmp_path / "r")
+        capsys,
+        "train",
+        str(tiny_spec_file),
+        "--set",
+        f"data.path={tmp_path}/x.h5",
+        "--out",
+        str(tmp_path / "r"),
     )
-    assert_one_line_error(code, err, r"x\.h5: data file not found; make it with: sciml generate poisson2d")
+    assert_one_line_error(
+        code, err, r"x\.h5: data file not found; make it with: sciml generate poisson2d"
+    )
 
 
 def test_nan_in_data_is_one_clear_line(capsys, tiny_spec_file: Path, poisson_file: Path, tmp_path):
@@ -74,9 +86,17 @@ def test_nan_in_data_is_one_clear_line(capsys, tiny_spec_file: Path, poisson_fil
     with h5py.File(broken, "r+") as f:
         f["t0_fields/u"][3, 2, 2] = np.nan
     code, _, err = run_cli(
-        capsys, "train", str(tiny_spec_file), "--set", f"data.path={broken}", "--out", str(tmp_path / "r")
+        capsys,
+        "train",
+        str(tiny_spec_file),
+        "--set",
+        f"data.path={broken}",
+        "--out",
+        str(tmp_path / "r"),
     )
-    assert_one_line_error(code, err, r"nan\.h5 \[t0_fields/u\]: non-finite value \(NaN/Inf\) in trajectory 3")
+    assert_one_line_error(
+        code, err, r"nan\.h5 \[t0_fields/u\]: non-finite value \(NaN/Inf\) in trajectory 3"
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -86,14 +106,20 @@ def test_unknown_recipe_and_parameter_in_generate(capsys, tmp_path):
     code, _, err = run_cli(
         capsys, "generate", "poisson2d", "--set", "resolutoin=8", "--out", str(tmp_path / "p.h5")
     )
-    assert_one_line_error(code, err, r"recipe 'poisson2d' has no parameter\(s\) \['resolutoin'\]\. Valid: .*resolution")
+    assert_one_line_error(
+        code,
+        err,
+        r"recipe 'poisson2d' has no parameter\(s\) \['resolutoin'\]\. Valid: .*resolution",
+    )
     assert not list(tmp_path.iterdir())
 
 
 def test_unwritable_generate_output_is_one_clear_line(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    code, _, err = run_cli(capsys, "generate", "poisson1d", "--out", str(blocker / "p.h5"), "--quiet")
+    code, _, err = run_cli(
+        capsys, "generate", "poisson1d", "--out", str(blocker / "p.h5"), "--quiet"
+    )
     assert_one_line_error(code, err, r"p\.h5: cannot create the output folder")
 
 

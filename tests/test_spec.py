@@ -57,13 +57,18 @@ def test_resolved_spec_round_trips_through_save(tmp_path):
 
 def test_unknown_nested_key_names_file_line_path_and_suggestion(tmp_path):
     path = write(tmp_path, VALID.replace("  epochs: 2", "  epoch: 2"))
-    with pytest.raises(SpecError, match=r"spec\.yaml:13: trainer\.epoch: unknown key\. Did you mean 'epochs'\? Allowed: epochs, max_steps"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec\.yaml:13: trainer\.epoch: unknown key\. Did you mean 'epochs'\? Allowed: epochs, max_steps",
+    ):
         load_spec(path)
 
 
 def test_unknown_top_level_key_lists_sections(tmp_path):
     path = write(tmp_path, VALID + "optimiser:\n  lr: 0.1\n")
-    with pytest.raises(SpecError, match=r"spec\.yaml:15: optimiser: unknown key\. Did you mean 'optimizer'\?"):
+    with pytest.raises(
+        SpecError, match=r"spec\.yaml:15: optimiser: unknown key\. Did you mean 'optimizer'\?"
+    ):
         load_spec(path)
 
 
@@ -81,35 +86,51 @@ def test_out_of_range_value_names_the_bound(tmp_path):
 
 def test_invalid_choice_lists_allowed_values(tmp_path):
     path = write(tmp_path, VALID + "scheduler:\n  name: cosinus\n")
-    with pytest.raises(SpecError, match=r"scheduler\.name: .*'none', 'cosine', 'step' or 'plateau'"):
+    with pytest.raises(
+        SpecError, match=r"scheduler\.name: .*'none', 'cosine', 'step' or 'plateau'"
+    ):
         load_spec(path)
 
 
 def test_unknown_model_name_lists_registered_models(tmp_path):
     path = write(tmp_path, VALID.replace("  preset: fno\n", "  name: fnoo\n"))
-    with pytest.raises(SpecError, match=r"spec\.yaml:10: model\.name: unknown model 'fnoo'\. Did you mean 'fno'\? Registered models: .*deeponet.*fno"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec\.yaml:10: model\.name: unknown model 'fnoo'\. Did you mean 'fno'\? Registered models: .*deeponet.*fno",
+    ):
         load_spec(path)
 
 
 def test_unknown_model_key_lists_the_models_options(tmp_path):
     text = VALID.replace("  n_modes: [4, 4]\n", "  n_modes: [4, 4]\n  widht: 8\n")
     path = write(tmp_path, text)
-    with pytest.raises(SpecError, match=r"model\.widht: unknown key for model 'fno'\. Did you mean 'width'\? Allowed: .*n_modes"):
+    with pytest.raises(
+        SpecError,
+        match=r"model\.widht: unknown key for model 'fno'\. Did you mean 'width'\? Allowed: .*n_modes",
+    ):
         load_spec(path)
 
 
 def test_unknown_dataset_lists_recipes(tmp_path):
     path = write(tmp_path, VALID.replace("dataset: poisson2d", "dataset: poison2d"))
-    with pytest.raises(SpecError, match=r"spec\.yaml:4: data\.dataset: unknown recipe 'poison2d'\. Did you mean 'poisson2d'\? Registered recipes: .*antiderivative"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec\.yaml:4: data\.dataset: unknown recipe 'poison2d'\. Did you mean 'poisson2d'\? Registered recipes: .*antiderivative",
+    ):
         load_spec(path)
 
 
 def test_unknown_loss_and_metric_list_registered_names(tmp_path):
     path = write(tmp_path, VALID + "  loss: l2\n")
-    with pytest.raises(SpecError, match=r"trainer\.loss: unknown loss 'l2'.*Registered losses: .*relative_lp"):
+    with pytest.raises(
+        SpecError, match=r"trainer\.loss: unknown loss 'l2'.*Registered losses: .*relative_lp"
+    ):
         load_spec(path)
     path = write(tmp_path, VALID + "evaluation:\n  metrics: [relative_l2, nrsme]\n")
-    with pytest.raises(SpecError, match=r"spec\.yaml:16: evaluation\.metrics\.1: unknown metric 'nrsme'\. Did you mean 'nrmse'\?"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec\.yaml:16: evaluation\.metrics\.1: unknown metric 'nrsme'\. Did you mean 'nrmse'\?",
+    ):
         load_spec(path)
 
 
@@ -127,7 +148,9 @@ def test_model_without_name_or_preset_is_refused(tmp_path):
 
 def test_unknown_preset_lists_available_presets(tmp_path):
     path = write(tmp_path, VALID.replace("preset: fno", "preset: fn0"))
-    with pytest.raises(SpecError, match=r"unknown model preset 'fn0'\. Did you mean 'fno'\? Available: .*fno"):
+    with pytest.raises(
+        SpecError, match=r"unknown model preset 'fn0'\. Did you mean 'fno'\? Available: .*fno"
+    ):
         load_spec(path)
 
 

@@ -17,7 +17,13 @@ from sciml.training import TrainerSetupError
 
 
 def test_training_writes_the_run_directory(tiny_run: Path):
-    for name in ("spec.yaml", "model.json", "metrics.csv", "checkpoints/best.pt", "checkpoints/last.pt"):
+    for name in (
+        "spec.yaml",
+        "model.json",
+        "metrics.csv",
+        "checkpoints/best.pt",
+        "checkpoints/last.pt",
+    ):
         assert (tiny_run / name).is_file(), name
     info = json.loads((tiny_run / "model.json").read_text())
     assert info["spatial_shape"] == [8, 8] and info["in_channels"] == 1
@@ -58,19 +64,20 @@ def test_loaded_surrogate_takes_batched_and_single_samples_in_physical_units(tin
 
 def test_surrogate_rejects_wrong_shapes(tiny_run: Path):
     surrogate = sciml.load(tiny_run)
-    with pytest.raises(ValueError, match=r"expected input of shape \(B, C_in, \*S\) or \(C_in, \*S\) with 2 spatial dims"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected input of shape \(B, C_in, \*S\) or \(C_in, \*S\) with 2 spatial dims",
+    ):
         surrogate(torch.zeros(8))
 
 
 @pytest.mark.parametrize("fmt", ["export", "torchscript"])
 def test_exported_file_loads_without_sciml_and_matches(tiny_run: Path, tmp_path, fmt):
     out = tmp_path / f"model.{fmt}"
-    sciml.export(tiny_run, out, format=fmt)
+    sciml.export(tiny_run, out, format=fmt, batch_size=2)
     x = example_input(sciml.load(tiny_run), batch=2)
     torch.save(x, tmp_path / "x.pt")
-    loader = (
-        "torch.export.load(p).module()" if fmt == "export" else "torch.jit.load(p)"
-    )
+    loader = "torch.export.load(p).module()" if fmt == "export" else "torch.jit.load(p)"
     code = (
         "import sys, torch; sys.modules['sciml'] = None\n"  # any import of sciml now fails
         f"p = {str(out)!r}; m = {loader}\n"
@@ -84,13 +91,18 @@ def test_exported_file_loads_without_sciml_and_matches(tiny_run: Path, tmp_path,
 
 def test_missing_data_file_names_the_generate_command(tiny_spec_file: Path, tmp_path):
     spec = sciml.load_spec(tiny_spec_file, [f"data.path={tmp_path / 'none.h5'}"])
-    with pytest.raises(DataFileError, match=r"none\.h5: data file not found; make it with: sciml generate poisson2d .*--out .*none\.h5"):
+    with pytest.raises(
+        DataFileError,
+        match=r"none\.h5: data file not found; make it with: sciml generate poisson2d .*--out .*none\.h5",
+    ):
         sciml.train(spec, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 
 def test_existing_run_directory_is_not_overwritten_silently(tiny_run: Path, tiny_spec_file: Path):
-    with pytest.raises(RunDirError, match=r"run directory exists; continue it with `sciml train --resume"):
+    with pytest.raises(
+        RunDirError, match=r"run directory exists; continue it with `sciml train --resume"
+    ):
         sciml.train(sciml.load_spec(tiny_spec_file), tiny_run, progress=False)
     assert (tiny_run / "checkpoints" / "best.pt").is_file()
 

@@ -27,7 +27,8 @@ Writing goes through :class:`DatasetWriter`: it writes ``<path>.partial`` (chunk
 records how many trajectories are complete after each block, and renames to ``<path>`` with
 :func:`os.replace` only when all are written. A killed run leaves a ``.partial`` file that
 :class:`DatasetWriter` resumes from (when the config matches), so a resumed generation produces the
-same file as an uninterrupted one. Reading goes through :class:`DatasetFile`, which validates the
+same arrays and attributes as an uninterrupted one (not the same bytes: compressed chunks are laid
+out anew on reopening). Reading goes through :class:`DatasetFile`, which validates the
 file on open and raises :class:`DataFileError` naming the file, the key and what was expected.
 """
 
@@ -314,25 +315,36 @@ class DatasetWriter:
             raise ValueError(f"blocks must be written in order: expected start={self.n_done}")
         names = {fl.name for fl in self.layout.fields}
         if set(arrays) != names:
-            raise ValueError(f"expected arrays for fields {sorted(names)}, got {sorted(arrays)}")
+            raise DataFileError(
+                self.path, f"expected arrays for fields {sorted(names)}, got {sorted(arrays)}"
+            )
         b = None
         for fl in self.layout.fields:
+            key = f"{FIELD_GROUPS[fl.order]}/{fl.name}"
             a = np.asarray(_to_numpy(arrays[fl.name]), dtype=self.layout.dtype)
             expected = self.layout.field_shape(fl)[1:]
             if a.shape[1:] != expected or (b is not None and a.shape[0] != b):
-                raise ValueError(
-                    f"field {fl.name!r}: got shape {a.shape}, expected (b, {', '.join(map(str, expected))})"
+                raise DataFileError(
+                    self.path,
+                    f"got shape {a.shape}, expected (b, {', '.join(map(str, expected))})",
+                    key,
                 )
             if not np.isfinite(a).all():
                 bad = np.argwhere(~np.isfinite(a))[0]
-                raise ValueError(
-                    f"field {fl.name!r} has a non-finite value in trajectory {start + bad[0]} "
-                    f"(index {tuple(int(i) for i in bad[1:])}); refusing to write it"
+                raise DataFileError(
+                    self.path,
+                    f"non-finite value in trajectory {start + bad[0]} "
+                    f"(index {tuple(int(i) for i in bad[1:])}); refusing to write it",
+                    key,
                 )
             b = a.shape[0]
             if start + b > self.layout.n_trajectories:
-                raise ValueError(f"block overruns the file: {start}+{b} > N")
-            self._file[FIELD_GROUPS[fl.order]][fl.name][start : start + b] = a
+                raise DataFileError(
+                    self.path,
+                    f"block {start}+{b} overruns the {self.layout.n_trajectories} trajectories",
+                    key,
+                )
+            self._file[key][start : start + b] = a
         self.n_done = start + (b or 0)
         self._file.attrs["n_complete"] = self.n_done
         self._file.flush()
@@ -427,6 +439,12 @@ class DatasetFile:
         self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
         self.config: dict[str, Any] = json.loads(f.attrs.get("config", "{}"))
         dims = self._require(f, "dimensions", "group of coordinates")
+        if "spatial_dims" not in dims.attrs:
+            raise DataFileError(
+                self.path,
+                "missing attribute listing the spatial dimensions",
+                "dimensions.attrs[spatial_dims]",
+            )
         self.spatial_dims = [str(d) for d in dims.attrs["spatial_dims"]]
         if len(self.spatial_dims) != int(f.attrs["n_spatial_dims"]):
             raise DataFileError(

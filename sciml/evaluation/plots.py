@@ -45,7 +45,9 @@ def plot_samples(
     """
     pred, target = np.asarray(pred), np.asarray(target)
     if pred.shape != target.shape or pred.ndim not in (3, 4):
-        raise ValueError(f"expected matching (n, C, X[, Y]) arrays, got {pred.shape}, {target.shape}")
+        raise ValueError(
+            f"expected matching (n, C, X[, Y]) arrays, got {pred.shape}, {target.shape}"
+        )
     n = pred.shape[0]
     p, t = pred[:, channel], target[:, channel]
     if pred.ndim == 3:

@@ -170,8 +170,7 @@ def write_report(report: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Pa
     lines = ["| split | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for split, section in report.items():
         cells = [
-            f"{section[n]:.4g}" if isinstance(section.get(n), (int, float)) else ""
-            for n in names
+            f"{section[n]:.4g}" if isinstance(section.get(n), (int, float)) else "" for n in names
         ]
         lines.append(f"| {split} | " + " | ".join(cells) + " |")
     for path, text in (

@@ -53,7 +53,9 @@ def test_metrics_of_a_uniformly_scaled_prediction_are_exact():
     out = predict(Scale(2.2), data)  # prediction = 1.1 × target
     metrics = compute_metrics(out["pred"], out["target"], ["relative_l2", "max_error"])
     assert metrics["relative_l2"] == pytest.approx(0.1, rel=1e-5)
-    assert metrics["max_error"] == pytest.approx(float((0.1 * out["target"]).abs().amax(dim=(1, 2)).mean()), rel=1e-5)
+    assert metrics["max_error"] == pytest.approx(
+        float((0.1 * out["target"]).abs().amax(dim=(1, 2)).mean()), rel=1e-5
+    )
 
 
 def test_missing_model_input_is_named():

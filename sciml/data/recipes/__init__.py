@@ -2,3 +2,4 @@
 
 from sciml.data.recipes import antiderivative as antiderivative
 from sciml.data.recipes import poisson as poisson
+from sciml.data.recipes import mpm2d as mpm2d

@@ -1,0 +1,257 @@
+r"""Evaluation metrics for predicted fields, per sample, as in PDEBench (Takamoto et al. 2022).
+
+Every metric takes ``pred`` and ``target`` of the same shape ``(B, C, *S)`` (batch, channels,
+spatial grid) and returns one value per sample, ``(B,)``, so the caller chooses how to aggregate
+(mean, median, quantiles). ``frmse`` returns a dict of three ``(B,)`` tensors (frequency bands).
+Time series ``(B, T, C, *S)`` are handled by :func:`per_time_step` (any metric → ``(B, T)``) and by
+:func:`rollout_error`.
+
+Relation to PDEBench (``pdebench/models/metrics.py``, ``metric_func``), which computes per
+channel ``c`` and time ``t`` on a batch and then averages over channels and times:
+
+* ``RMSE`` :math:`= \operatorname{mean}_b \sqrt{\operatorname{mean}_x e^2}` and ``nRMSE``
+  :math:`= \operatorname{mean}_b \big(\sqrt{\operatorname{mean}_x e^2} /
+  \sqrt{\operatorname{mean}_x u^2}\big)` with :math:`e = \hat u - u` — our :func:`rmse` and
+  :func:`nrmse` average the same per-channel values over channels, so their batch mean is
+  PDEBench's number;
+* ``cRMSE`` :math:`= \sqrt{\operatorname{mean}_b (\operatorname{mean}_x e)^2}` (error of the
+  spatial mean, the conserved quantity): our :func:`crmse` is the per-sample
+  :math:`|\operatorname{mean}_x e|`, so PDEBench's value is the root-mean-square over the batch;
+* ``bRMSE``: RMSE over the points of the domain faces (a corner counted once per face): our
+  :func:`brmse`, PDEBench's value is its batch mean;
+* ``fRMSE``: :func:`frmse` (see there); PDEBench takes the batch mean inside the square root;
+* ``Max error``: PDEBench's is the maximum over the batch; ours per sample (take the max).
+
+Reference: M. Takamoto, T. Praditia, R. Leiteritz, D. MacKinlay, F. Alesiani, D. Pflüger,
+M. Niepert, "PDEBench: An Extensive Benchmark for Scientific Machine Learning", NeurIPS 2022
+Datasets and Benchmarks, Sec. 4 and App. D.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from sciml.registry import METRICS
+
+__all__ = [
+    "relative_l2",
+    "rmse",
+    "nrmse",
+    "max_error",
+    "crmse",
+    "brmse",
+    "frmse",
+    "conservation_error",
+    "rollout_error",
+    "per_time_step",
+]
+
+
+def _check(name: str, pred: torch.Tensor, target: torch.Tensor, min_ndim: int = 3) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{name}: prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}"
+        )
+    if pred.ndim < min_ndim:
+        layout = "(B, T, C, *S)" if min_ndim == 4 else "(B, C, *S)"
+        raise ValueError(
+            f"{name}: expected tensors of shape {layout} with at least one spatial dim, "
+            f"got {tuple(pred.shape)}"
+        )
+
+
+def _spatial_rms(v: torch.Tensor) -> torch.Tensor:
+    """``(B, C, *S)`` → ``(B, C)``: root mean square over the grid."""
+    return v.flatten(2).square().mean(dim=2).sqrt()
+
+
+@METRICS.register("relative_l2")
+def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Relative :math:`L^2` error :math:`\lVert \hat u - u\rVert_2 / \lVert u \rVert_2` over all
+    channels and grid points of each sample (the FNO paper's test metric). ``(B, C, *S)`` →
+    ``(B,)``.
+    """
+    _check("relative_l2", pred, target)
+    return (pred - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)
+
+
+@METRICS.register("rmse")
+def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Root-mean-square error per channel, averaged over channels:
+    :math:`\operatorname{mean}_c \sqrt{\operatorname{mean}_x (\hat u_c - u_c)^2}`, in the units of
+    the field. ``(B, C, *S)`` → ``(B,)``.
+    """
+    _check("rmse", pred, target)
+    return _spatial_rms(pred - target).mean(dim=1)
+
+
+@METRICS.register("nrmse")
+def nrmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""PDEBench's normalized RMSE: per channel
+    :math:`\lVert \hat u_c - u_c\rVert_2 / \lVert u_c\rVert_2`, averaged over channels.
+
+    Unlike :func:`relative_l2`, each channel is normalized by its own norm, so a channel of small
+    magnitude (e.g. a velocity next to a density) counts as much as a large one.
+    ``(B, C, *S)`` → ``(B,)``.
+    """
+    _check("nrmse", pred, target)
+    return (_spatial_rms(pred - target) / _spatial_rms(target)).mean(dim=1)
+
+
+@METRICS.register("max_error")
+def max_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Largest pointwise error :math:`\max_{c,x} |\hat u_{c,x} - u_{c,x}|`. ``(B, C, *S)`` →
+    ``(B,)``.
+    """
+    _check("max_error", pred, target)
+    return (pred - target).flatten(1).abs().amax(dim=1)
+
+
+@METRICS.register("crmse")
+def crmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Error of the spatial mean (the conserved quantity of a conservation law on a periodic or
+    closed domain): :math:`\operatorname{mean}_c |\operatorname{mean}_x (\hat u_c - u_c)|`.
+    PDEBench's cRMSE is :math:`\sqrt{\operatorname{mean}_b \mathrm{crmse}_b^2}` for one channel.
+    ``(B, C, *S)`` → ``(B,)``.
+    """
+    _check("crmse", pred, target)
+    return (pred - target).flatten(2).mean(dim=2).abs().mean(dim=1)
+
+
+@METRICS.register("brmse")
+def brmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""RMSE on the boundary of the grid, per channel, averaged over channels.
+
+    The boundary points are the ``2 d`` faces (first and last index along each spatial axis);
+    as in PDEBench a point on several faces (a corner) is counted once per face, so in 2D the
+    mean runs over :math:`2 n_x + 2 n_y` values. ``(B, C, *S)`` → ``(B,)``.
+    """
+    _check("brmse", pred, target)
+    err2 = (pred - target).square()
+    total = err2.new_zeros(err2.shape[:2])
+    count = 0
+    for axis in range(2, err2.ndim):
+        for index in (0, -1):
+            face = err2.select(axis, index)
+            # reshape, not flatten(2): in 1D a face is a single point, shape (B, C)
+            total = total + face.reshape(*face.shape[:2], -1).sum(dim=2)
+            count += math.prod(face.shape[2:])
+    return (total / count).sqrt().mean(dim=1)
+
+
+def _radial_spectrum(err: torch.Tensor, lengths: Sequence[float]) -> torch.Tensor:
+    """PDEBench's per-wavenumber error spectrum ``(B, C, K)`` of ``err`` ``(B, C, *S)``."""
+    spatial = err.shape[2:]
+    scale = math.prod(lengths) / math.prod(spatial)
+    if len(spatial) == 1:
+        # 1D: every non-negative frequency of the real FFT, Nyquist included.
+        return torch.fft.rfft(err, dim=2).abs() * scale
+    # nD: |k| = floor of the Euclidean norm of the non-negative index vector (the positive
+    # orthant only, as PDEBench), shells up to min(n_d // 2).
+    power = torch.fft.fftn(err, dim=tuple(range(2, err.ndim))).abs().square()
+    power = power[(slice(None), slice(None), *(slice(0, n // 2) for n in spatial))]
+    n_bins = min(n // 2 for n in spatial)
+    axes = [torch.arange(n // 2, device=err.device, dtype=torch.float64) for n in spatial]
+    radius = torch.stack(torch.meshgrid(*axes, indexing="ij")).square().sum(dim=0).sqrt()
+    shell = radius.floor().long().flatten()
+    keep = shell < n_bins
+    spectrum = power.new_zeros(*power.shape[:2], n_bins)
+    spectrum.index_add_(2, shell[keep], power.flatten(2)[..., keep])
+    return spectrum.sqrt() * scale
+
+
+@METRICS.register("frmse")
+def frmse(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    low: int = 4,
+    high: int = 12,
+    lengths: float | Sequence[float] = 1.0,
+) -> dict[str, torch.Tensor]:
+    r"""Error in low / mid / high Fourier bands (PDEBench's fRMSE).
+
+    With :math:`\hat e = \mathrm{FFT}(\hat u - u)` over the grid (unnormalized), the error at
+    wavenumber :math:`k` is :math:`E_k = \sqrt{\sum_{\lfloor|\mathbf i|\rfloor = k}
+    |\hat e_{\mathbf i}|^2}\; \prod_d L_d / \prod_d n_d`, summing over the non-negative index
+    vectors :math:`\mathbf i` (in 1D all :math:`n/2 + 1` real-FFT frequencies; in :math:`d \ge 2`
+    the positive orthant, shells :math:`k < \min_d n_d/2`). For a mode
+    :math:`A\sin(2\pi k x/L)` in 1D, :math:`E_k = A L / 2`. The bands are the means of
+    :math:`E_k` over :math:`k < \text{low}`, :math:`\text{low} \le k < \text{high}` and
+    :math:`k \ge \text{high}`, averaged over channels (PDEBench: ``iLow = 4``, ``iHigh = 12``).
+
+    Parameters
+    ----------
+    pred, target:
+        ``(B, C, *S)``.
+    low, high:
+        Band limits in wavenumbers, ``0 < low < high`` and fewer than the number of shells.
+    lengths:
+        Domain length per spatial axis (one float for all).
+
+    Returns
+    -------
+    dict
+        ``{"low": (B,), "mid": (B,), "high": (B,)}``.
+    """
+    _check("frmse", pred, target)
+    spatial = pred.shape[2:]
+    lengths = [float(lengths)] * len(spatial) if isinstance(lengths, (int, float)) else lengths
+    if len(lengths) != len(spatial):
+        raise ValueError(f"frmse: {len(lengths)} lengths for {len(spatial)} spatial dims")
+    spectrum = _radial_spectrum(pred - target, lengths)
+    n_bins = spectrum.shape[-1]
+    if not 0 < low < high < n_bins:
+        raise ValueError(
+            f"frmse: need 0 < low < high < number of wavenumber shells ({n_bins} for grid "
+            f"{tuple(spatial)}), got low={low}, high={high}; lower the band limits for coarse grids"
+        )
+    bands = {"low": (0, low), "mid": (low, high), "high": (high, n_bins)}
+    return {name: spectrum[..., a:b].mean(dim=-1).mean(dim=1) for name, (a, b) in bands.items()}
+
+
+@METRICS.register("conservation_error")
+def conservation_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Relative error of the spatial integral, per channel, averaged over channels:
+
+    .. math:: \frac{|\int \hat u_c - \int u_c|}{\int |u_c|}.
+
+    For a non-negative conserved field (mass, density) this is the relative change of the total.
+    Normalizing by :math:`\int |u_c|` instead of :math:`|\int u_c|` keeps zero-mean fields
+    (e.g. a periodic Poisson solution) finite. Cell volumes cancel on a uniform grid.
+    ``(B, C, *S)`` → ``(B,)``.
+    """
+    _check("conservation_error", pred, target)
+    diff = (pred - target).flatten(2).sum(dim=2).abs()
+    return (diff / target.flatten(2).abs().sum(dim=2)).mean(dim=1)
+
+
+@METRICS.register("rollout_error")
+def rollout_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Relative :math:`L^2` error at every step of a rollout.
+
+    ``pred``, ``target``: ``(B, T, C, *S)`` → ``(B, T)``, entry ``t`` being
+    :math:`\lVert \hat u(t) - u(t)\rVert_2 / \lVert u(t)\rVert_2` over channels and grid.
+    """
+    _check("rollout_error", pred, target, min_ndim=4)
+    return (pred - target).flatten(2).norm(dim=2) / target.flatten(2).norm(dim=2)
+
+
+def per_time_step(
+    metric: Callable[..., Any], pred: torch.Tensor, target: torch.Tensor, **options: Any
+) -> torch.Tensor | dict[str, torch.Tensor]:
+    """Apply a ``(B, C, *S)`` metric to every time step of ``(B, T, C, *S)`` series.
+
+    Returns ``(B, T)`` (or a dict of them for :func:`frmse`); PDEBench's time-averaged numbers are
+    the mean over ``T``.
+    """
+    _check("per_time_step", pred, target, min_ndim=4)
+    b, t = pred.shape[:2]
+    value = metric(pred.flatten(0, 1), target.flatten(0, 1), **options)
+    if isinstance(value, dict):
+        return {k: v.reshape(b, t) for k, v in value.items()}
+    return value.reshape(b, t)

@@ -1,0 +1,223 @@
+"""Training losses for fields on grids: relative Lp, mean squared error and relative H1.
+
+Every loss is an ``nn.Module`` called as ``loss(pred, target)`` with two tensors of the same shape
+``(B, C, *S)`` (``S`` the spatial grid) and returns a scalar. Relative losses are computed *per
+sample* and then averaged (or summed) over the batch, as in the FNO paper and neuraloperator's
+``LpLoss``/``H1Loss``, so that samples of small amplitude weigh as much as large ones.
+
+References
+----------
+Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021
+(relative L2 training loss, Sec. 5); Z. Li et al., "Learning dissipative dynamics in chaotic
+systems" (Markov neural operator), NeurIPS 2022 (Sobolev-norm losses).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from sciml.models.config import strict_config
+from sciml.registry import LOSSES
+
+__all__ = ["RelativeLpLoss", "MSELoss", "H1Loss"]
+
+_REDUCTIONS = ("mean", "sum")
+
+
+def _check_pair(name: str, pred: torch.Tensor, target: torch.Tensor, min_ndim: int) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{name}: prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}"
+        )
+    if pred.ndim < min_ndim:
+        raise ValueError(
+            f"{name}: expected tensors with at least {min_ndim} dims (B, C, *S), "
+            f"got shape {tuple(pred.shape)}"
+        )
+
+
+def _check_reduction(name: str, reduction: str) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction={reduction!r} is not one of {list(_REDUCTIONS)}")
+    return reduction
+
+
+def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
+    return per_sample.mean() if reduction == "mean" else per_sample.sum()
+
+
+class RelativeLpLoss(nn.Module):
+    r"""Relative :math:`L^p` error per sample, reduced over the batch.
+
+    .. math:: \ell = \operatorname{reduce}_b
+        \frac{\lVert \hat u_b - u_b \rVert_p}{\lVert u_b \rVert_p},
+        \qquad \lVert v \rVert_p = \Big(\sum_{c, x} |v_{c,x}|^p\Big)^{1/p},
+
+    the norm taken over all non-batch entries. Grid-cell volumes cancel in the ratio, so the value
+    is the relative error of the continuous :math:`L^p` norm on a uniform grid (neuraloperator's
+    ``LpLoss``; the loss of Li et al. 2021).
+
+    Parameters
+    ----------
+    p:
+        Order of the norm, ``p > 0`` (``p = 2`` default).
+    reduction:
+        ``"mean"`` (default) or ``"sum"`` over the batch (the FNO reference code sums and divides
+        by the dataset size at the end of an epoch).
+
+    Notes
+    -----
+    Inputs ``(B, ...)``, any trailing shape; output a scalar. A target that is identically zero
+    has no relative error and gives ``inf``/``nan``.
+    """
+
+    def __init__(self, p: float = 2.0, reduction: str = "mean") -> None:
+        super().__init__()
+        if not p > 0:
+            raise ValueError(f"relative_lp: p must be > 0, got {p!r}")
+        self.p = float(p)
+        self.reduction = _check_reduction("relative_lp", reduction)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, ...)`` pair → scalar."""
+        _check_pair("relative_lp", pred, target, min_ndim=2)
+        diff = torch.linalg.vector_norm((pred - target).flatten(1), ord=self.p, dim=1)
+        norm = torch.linalg.vector_norm(target.flatten(1), ord=self.p, dim=1)
+        return _reduce(diff / norm, self.reduction)
+
+
+class MSELoss(nn.Module):
+    r"""Mean squared error :math:`\operatorname{reduce}_b \operatorname{mean}_{c,x}
+    (\hat u_{b,c,x} - u_{b,c,x})^2`.
+
+    With ``reduction="mean"`` this is the mean over all entries (as ``torch.nn.MSELoss``).
+
+    Parameters
+    ----------
+    reduction:
+        ``"mean"`` (default) or ``"sum"`` of the per-sample means over the batch.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction("mse", reduction)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, ...)`` pair → scalar."""
+        _check_pair("mse", pred, target, min_ndim=2)
+        return _reduce((pred - target).square().flatten(1).mean(dim=1), self.reduction)
+
+
+class H1Loss(nn.Module):
+    r"""Relative :math:`H^1` error per sample, reduced over the batch.
+
+    With the volume-normalized norm
+    :math:`\lVert v \rVert_{H^1}^2 = \frac{1}{|\Omega|}\int_\Omega |v|^2 + |\nabla v|^2\,dx`
+    (summed over channels), the loss is
+    :math:`\operatorname{reduce}_b \lVert \hat u_b - u_b\rVert_{H^1} / \lVert u_b\rVert_{H^1}`.
+
+    *Periodic* grids (default) use Parseval's identity with the real FFT over the spatial axes:
+
+    .. math:: \lVert v \rVert_{H^1}^2 = \frac{1}{N^2} \sum_k \big(1 + |\kappa_k|^2\big)
+        |\hat v_k|^2, \qquad \kappa_{k,d} = 2\pi k_d / L_d,
+
+    which differentiates band-limited fields exactly. *Non-periodic* grids (``periodic=False``)
+    use second-order central differences inside and first-order one-sided differences at the
+    boundary (``torch.gradient``) on a grid that includes both end points.
+
+    Parameters
+    ----------
+    periodic:
+        Spectral (``True``) or finite-difference (``False``) derivatives.
+    domain_length:
+        Physical length :math:`L_d` of the domain along each spatial axis (one float for all
+        axes, or one per axis). It sets the balance between the value and gradient terms. On a
+        periodic grid of ``n`` points the spacing is ``L/n``, on a non-periodic one ``L/(n-1)``.
+    reduction:
+        ``"mean"`` (default) or ``"sum"`` over the batch.
+
+    Notes
+    -----
+    Inputs ``(B, C, *S)`` with at least one spatial axis; output a scalar.
+    """
+
+    def __init__(
+        self,
+        periodic: bool = True,
+        domain_length: float | Sequence[float] = 1.0,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        lengths = (
+            [domain_length] if isinstance(domain_length, (int, float)) else list(domain_length)
+        )
+        if not lengths or any(not length > 0 for length in lengths):
+            raise ValueError(f"h1: domain_length must be positive, got {domain_length!r}")
+        self.periodic = bool(periodic)
+        self.domain_length = [float(length) for length in lengths]
+        self.reduction = _check_reduction("h1", reduction)
+
+    def _lengths(self, n_spatial: int) -> list[float]:
+        if len(self.domain_length) == 1:
+            return self.domain_length * n_spatial
+        if len(self.domain_length) != n_spatial:
+            raise ValueError(
+                f"h1: domain_length has {len(self.domain_length)} entries but the fields have "
+                f"{n_spatial} spatial dims"
+            )
+        return self.domain_length
+
+    def squared_norm(self, v: torch.Tensor) -> torch.Tensor:
+        """Per-sample :math:`\\lVert v \\rVert_{H^1}^2` of ``v`` ``(B, C, *S)`` → ``(B,)``."""
+        spatial = v.shape[2:]
+        lengths = self._lengths(len(spatial))
+        if self.periodic:
+            return self._spectral_squared_norm(v, lengths)
+        if min(spatial) < 2:
+            raise ValueError(f"h1: finite differences need >= 2 points per axis, got {spatial}")
+        spacing = [length / (n - 1) for length, n in zip(lengths, spatial)]
+        dims = list(range(2, v.ndim))
+        grads = torch.gradient(v, spacing=spacing, dim=dims, edge_order=1)
+        total = v.square() + sum(g.square() for g in grads)
+        return total.flatten(1).mean(dim=1)
+
+    @staticmethod
+    def _spectral_squared_norm(v: torch.Tensor, lengths: list[float]) -> torch.Tensor:
+        spatial = v.shape[2:]
+        dims = tuple(range(2, v.ndim))
+        v_hat = torch.fft.rfftn(v, dim=dims)
+        real_dtype = v_hat.real.dtype
+        weight = torch.ones((), dtype=real_dtype, device=v.device)
+        for axis, (n, length) in enumerate(zip(spatial, lengths)):
+            last = axis == len(spatial) - 1
+            freq_fn = torch.fft.rfftfreq if last else torch.fft.fftfreq
+            freq = freq_fn(n, d=length / n, dtype=real_dtype, device=v.device)
+            kappa2 = (2 * math.pi * freq).square()
+            shape = [1] * len(spatial)
+            shape[axis] = -1
+            weight = weight + kappa2.reshape(shape)
+        # The real FFT stores only k_last >= 0: the modes strictly between 0 and Nyquist stand
+        # for themselves and their conjugates, so they count twice in Parseval's sum.
+        n_last = spatial[-1]
+        multiplicity = torch.full((n_last // 2 + 1,), 2.0, dtype=real_dtype, device=v.device)
+        multiplicity[0] = 1.0
+        if n_last % 2 == 0:
+            multiplicity[-1] = 1.0
+        weight = weight * multiplicity
+        n_points = math.prod(spatial)
+        return (weight * v_hat.abs().square()).flatten(1).sum(dim=1) / n_points**2
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, C, *S)`` pair → scalar."""
+        _check_pair("h1", pred, target, min_ndim=3)
+        ratio = self.squared_norm(pred - target) / self.squared_norm(target)
+        return _reduce(ratio.sqrt(), self.reduction)
+
+
+LOSSES.register("relative_lp")(strict_config("relative_lp")(RelativeLpLoss))
+LOSSES.register("mse")(strict_config("mse")(MSELoss))
+LOSSES.register("h1")(strict_config("h1")(H1Loss))

@@ -1,0 +1,338 @@
+"""The training loop: logs, checkpoints, seeding, accumulation, clipping, failures and bad input."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_run import SyntheticDataset, TinyMLP, make_trainer
+from torch import nn
+
+from sciml.training import (
+    NonFiniteLossError,
+    Trainer,
+    TrainerConfig,
+    TrainerSetupError,
+    fingerprint,
+    load_checkpoint,
+)
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_run_writes_csv_tensorboard_and_checkpoints(tmp_path: Path) -> None:
+    result = make_trainer(tmp_path, log_every=2, eval_every=5, checkpoint_every=4).fit()
+    assert result.steps == 12 and not result.interrupted
+
+    with open(tmp_path / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["step", "epoch", "train_loss", "val_loss", "lr", "time"]
+    # Rows at log_every, at each validation (5, 10) and at the final step.
+    assert [int(r["step"]) for r in rows] == [2, 4, 5, 6, 8, 10, 12]
+    assert [int(r["step"]) for r in rows if r["val_loss"]] == [5, 10, 12]
+    assert float(rows[-1]["epoch"]) == 4.0
+    assert all(float(r["train_loss"]) > 0 and float(r["lr"]) > 0 for r in rows)
+
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["best.pt", "last.pt", "step_12.pt", "step_4.pt", "step_8.pt"]
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["step"] == 12
+
+
+def test_best_checkpoint_holds_the_lowest_validation_loss(tmp_path: Path) -> None:
+    result = make_trainer(tmp_path, eval_every=2, lr=0.05).fit()
+    val = {r["step"]: r["val_loss"] for r in result.history if r["val_loss"] is not None}
+    best_step = min(val, key=val.get)
+    best = load_checkpoint(tmp_path / "checkpoints" / "best.pt")
+    assert best["step"] == best_step == result.best_step
+    assert best["val_loss"] == val[best_step] == result.best_val_loss
+    assert result.final_val_loss == val[12]
+
+
+def test_training_reduces_the_loss(tmp_path: Path) -> None:
+    result = make_trainer(tmp_path, epochs=30, lr=1e-2, scheduler="none", dropout=0.0).fit()
+    val = [r["val_loss"] for r in result.history if r["val_loss"] is not None]
+    assert val[-1] < 0.5 * val[0]
+
+
+def test_same_seed_gives_bit_identical_weights(tmp_path: Path) -> None:
+    first = make_trainer(tmp_path / "a", seed=3)
+    first.fit()
+    second = make_trainer(tmp_path / "b", seed=3)
+    second.fit()
+    other = make_trainer(tmp_path / "c", seed=4)
+    other.fit()
+    a, b, c = _weights(first), _weights(second), _weights(other)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_gradient_accumulation_equals_a_larger_batch(tmp_path: Path) -> None:
+    common = {"dropout": 0.0, "grad_clip": None, "epochs": 2}
+    accumulated = make_trainer(tmp_path / "acc", batch_size=4, grad_accum_steps=3, **common)
+    large = make_trainer(tmp_path / "big", batch_size=12, grad_accum_steps=1, **common)
+    acc_result, big_result = accumulated.fit(), large.fit()
+    assert acc_result.steps == big_result.steps == 8
+    a, b = _weights(accumulated), _weights(large)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-12, atol=1e-12)
+    acc_losses = [r["train_loss"] for r in acc_result.history]
+    big_losses = [r["train_loss"] for r in big_result.history]
+    assert acc_losses == pytest.approx(big_losses, rel=1e-12)
+
+
+def test_grad_clip_bounds_the_gradient_norm(tmp_path: Path) -> None:
+    # After one Adam step the first moment is (1 - beta1) * g, so its norm reveals ||g||.
+    def first_gradient_norm(run_dir: Path, clip: float | None) -> float:
+        trainer = make_trainer(
+            run_dir, max_steps=1, grad_clip=clip, optimizer="adam", weight_decay=0.0
+        )
+        trainer.fit()
+        moments = [s["exp_avg"] for s in trainer.optimizer.state.values()]
+        return torch.linalg.vector_norm(torch.stack([m.norm() for m in moments])).item() / 0.1
+
+    clip = 1e-3
+    assert first_gradient_norm(tmp_path / "free", None) > 10 * clip
+    # clip_grad_norm_ divides by (norm + 1e-6), hence the relative tolerance.
+    assert first_gradient_norm(tmp_path / "clipped", clip) == pytest.approx(clip, rel=1e-5)
+
+
+def test_adam_and_adamw_differ_with_weight_decay(tmp_path: Path) -> None:
+    adam = make_trainer(tmp_path / "adam", optimizer="adam", weight_decay=0.1, max_steps=3)
+    adamw = make_trainer(tmp_path / "adamw", optimizer="adamw", weight_decay=0.1, max_steps=3)
+    adam.fit()
+    adamw.fit()
+    assert isinstance(adam.optimizer, torch.optim.Adam)
+    assert isinstance(adamw.optimizer, torch.optim.AdamW)
+    a, w = _weights(adam), _weights(adamw)
+    assert not all(torch.equal(a[k], w[k]) for k in a)
+
+
+def test_max_steps_stops_the_run_early(tmp_path: Path) -> None:
+    result = make_trainer(tmp_path, max_steps=5).fit()
+    assert result.steps == 5
+    assert result.history[-1]["step"] == 5
+
+
+class NaNAfter(nn.MSELoss):
+    """MSE that returns NaN from training-loss call ``bad_call`` on."""
+
+    def __init__(self, bad_call: int) -> None:
+        super().__init__()
+        self.calls = 0
+        self.bad_call = bad_call
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(pred, target)
+        if torch.is_grad_enabled():
+            self.calls += 1
+            if self.calls >= self.bad_call:
+                return loss * math.nan
+        return loss
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # Two micro-batches per step: call 11 is in step 6; the last checkpoint is step 4.
+    trainer = make_trainer(tmp_path, loss_fn=NaNAfter(11), checkpoint_every=2)
+    match = r"non-finite training loss \(nan\) at step 6.*last good checkpoint is kept.*\(step 4\)"
+    with pytest.raises(NonFiniteLossError, match=match):
+        trainer.fit()
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert last["step"] == 4
+    assert all(torch.isfinite(t).all() for t in last["model"].values())
+    assert not (tmp_path / "checkpoints" / "step_6.pt").exists()
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_non_finite_loss_before_any_checkpoint_says_so(tmp_path: Path) -> None:
+    with pytest.raises(NonFiniteLossError, match="at step 1.*No checkpoint had been written yet"):
+        make_trainer(tmp_path, loss_fn=NaNAfter(1)).fit()
+    assert not (tmp_path / "checkpoints" / "last.pt").exists()
+
+
+def test_unwritable_run_dir_fails_before_training(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    with pytest.raises(TrainerSetupError, match="not writable"):
+        make_trainer(blocker / "run")
+
+
+def test_resume_with_a_different_fingerprint_is_refused(tmp_path: Path) -> None:
+    make_trainer(tmp_path, max_steps=2, fingerprint="spec-A").fit()
+    with pytest.raises(TrainerSetupError, match="different spec.*spec-A.*spec-B"):
+        make_trainer(tmp_path, max_steps=4, fingerprint="spec-B").fit(resume=True)
+
+
+def test_resume_with_changed_trainer_settings_is_refused(tmp_path: Path) -> None:
+    make_trainer(tmp_path, max_steps=2).fit()
+    with pytest.raises(TrainerSetupError, match=r"lr: saved 0\.01, now 0\.02"):
+        make_trainer(tmp_path, max_steps=2, lr=0.02).fit(resume=True)
+
+
+def test_resume_without_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TrainerSetupError, match="nothing to resume"):
+        make_trainer(tmp_path).fit(resume=True)
+
+
+def test_fresh_run_into_an_existing_run_is_refused(tmp_path: Path) -> None:
+    make_trainer(tmp_path, max_steps=1).fit()
+    with pytest.raises(TrainerSetupError, match="already holds a run"):
+        make_trainer(tmp_path, max_steps=1).fit()
+
+
+def test_resume_of_a_finished_run_trains_no_further(tmp_path: Path) -> None:
+    first = make_trainer(tmp_path, max_steps=3)
+    first.fit()
+    again = make_trainer(tmp_path, max_steps=3)
+    result = again.fit(resume=True)
+    assert result.steps == 3
+    assert all(
+        torch.equal(a, b) for a, b in zip(_weights(first).values(), _weights(again).values())
+    )
+
+
+def test_amp_is_refused_on_cpu(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="amp='bf16' needs a CUDA device"):
+        make_trainer(tmp_path, amp="bf16", dtype="float32")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("epochs", 0, "epochs must be an integer >= 1"),
+        ("batch_size", 2.5, "batch_size must be an integer >= 1"),
+        ("max_steps", 0, "max_steps must be None or an integer >= 1"),
+        ("lr", -1.0, "lr must be a number > 0"),
+        ("gamma", 1.5, r"gamma must be a number in \(0, 1\]"),
+        ("grad_clip", 0.0, "grad_clip must be None or a number > 0"),
+        ("optimizer", "sgd", r"optimizer must be one of \['adam', 'adamw'\]"),
+        ("scheduler", "exponential", "scheduler must be one of"),
+        ("amp", "fp8", "amp must be one of"),
+        ("dtype", "float16", "dtype must be one of"),
+        ("warmup_steps", -1, "warmup_steps must be an integer >= 0"),
+    ],
+)
+def test_config_rejects_bad_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainerConfig(**{field: value})
+
+
+def test_model_without_input_keys_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="input_keys"):
+        Trainer(
+            nn.Linear(3, 1),
+            nn.MSELoss(),
+            SyntheticDataset(8),
+            SyntheticDataset(8),
+            TrainerConfig(),
+            tmp_path,
+        )
+
+
+def test_batch_missing_a_model_input_is_reported(tmp_path: Path) -> None:
+    class NeedsCoords(TinyMLP):
+        input_keys = ("x", "coords")
+
+    trainer = Trainer(
+        NeedsCoords(),
+        nn.MSELoss(),
+        SyntheticDataset(8),
+        SyntheticDataset(8),
+        TrainerConfig(batch_size=4, progress=False),
+        tmp_path,
+    )
+    with pytest.raises(KeyError, match=r"batch lacks \['coords'\]"):
+        trainer.fit()
+
+
+def test_empty_dataset_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="train_dataset is empty"):
+        Trainer(
+            TinyMLP(),
+            nn.MSELoss(),
+            SyntheticDataset(0),
+            SyntheticDataset(4),
+            TrainerConfig(),
+            tmp_path,
+        )
+
+
+def test_progress_bar_is_drawn_when_enabled(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_trainer(tmp_path / "on", max_steps=2, progress=True).fit()
+    assert "train: 100%" in capsys.readouterr().err
+    make_trainer(tmp_path / "off", max_steps=2, progress=False).fit()
+    assert "train:" not in capsys.readouterr().err
+
+
+def test_float32_training_keeps_float32(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path, dtype="float32", max_steps=2)
+    result = trainer.fit()
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    assert math.isfinite(result.final_val_loss)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_cuda(tmp_path: Path, amp: str) -> None:
+    trainer = make_trainer(tmp_path, amp=amp, dtype="float32", device="cuda", max_steps=4)
+    result = trainer.fit()
+    assert math.isfinite(result.final_val_loss)
+    assert all(p.dtype == torch.float32 and p.is_cuda for p in trainer.model.parameters())
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert bool(state["scaler"]) == (amp == "fp16")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
+def test_cuda_device_without_cuda_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        make_trainer(tmp_path, device="cuda")
+
+
+class BatchedDataset(SyntheticDataset):
+    """Same samples, but fetched a whole batch at a time through ``__getitems__``."""
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        return {"x": self.x[indices], "y": self.y[indices]}
+
+
+def test_batched_getitems_dataset_trains_like_per_sample_indexing(tmp_path: Path) -> None:
+    per_sample = make_trainer(tmp_path / "a", max_steps=4)
+    per_sample.fit()
+    torch.manual_seed(0)
+    batched = Trainer(
+        TinyMLP(),
+        nn.MSELoss(),
+        BatchedDataset(48, seed=1),
+        BatchedDataset(16, seed=2),
+        per_sample.config,
+        tmp_path / "b",
+        fingerprint="tiny",
+    )
+    batched.fit()
+    a, b = _weights(per_sample), _weights(batched)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dataloader_workers_do_not_change_the_result(tmp_path: Path) -> None:
+    in_process = make_trainer(tmp_path / "w0", max_steps=3, num_workers=0)
+    in_process.fit()
+    workers = make_trainer(tmp_path / "w2", max_steps=3, num_workers=2)
+    workers.fit()
+    a, b = _weights(in_process), _weights(workers)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fingerprint_ignores_key_order_but_not_values() -> None:
+    spec = {"model": {"name": "fno", "width": 32}, "trainer": {"lr": 1e-3}}
+    reordered = {"trainer": {"lr": 1e-3}, "model": {"width": 32, "name": "fno"}}
+    changed = {"model": {"name": "fno", "width": 64}, "trainer": {"lr": 1e-3}}
+    assert fingerprint(spec) == fingerprint(reordered)
+    assert fingerprint(spec) != fingerprint(changed)
