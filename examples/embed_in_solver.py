@@ -68,7 +68,8 @@ def run(run_dir: str, steps: int = 10, resolution: int = 64, seed: int = 1) -> l
     for step in range(steps):
         f = shift(f, wind[0] * dt, wind[1] * dt)  # the user's transport step
         u_ref = fft_poisson(f)
-        u_sur = surrogate(f.float()).double()  # (1, X, Y) is a single sample with 1 channel
+        with torch.no_grad():  # inference only; the surrogate is differentiable when needed
+            u_sur = surrogate(f.float()).double()  # (1, X, Y): one sample, one channel
         err = float((u_sur - u_ref).norm() / u_ref.norm())
         errors.append(err)
         print(

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sciml.data.format import DataFileError, DatasetFile
+from sciml.data.grid import InMemoryDataset
 from sciml.embed import MODEL_INFO, RunDirError, Surrogate, load
 from sciml.evaluation.plots import plot_rollout_error, plot_samples
 from sciml.evaluation.runner import (
@@ -43,6 +44,8 @@ from sciml.training import Trainer, TrainerConfig, seed_everything
 from sciml.training.config import fingerprint
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: training sets up to this size are stacked into memory once (batched indexing, no collation)
+IN_MEMORY_BYTES = 2**30
 
 
 @dataclass
@@ -175,14 +178,19 @@ def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, A
     }
     seed_everything(spec.seed)  # model initialization is part of the seeded run
     model = build_normalized_model(info).to(dtype)
-    loader = DataLoader(train_set, batch_size=256, shuffle=False)
-    model.input_normalizer.fit(loader, key="x")
-    model.output_normalizer.fit(loader, key="y")
+    nbytes = len(train_set) * sum(v.numel() * v.element_size() for v in sample.values())
+    if nbytes <= IN_MEMORY_BYTES:
+        # batched indexing instead of per-sample collation (most of a small model's step)
+        train_set = InMemoryDataset.from_dataset(train_set)
+        batches: Any = [train_set.tensors]
+    else:
+        batches = DataLoader(train_set, batch_size=256, shuffle=False)
+    model.input_normalizer.fit(batches, key="x")
+    model.output_normalizer.fit(batches, key="y")
     fit_pod = getattr(model.model, "fit_pod", None)
     if callable(fit_pod):
         # POD-DeepONet: the trunk is the POD basis of the (normalized) training outputs
-        y_train = torch.cat([model.output_normalizer.encode(b["y"]) for b in loader])
-        fit_pod(y_train)
+        fit_pod(torch.cat([model.output_normalizer.encode(b["y"]) for b in batches]))
     return model, train_set, test_set, info
 
 
@@ -268,11 +276,9 @@ def _rollout_section(
     n_in, stride = test_set.n_input_steps, test_set.stride
     available = (len(test_set.time) - 1) // stride - n_in + 1
     n_steps = min(n_steps, available)
+    times = slice(0, (n_in + n_steps) * stride, stride)
     frames = torch.stack(
-        [
-            test_set._channels(test_set.fields, int(t), slice(0, (n_in + n_steps) * stride, stride))
-            for t in test_set.trajectories
-        ]
+        [test_set.trajectory(k, times) for k in range(len(test_set.trajectories))]
     ).to(dtype)
     extra = {}
     if surrogate.needs_coords:

@@ -54,6 +54,7 @@ __all__ = [
     "GridPairDataset",
     "TimeWindowDataset",
     "AllToAllDataset",
+    "InMemoryDataset",
 ]
 
 SPLITS = ("train", "test", "all")
@@ -264,6 +265,37 @@ class GridDatasetBase(Dataset):
         return f"{type(self).__name__}({str(self.path)!r}, n={len(self)})"
 
 
+class InMemoryDataset(Dataset):
+    """Samples held as stacked tensors ``{key: (N, ...)}``, with batched indexing.
+
+    ``__getitems__`` returns a whole batch by one index per tensor, instead of ``batch_size`` calls
+    of ``__getitem__`` followed by stacking; for small models this is most of a training step.
+    Build it from any dataset of sample dicts with :meth:`from_dataset`.
+    """
+
+    def __init__(self, tensors: dict[str, Tensor]) -> None:
+        lengths = {k: len(v) for k, v in tensors.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"all tensors need the same first dimension, got {lengths}")
+        self.tensors = tensors
+        self._n = next(iter(lengths.values()))
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> InMemoryDataset:
+        """Stack every sample of ``dataset`` (which must fit in memory)."""
+        return cls(default_collate([dataset[i] for i in range(len(dataset))]))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {k: v[i] for k, v in self.tensors.items()}
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return {k: v[index] for k, v in self.tensors.items()}
+
+
 @DATASETS.register("grid_pair")
 class GridPairDataset(GridDatasetBase):
     """Input fields at one time → output fields at another time, one sample per trajectory.
@@ -408,6 +440,16 @@ class TimeWindowDataset(GridDatasetBase):
 
     def __len__(self) -> int:
         return len(self.trajectories) * self.windows_per_trajectory
+
+    def trajectory(self, k: int, times: slice = slice(None)) -> Tensor:
+        """States of the ``k``-th trajectory of the split at ``times``: ``(n_t, C, *S)``.
+
+        Used for autoregressive rollouts, which start from the first ``n_input_steps`` states
+        and compare with the rest.
+        """
+        if not 0 <= k < len(self.trajectories):
+            raise IndexError(f"trajectory {k} out of range for {len(self.trajectories)}")
+        return self._channels(self.fields, self.trajectories[k], times)
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         if not -len(self) <= i < len(self):
