@@ -83,7 +83,9 @@ def test_failed_write_leaves_no_file_at_the_final_path_and_keeps_the_partial(tmp
     path = tmp_path / "atomic.h5"
     bad = {k: v[2:].copy() for k, v in arrays.items()}
     bad["u"][1, 0, 0, 0] = np.nan
-    nan_error = pytest.raises(ValueError, match=r"\[t0_fields/u\]: non-finite value in trajectory 3")
+    nan_error = pytest.raises(
+        ValueError, match=r"\[t0_fields/u\]: non-finite value in trajectory 3"
+    )
     with nan_error, DatasetWriter(path, layout) as w:
         w.write(0, {k: v[:2] for k, v in arrays.items()})
         w.write(2, bad)
