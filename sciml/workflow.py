@@ -220,27 +220,27 @@ def train(
             raise RunDirError(f"{run_dir}: cannot create the run directory: {exc}") from None
         save_spec(spec, run_dir / "spec.yaml")
         _atomic_text(run_dir / MODEL_INFO, json.dumps(info))
-    trainer = Trainer(
-        model,
-        LOSSES.get(spec.trainer.loss)(),
-        train_set,
-        test_set,
-        _trainer_config(spec, progress=progress),
-        run_dir,
-        fingerprint=_fingerprint(spec),
-    )
-    result = trainer.fit()
-    return RunResult(run_dir, float(result.best_val_loss), int(result.steps))
+    return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=False)
 
 
 def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
     """Continue an interrupted run from its last checkpoint, with the spec saved in it."""
     run_dir = Path(run_dir)
-    spec_path = run_dir / "spec.yaml"
-    if not spec_path.exists():
-        raise RunDirError(f"{run_dir}: no spec.yaml; not a sciml run directory")
-    spec = load_spec(spec_path)
+    spec = _run_spec(run_dir)
     model, train_set, test_set, _ = _prepare(spec)
+    return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=True)
+
+
+def _fit(
+    spec: Spec,
+    model: torch.nn.Module,
+    train_set: Dataset,
+    test_set: Dataset,
+    run_dir: Path,
+    *,
+    progress: bool,
+    resume: bool,
+) -> RunResult:
     trainer = Trainer(
         model,
         LOSSES.get(spec.trainer.loss)(),
@@ -250,8 +250,16 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
         run_dir,
         fingerprint=_fingerprint(spec),
     )
-    result = trainer.fit(resume=True)
+    result = trainer.fit(resume=resume)
     return RunResult(run_dir, float(result.best_val_loss), int(result.steps))
+
+
+def _run_spec(run_dir: Path) -> Spec:
+    """The resolved spec saved in a run directory."""
+    spec_path = run_dir / "spec.yaml"
+    if not spec_path.exists():
+        raise RunDirError(f"{run_dir}: no spec.yaml; not a sciml run directory")
+    return load_spec(spec_path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -310,10 +318,7 @@ def evaluate(
     ``run_dir/eval``).
     """
     run_dir = Path(run_dir)
-    spec_path = run_dir / "spec.yaml"
-    if not spec_path.exists():
-        raise RunDirError(f"{run_dir}: no spec.yaml; not a sciml run directory")
-    spec = load_spec(spec_path)
+    spec = _run_spec(run_dir)
     dtype = DTYPES[spec.trainer.dtype]
     surrogate = load(run_dir, device=device, dtype=dtype)
     out = Path(out_dir) if out_dir is not None else run_dir / "eval"

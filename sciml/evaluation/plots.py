@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
     return path
@@ -52,7 +52,7 @@ def plot_samples(
     p, t = pred[:, channel], target[:, channel]
     if pred.ndim == 3:
         x = coords[0] if coords is not None else np.arange(p.shape[-1])
-        fig, axes = plt.subplots(n, 2, figsize=(9, 2.4 * n), squeeze=False)
+        fig, axes = plt.subplots(n, 2, figsize=(10, 2.4 * n), squeeze=False, layout="constrained")
         for i in range(n):
             axes[i, 0].plot(x, t[i], "k-", lw=1.5, label="truth")
             axes[i, 0].plot(x, p[i], "r--", lw=1.2, label="prediction")
@@ -65,7 +65,7 @@ def plot_samples(
         extent = None
         if coords is not None:
             extent = [coords[1].min(), coords[1].max(), coords[0].min(), coords[0].max()]
-        fig, axes = plt.subplots(n, 3, figsize=(11, 3.2 * n), squeeze=False)
+        fig, axes = plt.subplots(n, 3, figsize=(13, 3.4 * n), squeeze=False, layout="constrained")
         for i in range(n):
             vmin, vmax = float(t[i].min()), float(t[i].max())
             for j, (img, name) in enumerate(
