@@ -34,11 +34,21 @@ PLATEAU_THRESHOLD = 1e-4
 def build_optimizer(
     params: Iterable[torch.nn.Parameter], name: str, lr: float, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
-    """``"adam"`` → :class:`torch.optim.Adam` (L2 penalty), ``"adamw"`` → decoupled decay."""
+    """``"adam"`` → :class:`torch.optim.Adam` (L2 penalty), ``"adamw"`` → decoupled decay.
+
+    Uses torch's fused implementation (one kernel for all parameters) when every parameter is a
+    real floating tensor on a CPU or CUDA device, and the multi-tensor ``foreach`` one otherwise
+    (e.g. FNO's complex spectral weights): for small models the per-parameter loop of the default
+    implementation is a large part of a training step (DeepONet: 0.84 → 0.23 ms per step).
+    """
+    params = list(params)
+    # is_floating_point() is False for complex tensors, which the fused kernels do not take
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    impl = {"fused": True} if fused else {"foreach": True}
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **impl)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **impl)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
 
 

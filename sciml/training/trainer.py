@@ -423,7 +423,7 @@ class Trainer:
                     p.epoch, p.batch_in_epoch = p.epoch + 1, 0
                 self.sampler.set_epoch(p.epoch, start_batch=p.batch_in_epoch)
                 self._train_gen.manual_seed(self.config.seed + p.epoch)
-                batches = iter(self.train_loader)
+                batches = self._epoch_batches()
                 while p.batch_in_epoch < n_batches and p.step < self.total_steps:
                     n_micro = min(self.config.grad_accum_steps, n_batches - p.batch_in_epoch)
                     loss, lr, stop_all = self._train_step(batches, n_micro, p.step + 1, stop)
@@ -438,6 +438,24 @@ class Trainer:
                         bar.write(f"interrupted at step {p.step}; saved {last}", file=sys.stderr)
                         return True
         return False
+
+    def _epoch_batches(self) -> Iterator[Any]:
+        """Batches of the current epoch (the sampler is already set to it).
+
+        An in-memory dataset with batched ``__getitems__`` is indexed directly when no worker
+        processes, custom collation or pinned memory are involved: a DataLoader iterator per epoch
+        (per step when training full-batch) would only add overhead. Same batches either way.
+        """
+        loader = self.train_loader
+        direct = (
+            loader.num_workers == 0
+            and loader.collate_fn is collate
+            and not loader.pin_memory
+            and hasattr(loader.dataset, "__getitems__")
+        )
+        if direct:
+            return (loader.dataset.__getitems__(indices) for indices in self.sampler)
+        return iter(loader)
 
     def _to_device(self, batch: Any) -> dict[str, torch.Tensor]:
         if not isinstance(batch, dict):

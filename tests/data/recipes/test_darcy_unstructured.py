@@ -1,4 +1,7 @@
-"""The darcy_unstructured recipe: mesh + nodal fields, solver agreement, seeding, resume."""
+"""The darcy_unstructured recipe: mesh + nodal fields, solver agreement, mesh files.
+
+The checks shared by all recipes (seeding, resume, parameters) are in test_recipe_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,8 @@ import torch
 
 from sciml.data.format import DatasetFile
 from sciml.data.recipes import darcy_unstructured as du
-from sciml.data.recipes.base import RecipeError, make_config
+from sciml.data.recipes.base import make_config
 from sciml.solvers.fem import Darcy, unit_square, write_mesh
-from sciml.spec import load_preset
 
 
 def _generate(path, **overrides):
@@ -48,41 +50,7 @@ def test_mesh_file_is_used_when_given(tmp_path):
     assert f.coords["points"].shape == (49, 2)
 
 
-def test_same_seed_identical_and_resume_after_crash_identical(tmp_path, monkeypatch):
-    a = DatasetFile(_generate(tmp_path / "a.h5")).read("u")
-    b = DatasetFile(_generate(tmp_path / "b.h5")).read("u")
-    np.testing.assert_array_equal(a, b)
-    real = du.generate_in_blocks
-
-    def crash_after_first_block(out_path, layout, make_block, **kwargs):
-        def make(start, size):
-            if start > 0:
-                raise KeyboardInterrupt
-            return make_block(start, size)
-
-        return real(out_path, layout, make, **kwargs)
-
-    monkeypatch.setattr(du, "generate_in_blocks", crash_after_first_block)
-    with pytest.raises(KeyboardInterrupt):
-        _generate(tmp_path / "r.h5")
-    monkeypatch.setattr(du, "generate_in_blocks", real)
-    resumed = DatasetFile(_generate(tmp_path / "r.h5"))
-    np.testing.assert_array_equal(resumed.read("u"), a)
-    np.testing.assert_array_equal(
-        resumed.coords["points"], DatasetFile(tmp_path / "a.h5").coords["points"]
-    )
-
-
-def test_bad_parameters_are_refused(tmp_path):
-    with pytest.raises(RecipeError, match=r"no parameter\(s\) \['domian'\]"):
-        make_config("darcy_unstructured", {"domian": "square"})
-    with pytest.raises(RecipeError, match="domain: Input should be 'square', 'l_shape' or 'plate'"):
-        make_config("darcy_unstructured", {"domain": "disk"})
+def test_missing_mesh_file_is_refused_and_leaves_no_file(tmp_path):
     with pytest.raises(ValueError, match="missing.msh: mesh file not found"):
         _generate(tmp_path / "x.h5", mesh_file=str(tmp_path / "missing.msh"))
     assert not (tmp_path / "x.h5").exists() and not (tmp_path / "x.h5.partial").exists()
-
-
-def test_catalog_preset_is_a_valid_configuration():
-    config = make_config("darcy_unstructured", load_preset("datasets", "darcy_unstructured"))
-    assert config.n_samples >= 1000 and config.n_cells == 64

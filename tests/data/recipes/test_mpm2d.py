@@ -1,4 +1,7 @@
-"""The mpm2d recipe: layout, initial bodies, physical sanity and seeding."""
+"""The mpm2d recipe: layout, initial bodies, physical sanity, material presets.
+
+The checks shared by all recipes (seeding, resume, parameters) are in test_recipe_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import torch
 
 from sciml.data.format import DatasetFile
 from sciml.data.recipes import mpm2d
-from sciml.data.recipes.base import RecipeError, make_config
+from sciml.data.recipes.base import make_config
 
 SMALL = {
     "n_samples": 3,
@@ -27,9 +30,9 @@ def _generate(path, **overrides):
     return DatasetFile(mpm2d.MPM2d().generate(config, path, progress=False))
 
 
-@pytest.fixture(scope="module")
-def small_file(tmp_path_factory):
-    return _generate(tmp_path_factory.mktemp("mpm2d") / "m.h5")
+@pytest.fixture
+def small_file(generated):
+    return generated("mpm2d", SMALL)
 
 
 def test_file_holds_particle_trajectories_on_an_unstructured_layout(small_file):
@@ -77,15 +80,6 @@ def test_bodies_fall_under_gravity(tmp_path):
     np.testing.assert_allclose(vy[:, -1], -9.8 * t[-1], rtol=1e-5)  # v = −g n Δt
 
 
-def test_same_seed_gives_identical_files_and_materials_vary(tmp_path):
-    a = _generate(tmp_path / "a.h5", n_samples=6, n_steps=10)
-    b = _generate(tmp_path / "b.h5", n_samples=6, n_steps=10)
-    np.testing.assert_array_equal(a.read("position"), b.read("position"))
+def test_materials_vary_between_trajectories(generated):
+    a = generated("mpm2d", SMALL | {"n_samples": 6, "n_steps": 10})
     assert len(set(a.scalars["material"].tolist())) > 1
-
-
-def test_bad_configs_are_refused():
-    with pytest.raises(RecipeError, match="materials"):
-        make_config("mpm2d", {"materials": ["rubber"]})
-    with pytest.raises(RecipeError, match="no parameter"):
-        make_config("mpm2d", {"n_particles": 10})
