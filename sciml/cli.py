@@ -7,6 +7,7 @@ clear message on stderr and exit with status 2 — no traceback. Bugs still rais
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,8 +46,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise SystemExit("sciml train: give a spec file, or --resume RUN_DIR")
         spec = load_spec(args.spec, args.set)
         result = workflow.train(spec, args.out, overwrite=args.overwrite, progress=not args.quiet)
-    print(f"run directory: {result.run_dir}")
-    print(f"best validation loss: {result.best_val_loss:.4g} after {result.steps} steps")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report, not one per rank
+        print(f"run directory: {result.run_dir}")
+        print(f"best validation loss: {result.best_val_loss:.4g} after {result.steps} steps")
     return 0
 
 

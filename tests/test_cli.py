@@ -139,3 +139,21 @@ def test_train_evaluate_export_through_the_cli(capsys, tiny_spec_file: Path, tmp
     code, out, err = run_cli(capsys, "export", str(run_dir), "--format", "torchscript")
     assert code == 0, err
     assert (run_dir / "surrogate.ts").is_file()
+
+
+def test_torchrun_trains_with_two_processes_through_the_cli(tiny_spec_file: Path, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "sciml", "train", str(tiny_spec_file), "--out", str(run_dir), "--quiet",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("run directory:") == 1  # one report, from rank 0
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
+    assert len((run_dir / "metrics.csv").read_text().splitlines()) > 1
