@@ -24,6 +24,7 @@ endpoints.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -57,7 +58,7 @@ def _batches(data: Tensor | Iterable[Any], key: str | None) -> Iterable[Tensor]:
         yield batch
 
 
-class Normalizer(nn.Module):
+class Normalizer(nn.Module, ABC):
     """Base class: reduction axes, streaming fit over batches, lazily sized buffers.
 
     Subclasses implement :meth:`_update` (accumulate one batch), :meth:`_finish` (set buffers),
@@ -112,13 +113,15 @@ class Normalizer(nn.Module):
         self._fitted = True
         return self
 
+    @abstractmethod
     def _update(
         self, state: dict[str, Any] | None, x: Tensor, dims: tuple[int, ...], n: int
     ) -> dict[str, Any]:
-        raise NotImplementedError  # abstract
+        """Accumulate the statistics of one float64 batch ``x`` reduced over ``dims``."""
 
+    @abstractmethod
     def _finish(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError  # abstract
+        """Set the buffers from the accumulated statistics."""
 
     def _check_fitted(self) -> None:
         if not self._fitted:
@@ -134,11 +137,13 @@ class Normalizer(nn.Module):
         """Same as :meth:`encode`."""
         return self.encode(x)
 
+    @abstractmethod
     def encode(self, x: Tensor) -> Tensor:
-        raise NotImplementedError  # abstract
+        """Physical → normalized, ``(B, C, *S)`` or ``(C, *S)``."""
 
+    @abstractmethod
     def decode(self, x: Tensor) -> Tensor:
-        raise NotImplementedError  # abstract
+        """Normalized → physical, ``(B, C, *S)`` or ``(C, *S)``."""
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
         # Buffers are sized by fit(); an unfitted normalizer adopts the saved shapes on load.

@@ -16,6 +16,7 @@ again continues from the last complete block and ends with the same file as an u
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,13 +39,14 @@ class RecipeConfig(BaseModel):
     batch_size: int = 16
 
 
-class Recipe:
+class Recipe(ABC):
     """Base class of dataset recipes (see module docstring)."""
 
     Config: ClassVar[type[RecipeConfig]] = RecipeConfig
     #: one-line description shown by ``sciml info``
     summary: ClassVar[str] = ""
 
+    @abstractmethod
     def generate(
         self,
         config: RecipeConfig,
@@ -53,7 +55,7 @@ class Recipe:
         device: str | torch.device = "cpu",
         progress: bool = True,
     ) -> Path:
-        raise NotImplementedError  # abstract: every registered recipe overrides it
+        """Write the dataset of ``config`` to ``out_path`` and return the path."""
 
 
 class RecipeError(ValueError):
