@@ -176,3 +176,19 @@ def test_autoregressive_run_reports_rollout_error_over_time(tmp_path):
     assert test["rollout_steps"] == 5  # 6 stored times: 1 input frame + 5 predicted
     assert 0 < test["rollout_relative_l2_final"] < 10
     assert (run_dir / "eval" / "rollout_error.png").is_file()
+
+
+def test_evaluation_on_another_file_of_the_same_layout(
+    tiny_run: Path, poisson_file: Path, tmp_path
+):
+    import shutil
+
+    other = tmp_path / "other.h5"
+    shutil.copy(poisson_file, other)
+    report = sciml.evaluate(tiny_run, data=other, resolutions=[16], out_dir=tmp_path / "eval")
+    assert report.sections["test"]["relative_l2"] == pytest.approx(
+        sciml.evaluate(tiny_run, out_dir=tmp_path / "eval2").sections["test"]["relative_l2"]
+    )
+    assert report.sections["test@16"]["resolution"] == 16
+    with pytest.raises(DataFileError, match=r"missing\.h5: data file not found$"):
+        sciml.evaluate(tiny_run, data=tmp_path / "missing.h5", out_dir=tmp_path / "eval3")
