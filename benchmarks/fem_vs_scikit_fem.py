@@ -89,9 +89,7 @@ import os
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import argparse  # noqa: E402
-import importlib.metadata  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -102,6 +100,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import skfem  # noqa: E402
 import torch  # noqa: E402
+from _env import cpu_model, default_threads, version  # noqa: E402  (benchmarks/ is the script's folder)
 from skfem.helpers import dot, grad  # noqa: E402
 from skfem.models.poisson import laplace  # noqa: E402
 
@@ -122,28 +121,6 @@ DTYPE = torch.float64
 
 
 # -- environment --------------------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
 
 
 def _has_umfpack() -> bool:
@@ -441,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes-3d", type=_floats, default=None, help="3D target DOFs")
     ap.add_argument("--dims", type=int, nargs="+", choices=[2, 3], default=[2, 3])
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median)")
-    ap.add_argument("--threads", type=int, default=_default_threads(), help="torch threads")
+    ap.add_argument("--threads", type=int, default=default_threads(), help="torch threads")
     ap.add_argument("--quad-degree", type=int, default=None, help="same rule degree, both sides")
     ap.add_argument("--source", choices=["one", "sin"], default="one")
     ap.add_argument("--solve-max-dofs", type=float, default=2e5, help="2D: solve up to this")
@@ -479,11 +456,11 @@ def main(argv: list[str] | None = None) -> None:
         "## FE benchmark: sciml vs scikit-fem (P1 Poisson, batched Darcy)",
         "",
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; CPU: {_cpu_model()} "
+        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; CPU: {cpu_model()} "
         f"({os.cpu_count()} logical cores); load average at start: "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         f"- torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
-        f"{np.__version__}, scipy {_version('scipy')}, scikit-fem {_version('scikit-fem')}, "
+        f"{np.__version__}, scipy {version('scipy')}, scikit-fem {version('scikit-fem')}, "
         f"scikit-umfpack {umf}",
         f"- float64, CPU; median of {args.repeats} timed runs after one warm-up; source "
         f"f = {'1' if args.source == 'one' else 'dπ² Π sin(πx_i)'}; interior nodes perturbed "

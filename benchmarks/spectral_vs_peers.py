@@ -72,6 +72,8 @@ from __future__ import annotations
 import os
 import sys
 
+from _env import cpu_model, version  # noqa: E402  (benchmarks/ is the script's folder)
+
 
 def _early_threads(argv: list[str]) -> int:
     """Parse ``--threads`` before torch/jax are imported and pin the process to that many cores."""
@@ -101,7 +103,6 @@ def _early_threads(argv: list[str]) -> int:
 THREADS = _early_threads(sys.argv[1:])
 
 import argparse  # noqa: E402
-import importlib.metadata  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -496,27 +497,10 @@ def ns_mapping_check(mods, quick: bool) -> str:
 # report
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def header(args: argparse.Namespace) -> list[str]:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     versions = ", ".join(
-        f"{d} {_version(d)}"
+        f"{d} {version(d)}"
         for d in ("sciml", "torch", "numpy", "scipy", "jax", "jaxlib", "exponax", "equinox")
     )
     return [
@@ -524,7 +508,7 @@ def header(args: argparse.Namespace) -> list[str]:
         "",
         f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
         f"- date (UTC): {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M')}",
-        f"- CPU: {_cpu_model()}; {os.cpu_count()} logical cores; threads used: {THREADS} "
+        f"- CPU: {cpu_model()}; {os.cpu_count()} logical cores; threads used: {THREADS} "
         f"(affinity {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'})",
         f"- load average (1, 5, 15 min) at start: {load}",
         f"- python {platform.python_version()}; {versions}",

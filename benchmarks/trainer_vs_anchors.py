@@ -60,7 +60,6 @@ os.environ.setdefault("DDE_BACKEND", "pytorch")
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
@@ -72,6 +71,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _env import cpu_model, default_threads, version  # noqa: E402  (benchmarks/ is the script's folder)
 from torch.utils.data import DataLoader, Dataset, default_collate  # noqa: E402
 
 import sciml  # noqa: E402
@@ -126,30 +126,6 @@ class CurveResult:
     @property
     def ms_per_step(self) -> float:
         return 1e3 * self.times[self.steps] / self.steps
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
 
 
 def _read_metrics(run_dir: Path) -> dict[int, float]:
@@ -484,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--part", choices=["a", "b", "all"], default="all")
     ap.add_argument("--steps", type=int, default=10000, help="Part A iterations (default 10000)")
     ap.add_argument("--epochs", type=int, default=3, help="Part B epochs (default 3)")
-    ap.add_argument("--threads", type=int, default=_default_threads(), help="torch threads")
+    ap.add_argument("--threads", type=int, default=default_threads(), help="torch threads")
     ap.add_argument("--repeats", type=int, default=1, help="Part B: best of R runs per side")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (500 steps, 1 epoch)")
     ap.add_argument("--data-dir", type=Path, default=None, help="keep/reuse generated data here")
@@ -503,9 +479,9 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = args.data_dir or work
     data_dir.mkdir(parents=True, exist_ok=True)
     header = [
-        f"sciml {sciml.__version__}, torch {torch.__version__}, deepxde {_version('deepxde')}, "
-        f"neuraloperator {_version('neuraloperator')}, Python {platform.python_version()}",
-        f"CPU: {_cpu_model()}; {os.cpu_count()} logical cores; torch threads {args.threads} (both "
+        f"sciml {sciml.__version__}, torch {torch.__version__}, deepxde {version('deepxde')}, "
+        f"neuraloperator {version('neuraloperator')}, Python {platform.python_version()}",
+        f"CPU: {cpu_model()}; {os.cpu_count()} logical cores; torch threads {args.threads} (both "
         f"sides); load average at start {os.getloadavg()[0]:.2f}",
         f"Command: benchmarks/trainer_vs_anchors.py --part {args.part} --steps {steps} "
         f"--epochs {epochs} --threads {args.threads} --repeats {args.repeats}"
