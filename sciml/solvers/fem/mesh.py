@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -211,10 +212,16 @@ class Mesh:
             )
 
     # -- derived data --------------------------------------------------------------------------
+    @cached_property
+    def _exterior_facets(self) -> Tensor:
+        """Exterior facets, found once per mesh (a sort and a unique over all cell facets,
+        seconds on 1e5-cell meshes; Dirichlet setups ask for them repeatedly)."""
+        return exterior_facets(self.cells)
+
     def boundary_facets(self, tags: str | list[str] | tuple[str, ...] | None = None) -> Tensor:
         """``(F, d)`` facets carrying any of ``tags`` (``None``: every exterior facet)."""
         if tags is None:
-            return exterior_facets(self.cells)
+            return self._exterior_facets
         tags = [tags] if isinstance(tags, str) else list(tags)
         missing = [t for t in tags if t not in self.boundaries]
         if missing:
