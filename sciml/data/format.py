@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,7 +380,61 @@ def write_dataset(
     return Path(path)
 
 
-class DatasetFile:
+class LazyH5File(ABC):
+    """A read-only HDF5 file, validated once on open and reopened lazily in every process.
+
+    Subclasses set ``self.path`` (check that it exists first, with their own hint) and call
+    :meth:`_validate`, which opens the file once, runs :meth:`_read_header` and, optionally,
+    :meth:`_check_finite`, and turns h5py's errors for truncated or corrupt files into a
+    :class:`DataFileError`. The h5py handle is opened on first use in each process (and dropped
+    when pickled), so an instance can be handed to ``DataLoader(num_workers>0)`` workers.
+    """
+
+    path: Path
+    _handle: h5py.File | None = None
+    _pid: int | None = None
+
+    def _validate(self, check_finite: bool) -> None:
+        try:
+            with h5py.File(self.path, "r") as f:
+                self._read_header(f)
+                if check_finite:
+                    self._check_finite(f)
+        except DataFileError:
+            raise
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataFileError(
+                self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}"
+            ) from exc
+
+    @abstractmethod
+    def _read_header(self, f: h5py.File) -> None:
+        """Check the layout and read the metadata; raise :class:`DataFileError` naming the key."""
+
+    @abstractmethod
+    def _check_finite(self, f: h5py.File) -> None:
+        """Raise :class:`DataFileError` at the first NaN/Inf in the data."""
+
+    @property
+    def handle(self) -> h5py.File:
+        """The open h5py file of this process (reopened after a fork)."""
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_handle"] = None  # h5py handles do not pickle; each worker reopens
+        return state
+
+
+class DatasetFile(LazyH5File):
     """A validated, lazily read dataset file.
 
     Opening checks the schema (root attributes, groups, field shapes against ``dimensions``) and,
@@ -397,8 +452,6 @@ class DatasetFile:
 
     def __init__(self, path: str | os.PathLike, *, check_finite: bool = True) -> None:
         self.path = Path(path)
-        self._handle: h5py.File | None = None
-        self._pid: int | None = None
         if not self.path.exists():
             partial = self.path.with_name(self.path.name + _PARTIAL_SUFFIX)
             extra = (
@@ -407,17 +460,7 @@ class DatasetFile:
                 else ""
             )
             raise DataFileError(self.path, f"file not found{extra}")
-        try:
-            with h5py.File(self.path, "r") as f:
-                self._read_header(f)
-                if check_finite:
-                    self._check_finite(f)
-        except DataFileError:
-            raise
-        except (OSError, KeyError, ValueError) as exc:
-            raise DataFileError(
-                self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}"
-            ) from exc
+        self._validate(check_finite)
 
     # -- validation ----------------------------------------------------------------------------
     def _require(self, f: h5py.File, key: str, what: str) -> Any:
@@ -513,14 +556,6 @@ class DatasetFile:
                     )
 
     # -- lazy access ---------------------------------------------------------------------------
-    @property
-    def handle(self) -> h5py.File:
-        """The open h5py file of this process (reopened after a fork)."""
-        if self._handle is None or self._pid != os.getpid():
-            self._handle = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._handle
-
     def field(self, name: str) -> h5py.Dataset:
         """The h5py dataset of field ``name`` (slice it to read)."""
         if name not in self.fields:
@@ -532,16 +567,6 @@ class DatasetFile:
     def read(self, name: str, index: Any = ()) -> np.ndarray:
         """Read ``field[index]`` as a NumPy array."""
         return np.asarray(self.field(name)[index])
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_handle"] = None  # h5py handles do not pickle; each worker reopens
-        return state
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.fields)

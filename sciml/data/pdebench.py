@@ -41,7 +41,13 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
-from sciml.data.format import DataFileError, DatasetLayout, DatasetWriter, FieldLayout
+from sciml.data.format import (
+    DataFileError,
+    DatasetLayout,
+    DatasetWriter,
+    FieldLayout,
+    LazyH5File,
+)
 from sciml.data.grid import GridPairDataset, TimeWindowDataset
 from sciml.registry import DATASETS
 
@@ -68,7 +74,7 @@ class PDEBenchField:
     n_channels: int
 
 
-class PDEBenchFile:
+class PDEBenchFile(LazyH5File):
     """A validated, lazily read PDEBench file (any of the three layouts; see module docstring).
 
     Attributes
@@ -93,24 +99,12 @@ class PDEBenchFile:
 
     def __init__(self, path: str | os.PathLike, *, check_finite: bool = False) -> None:
         self.path = Path(path)
-        self._handle: h5py.File | None = None
-        self._pid: int | None = None
         if not self.path.exists():
             raise DataFileError(self.path, "file not found")
-        try:
-            with h5py.File(self.path, "r") as f:
-                self._inspect(f)
-                if check_finite:
-                    self._check_finite(f)
-        except DataFileError:
-            raise
-        except (OSError, KeyError, ValueError) as exc:
-            raise DataFileError(
-                self.path, f"not a readable HDF5 file (truncated or corrupt?): {exc}"
-            ) from exc
+        self._validate(check_finite)
 
     # -- validation -------------------------------------------------------------------------------
-    def _inspect(self, f: h5py.File) -> None:
+    def _read_header(self, f: h5py.File) -> None:
         keys = sorted(f.keys())
         if "tensor" in f:
             self.layout = "single"
@@ -218,14 +212,6 @@ class PDEBenchFile:
                     )
 
     # -- lazy access ------------------------------------------------------------------------------
-    @property
-    def handle(self) -> h5py.File:
-        """The open h5py file of this process (reopened after a fork)."""
-        if self._handle is None or self._pid != os.getpid():
-            self._handle = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._handle
-
     def __len__(self) -> int:
         return self.n_trajectories
 
@@ -255,16 +241,6 @@ class PDEBenchFile:
         if not -self.n_trajectories <= i < self.n_trajectories:
             raise IndexError(f"{self.path}: sample {i} out of range for {self.n_trajectories}")
         return {name: self.read(name, i % self.n_trajectories) for name in self.fields}
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_handle"] = None  # h5py handles do not pickle; each worker reopens
-        return state
 
     def __repr__(self) -> str:
         return (
