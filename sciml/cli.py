@@ -73,14 +73,28 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from sciml.data.recipes.base import generate
-    from sciml.spec import load_preset, parse_override, preset_names
+    from sciml.spec import SpecError, load_preset, load_spec, parse_override, preset_names
 
-    params = load_preset("datasets", args.recipe) if args.recipe in preset_names("datasets") else {}
+    recipe, spec_params, default_out = args.recipe, {}, None
+    if args.spec is not None:
+        # the data file a spec trains on: its recipe, its `data.generate` parameters, its path
+        spec = load_spec(args.spec)
+        if recipe is not None and recipe != spec.data.dataset:
+            raise SpecError(f"{args.spec}: data.dataset is {spec.data.dataset!r}, not {recipe!r}")
+        recipe, spec_params, default_out = (
+            spec.data.dataset,
+            dict(spec.data.generate),
+            spec.data.file,
+        )
+    if recipe is None:
+        raise SpecError("sciml generate: give a recipe name (see `sciml info`) or --spec SPEC")
+    params = load_preset("datasets", recipe) if recipe in preset_names("datasets") else {}
+    params.update(spec_params)
     for item in args.set:
         parts, value = parse_override(item)
         params[".".join(parts)] = value
-    out = Path(args.out) if args.out else Path("data") / f"{args.recipe}.h5"
-    path = generate(args.recipe, out, params, device=args.device, progress=not args.quiet)
+    out = Path(args.out) if args.out else default_out or Path("data") / f"{recipe}.h5"
+    path = generate(recipe, out, params, device=args.device, progress=not args.quiet)
     print(f"wrote {path}")
     return 0
 
@@ -166,9 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("generate", help="generate a benchmark dataset with our solvers")
-    p.add_argument("recipe", help="recipe name (see `sciml info`)")
+    p.add_argument("recipe", nargs="?", help="recipe name (see `sciml info`)")
+    p.add_argument(
+        "--spec",
+        help="make the data file a training spec needs (its data.dataset, data.generate, "
+        "data.path)",
+    )
     overrides(p)
-    p.add_argument("--out", help="output .h5 file (default data/<recipe>.h5)")
+    p.add_argument("--out", help="output .h5 file (default data/<recipe>.h5 or the spec's path)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_generate)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from sciml.models.build import build_normalized_model
+from sciml.models.build import build_normalized_model, build_simulator
 
 MODEL_INFO = "model.json"
 
@@ -115,8 +115,14 @@ def load(
     checkpoint: Literal["best", "last"] = "best",
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> Surrogate:
-    """Restore the trained model of ``run_dir`` as a :class:`Surrogate` in eval mode.
+) -> Surrogate | nn.Module:
+    """Restore the trained model of ``run_dir`` in eval mode.
+
+    A field-to-field model comes back as a :class:`Surrogate`. A learned simulator (a run on
+    particle trajectories, e.g. NCLaw) comes back as itself, e.g. a
+    :class:`~sciml.models.learned_mpm.LearnedMPM`: its ``.simulator`` is an
+    :class:`~sciml.solvers.mpm.MPMSimulator` with the trained law, whose ``step``/``rollout`` take
+    any particle state in SI units (another shape, particle count or velocity).
 
     Parameters
     ----------
@@ -132,6 +138,11 @@ def load(
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a damaged zip/pickle
         raise RunDirError(f"{path}: cannot read checkpoint: {exc}") from None
+    if "simulation" in info.get("kwargs", {}):
+        # a learned simulator maps physical particle states itself: no normalizers to fold in
+        simulator = build_simulator(info)
+        simulator.load_state_dict(state["model"])
+        return simulator.to(device=device, dtype=dtype).eval()
     model = build_normalized_model(info)
     model.load_state_dict(state["model"])
     coords = torch.tensor(info["coords"]) if info.get("coords") is not None else None

@@ -25,10 +25,14 @@ T = TypeVar("T", bound=Callable[..., Any])
 _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
     "model": ("sciml.models",),
     "recipe": ("sciml.data.recipes",),
-    "dataset": ("sciml.data.grid", "sciml.data.pdebench"),
+    "dataset": ("sciml.data.grid", "sciml.data.pdebench", "sciml.data.particle_states"),
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
 }
+
+
+#: Model constructor keywords the workflow fills in from the data, never written in a spec.
+MODEL_DATA_KEYS = ("in_channels", "out_channels", "n_dims", "spatial_shape", "simulation")
 
 
 class UnknownNameError(KeyError):

@@ -28,7 +28,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sciml.registry import DATASETS, LOSSES, METRICS, MODELS, RECIPES, UnknownNameError
+from sciml.registry import (
+    DATASETS,
+    LOSSES,
+    METRICS,
+    MODEL_DATA_KEYS,
+    MODELS,
+    RECIPES,
+    UnknownNameError,
+)
 
 
 class SpecError(ValueError):
@@ -322,7 +330,7 @@ def _check_model_keys(spec: Spec, where: str) -> None:
     sig = inspect.signature(ctor)
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         return  # the constructor validates its own keys
-    reserved = {"in_channels", "out_channels", "n_dims", "spatial_shape"}
+    reserved = set(MODEL_DATA_KEYS)
     allowed = [n for n in sig.parameters if n not in reserved]
     for key in spec.model_kwargs:
         if key not in allowed:

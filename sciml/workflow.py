@@ -16,8 +16,11 @@ training loops report test error); ``best.pt`` is chosen on it.
 from __future__ import annotations
 
 import json
+import math
 import os
+import shlex
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +31,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from sciml.data.format import DataFileError, DatasetFile
 from sciml.data.grid import InMemoryDataset
+from sciml.data.particle_states import STATE_KEYS
 from sciml.embed import MODEL_INFO, RunDirError, Surrogate, load
-from sciml.evaluation.plots import plot_rollout_error, plot_samples
+from sciml.evaluation.plots import plot_particles, plot_rollout_error, plot_samples
 from sciml.evaluation.runner import (
     autoregressive_rollout,
     compute_metrics,
@@ -37,13 +41,16 @@ from sciml.evaluation.runner import (
     time_inference,
     write_report,
 )
-from sciml.models.build import build_normalized_model
+from sciml.models.build import build_normalized_model, build_simulator
+from sciml.models.learned_mpm import simulation_settings
 from sciml.registry import DATASETS, LOSSES, METRICS
 from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
 from sciml.training import Trainer, TrainerConfig, seed_everything
 from sciml.training.config import fingerprint
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: dataset kind of whole particle trajectories, trained as a learned simulator
+PARTICLE_KIND = "particle_trajectory"
 #: training sets up to this size are stacked into memory once (batched indexing, no collation)
 IN_MEMORY_BYTES = 2**30
 
@@ -72,8 +79,12 @@ class EvaluationReport:
 
 
 def _generate_command(data: DataSpec) -> str:
-    sets = " ".join(f"--set {k}={json.dumps(v)}" for k, v in data.generate.items())
-    return f"sciml generate {data.dataset} {sets} --out {data.file}".replace("  ", " ")
+    # compact JSON in shell quotes, so the printed command can be pasted as it is
+    sets = "".join(
+        " --set " + shlex.quote(f"{k}={json.dumps(v, separators=(',', ':'))}")
+        for k, v in data.generate.items()
+    )
+    return f"sciml generate {data.dataset}{sets} --out {shlex.quote(str(data.file))}"
 
 
 def build_dataset(
@@ -101,6 +112,14 @@ def build_dataset(
     }
     if data.test_fraction is not None:
         common["test_fraction"] = data.test_fraction
+    if data.kind == PARTICLE_KIND:
+        if list(data.inputs) != list(STATE_KEYS) or list(data.outputs) != ["position"]:
+            raise SpecError(
+                f"data.inputs/outputs: dataset kind {PARTICLE_KIND!r} feeds a learned simulator "
+                f"the MPM state; use inputs: {list(STATE_KEYS)} and outputs: [position]"
+            )
+        common.pop("in_memory")
+        return cls(file, **common)
     if data.kind.endswith("pair"):
         return cls(file, data.inputs, data.outputs, **common)
     if data.outputs != data.inputs:
@@ -157,7 +176,31 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _prepare_learned_simulator(
+    spec: Spec,
+) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
+    """A simulator with a learned law (NCLaw) on whole trajectories: no normalizers; the MPM
+    settings come from the file, so the law is trained in the simulator that made the data."""
+    dtype = DTYPES[spec.trainer.dtype]
+    train_set = build_dataset(spec.data, "train", dtype=dtype)
+    test_set = build_dataset(spec.data, "test", dtype=dtype)
+    simulation = simulation_settings(train_set.file.config, train_set.dim)
+    info: dict[str, Any] = {
+        "name": spec.model_name,
+        "kwargs": {**spec.model_kwargs, "simulation": simulation},
+        "n_dims": train_set.dim,
+        "input_fields": spec.data.inputs,
+        "output_fields": spec.data.outputs,
+        "dataset_kind": spec.data.kind,
+    }
+    seed_everything(spec.seed)
+    model = build_simulator(info).to(dtype)
+    return model, InMemoryDataset(train_set.tensors()), test_set, info
+
+
 def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
+    if spec.data.kind == PARTICLE_KIND:
+        return _prepare_learned_simulator(spec)
     dtype = DTYPES[spec.trainer.dtype]
     train_set = build_dataset(spec.data, "train", dtype=dtype)
     test_set = build_dataset(spec.data, "test", dtype=dtype)
@@ -304,6 +347,75 @@ def _rollout_section(
     return summary, fig
 
 
+def _evaluate_learned_simulator(
+    spec: Spec, run_dir: Path, data: str | os.PathLike | None, out: Path, device: str
+) -> EvaluationReport:
+    """Free rollouts of a learned simulator from the first frame of every test trajectory:
+    position MSE per frame (NCLaw's metric), its mean over all / every 5th frame, the final
+    frame's, how many frames stayed finite, the wall time per trajectory; the error per frame in
+    ``position_mse.csv``, and figures of the error and the particles."""
+    dtype = DTYPES[spec.trainer.dtype]
+    simulator = load(run_dir, device=device, dtype=dtype)
+    # another file (new velocities, shapes, horizons) is evaluated on all of its trajectories
+    test_set = build_dataset(spec.data, "all" if data else "test", path=data, dtype=dtype)
+    recorded = simulation_settings(test_set.file.config, test_set.dim)
+    differ = {
+        k: (v, recorded.get(k)) for k, v in simulator.settings.items() if recorded.get(k) != v
+    }
+    if differ:
+        raise DataFileError(
+            test_set.path,
+            "simulated with other MPM settings than the training data (setting: trained, this "
+            f"file): {differ}; generate it with the training data's grid_n, dt and save_every",
+        )
+    batch = {k: v.to(device) for k, v in test_set.tensors().items()}
+    with torch.no_grad():
+        started = time.perf_counter()
+        pred = simulator(*[batch[k] for k in STATE_KEYS])
+        seconds = time.perf_counter() - started
+    target = batch["y"]
+    mse = METRICS.get("position_mse")(pred, target).cpu()  # (B, T - 1)
+    metrics = {
+        "position_mse": float(mse.mean()),
+        "position_mse_every5": float(mse[:, 4::5].mean()) if mse.shape[1] >= 5 else math.nan,
+        "final_position_mse": float(mse[:, -1].mean()),
+        "rollout_frames": float(mse.shape[1]),
+        # frames before a rollout blew up (NaN from there on; = rollout_frames if none did)
+        "finite_frames": float(torch.isfinite(mse).all(0).long().cumprod(0).sum()),
+        "n_trajectories": float(len(test_set)),
+        "n_particles": float(target.shape[2]),
+        "seconds_per_trajectory": seconds / len(test_set),
+    }
+    curve = out / "position_mse.csv"  # frame, time (s), MSE averaged over the trajectories
+    times = test_set.time[1 : mse.shape[1] + 1].tolist()
+    _atomic_text(
+        curve,
+        "frame,time,position_mse\n"
+        + "".join(
+            f"{k + 1},{t:.6g},{e:.6e}\n"
+            for k, (t, e) in enumerate(zip(times, mse.mean(0).tolist()))
+        ),
+    )
+    figures = [
+        plot_rollout_error(
+            mse.numpy(), out / "position_mse.png", title=spec.name, ylabel="position MSE (m²)"
+        )
+    ]
+    if spec.evaluation.plots:
+        t = target.shape[1]
+        figures.append(
+            plot_particles(
+                pred[0].cpu().numpy(),
+                target[0].cpu().numpy(),
+                out / "particles.png",
+                frames=sorted({0, t // 3, 2 * t // 3, t - 1}),
+                title=f"{spec.name}: trajectory 0 (frames after the initial state)",
+            )
+        )
+    json_path, md_path = write_report({"test": metrics}, out)
+    return EvaluationReport({"test": metrics}, json_path, md_path, figures)
+
+
 def evaluate(
     run_dir: str | os.PathLike,
     *,
@@ -319,10 +431,12 @@ def evaluate(
     """
     run_dir = Path(run_dir)
     spec = _run_spec(run_dir)
-    dtype = DTYPES[spec.trainer.dtype]
-    surrogate = load(run_dir, device=device, dtype=dtype)
     out = Path(out_dir) if out_dir is not None else run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
+    if spec.data.kind == PARTICLE_KIND:
+        return _evaluate_learned_simulator(spec, run_dir, data, out, device)
+    dtype = DTYPES[spec.trainer.dtype]
+    surrogate = load(run_dir, device=device, dtype=dtype)
     names = list(dict.fromkeys(["relative_l2", *spec.evaluation.metrics]))
     batch = spec.trainer.batch_size
     sections: dict[str, dict[str, Any]] = {}

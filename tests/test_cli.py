@@ -41,7 +41,7 @@ def test_version_and_info(capsys):
 
 
 def test_validate_accepts_the_shipped_examples(capsys):
-    for example in ("fno_poisson2d", "deeponet_antiderivative", "quickstart"):
+    for example in ("fno_poisson2d", "deeponet_antiderivative", "quickstart", "nclaw_jelly"):
         code, out, err = run_cli(capsys, "validate", f"examples/{example}.yaml")
         assert code == 0, err
         assert "valid" in out
@@ -157,3 +157,23 @@ def test_torchrun_trains_with_two_processes_through_the_cli(tiny_spec_file: Path
     assert done.stdout.count("run directory:") == 1  # one report, from rank 0
     assert (run_dir / "checkpoints" / "last.pt").is_file()
     assert len((run_dir / "metrics.csv").read_text().splitlines()) > 1
+
+
+def test_generate_from_a_spec_writes_the_file_the_spec_trains_on(capsys, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "data:\n"
+        "  dataset: poisson1d\n"
+        f"  path: {tmp_path / 'p.h5'}\n"
+        "  generate: {n_samples: 3, resolution: 16}\n"
+        "  inputs: [f]\n"
+        "  outputs: [u]\n"
+        "model: {name: fno, n_modes: [4]}\n"
+    )
+    code, out, err = run_cli(capsys, "generate", "--spec", str(spec), "--quiet")
+    assert code == 0, err
+    assert out.strip() == f"wrote {tmp_path / 'p.h5'}"
+    with h5py.File(tmp_path / "p.h5") as f:
+        assert int(f.attrs["n_trajectories"]) == 3
+    code, _, err = run_cli(capsys, "generate", "poisson2d", "--spec", str(spec))
+    assert_one_line_error(code, err, r"spec\.yaml: data\.dataset is 'poisson1d', not 'poisson2d'")

@@ -48,6 +48,7 @@ __all__ = [
     "conservation_error",
     "rollout_error",
     "per_time_step",
+    "position_mse",
 ]
 
 
@@ -255,3 +256,17 @@ def per_time_step(
     if isinstance(value, dict):
         return {k: v.reshape(b, t) for k, v in value.items()}
     return value.reshape(b, t)
+
+
+@METRICS.register("position_mse")
+def position_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Particle position MSE per frame, NCLaw's rollout metric (``diff_mse``, before its average
+    over frames): :math:`\operatorname{mean}_{p,i} (\hat x_{p,i} - x_{p,i})^2` in m².
+    ``(B, T, P, d)`` → ``(B, T)``.
+    """
+    if pred.shape != target.shape or pred.ndim != 4:
+        raise ValueError(
+            "position_mse: expected matching (B, T, P, d) particle positions, got "
+            f"{tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    return (pred - target).square().mean(dim=(2, 3))

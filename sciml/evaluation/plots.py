@@ -2,7 +2,8 @@
 
 * 1D fields: prediction and truth as lines, and the pointwise error, one row per sample;
 * 2D fields: truth / prediction / |error| panels, one row per sample;
-* rollout: relative L2 error against time step (median and 10–90 % band over the test set).
+* rollout: relative L2 error against time step (median and 10–90 % band over the test set);
+* particles: predicted and true particle positions at a few frames (2D, or the x–z plane in 3D).
 """
 
 from __future__ import annotations
@@ -80,13 +81,19 @@ def plot_samples(
     return _save(fig, Path(path))
 
 
-def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike, *, title: str = "") -> Path:
-    """Relative L2 error against rollout step.
+def plot_rollout_error(
+    errors: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    ylabel: str = "relative L2 error",
+) -> Path:
+    """An error against rollout step (median and 10–90 % band over the samples).
 
     Parameters
     ----------
     errors:
-        ``(n_samples, T)`` per-sample, per-step relative errors.
+        ``(n_samples, T)`` per-sample, per-step errors (by default relative L2).
     """
     errors = np.asarray(errors)
     steps = np.arange(1, errors.shape[1] + 1)
@@ -96,10 +103,43 @@ def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike, *, title: st
     )
     ax.plot(steps, np.median(errors, 0), "k-", label="median")
     ax.set_xlabel("rollout step")
-    ax.set_ylabel("relative L2 error")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
     if title:
         ax.set_title(title)
+    return _save(fig, Path(path))
+
+
+def plot_particles(
+    pred: np.ndarray,
+    target: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    frames: list[int],
+    title: str = "",
+) -> Path:
+    """Truth (black) and prediction (red) particle positions of one trajectory at ``frames``.
+
+    Parameters
+    ----------
+    pred, target:
+        ``(T, P, d)`` positions (m); in 3D the x–z plane (d = 0 and the last axis) is shown.
+    """
+    pred, target = np.asarray(pred), np.asarray(target)
+    if pred.shape != target.shape or pred.ndim != 3:
+        raise ValueError(f"expected matching (T, P, d) arrays, got {pred.shape}, {target.shape}")
+    axes_idx = (0, pred.shape[-1] - 1)
+    fig, axes = plt.subplots(
+        1, len(frames), figsize=(3.2 * len(frames), 3.4), squeeze=False, layout="constrained"
+    )
+    for ax, k in zip(axes[0], frames):
+        for pos, style in ((target[k], "k."), (pred[k], "r.")):
+            ax.plot(pos[:, axes_idx[0]], pos[:, axes_idx[1]], style, ms=2, alpha=0.7)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(f"frame {k}", fontsize=9)
+    axes[0, 0].legend(["truth", "prediction"], fontsize=8, loc="upper right")
+    if title:
+        fig.suptitle(title)
     return _save(fig, Path(path))

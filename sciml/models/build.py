@@ -83,3 +83,10 @@ def build_normalized_model(info: Mapping[str, Any]) -> NormalizedModel:
         make_normalizer(norm.get("inputs", "gaussian"), pointwise=pointwise),
         make_normalizer(norm.get("outputs", "gaussian"), pointwise=pointwise),
     )
+
+
+def build_simulator(info: Mapping[str, Any]) -> nn.Module:
+    """The (untrained) learned simulator described by a run's ``model.json``: the constructor
+    registered as ``info["name"]`` called with ``info["kwargs"]`` (which hold the data's
+    ``simulation`` settings)."""
+    return MODELS.get(info["name"])(**dict(info.get("kwargs", {})))

@@ -13,10 +13,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
+from sciml.registry import MODEL_DATA_KEYS
 
-# Filled in by the trainer from the data, so they are not "config" a user writes.
-DATA_KEYS = ("in_channels", "out_channels", "n_dims", "spatial_shape")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def strict_config(kind: str) -> Callable[[F], F]:
@@ -33,7 +32,7 @@ def strict_config(kind: str) -> Callable[[F], F]:
 
     def decorator(fn: F) -> F:
         params = inspect.signature(fn).parameters
-        valid = [n for n in params if n not in DATA_KEYS]
+        valid = [n for n in params if n not in MODEL_DATA_KEYS]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

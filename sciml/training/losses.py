@@ -23,7 +23,7 @@ from torch import nn
 from sciml.models.config import strict_config
 from sciml.registry import LOSSES
 
-__all__ = ["RelativeLpLoss", "MSELoss", "H1Loss"]
+__all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss"]
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -218,6 +218,38 @@ class H1Loss(nn.Module):
         return _reduce(ratio.sqrt(), self.reduction)
 
 
+class TrajectoryMSELoss(nn.Module):
+    r"""NCLaw's trajectory loss: scaled position MSE summed over frames,
+    :math:`\operatorname{reduce}_b\; s \sum_t \operatorname{mean}_{p,i}
+    (\hat x_{b,t,p,i} - x_{b,t,p,i})^2` for ``(B, T, P, d)`` positions (m).
+
+    The sum over frames and the scale ``s = 10⁴`` are NCLaw's (``experiments/train.py``): per-frame
+    position errors of a good law are ~10⁻⁸ m², and with a plain mean the gradients fall below
+    Adam's ``ε = 10⁻⁸``, so its steps shrink to nothing instead of being ``≈ lr``.
+
+    Parameters
+    ----------
+    scale:
+        The factor ``s``.
+    reduction:
+        ``"mean"`` (default) or ``"sum"`` over the batch.
+    """
+
+    def __init__(self, scale: float = 1e4, reduction: str = "mean") -> None:
+        super().__init__()
+        if not scale > 0:
+            raise ValueError(f"trajectory_mse: scale must be positive, got {scale}")
+        self.scale = scale
+        self.reduction = _check_reduction("trajectory_mse", reduction)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, T, P, d)`` pair → scalar."""
+        _check_pair("trajectory_mse", pred, target, min_ndim=4)
+        per_frame = (pred - target).square().flatten(2).mean(dim=2)  # (B, T)
+        return _reduce(self.scale * per_frame.sum(dim=1), self.reduction)
+
+
 LOSSES.register("relative_lp")(strict_config("relative_lp")(RelativeLpLoss))
+LOSSES.register("trajectory_mse")(strict_config("trajectory_mse")(TrajectoryMSELoss))
 LOSSES.register("mse")(strict_config("mse")(MSELoss))
 LOSSES.register("h1")(strict_config("h1")(H1Loss))

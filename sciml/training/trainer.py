@@ -135,6 +135,10 @@ class Trainer:
     model:
         An ``nn.Module`` with class attribute ``input_keys``; it is called as
         ``model(*[batch[k] for k in model.input_keys])``. Moved to ``config.device``/``dtype``.
+        Optional hooks: ``parameter_groups(lr) -> list[dict]`` (torch param groups with their own
+        learning rates, all scaled by the schedule) and ``set_training_progress(fraction)``,
+        called before every optimizer step with ``(step − 1) / total_steps`` (a curriculum, e.g.
+        the teacher-forcing interval of :class:`~sciml.models.learned_mpm.LearnedMPM`).
     loss_fn:
         ``loss_fn(pred, target) -> scalar``, a mean over the batch (so that accumulation and
         data parallelism reproduce the large-batch gradient).
@@ -201,9 +205,13 @@ class Trainer:
 
         self.model = model.to(device=self.device, dtype=self.dtype)
         self.ddp_model = wrap_model(self.model, self.ctx)
-        self.optimizer = build_optimizer(
-            self.model.parameters(), config.optimizer, config.lr, config.weight_decay
-        )
+        # A model may split its parameters into groups with their own learning rates (e.g. a
+        # learned simulator's elastic and plastic laws); the schedule scales every group alike.
+        groups = getattr(self.model, "parameter_groups", None)
+        params = groups(config.lr) if callable(groups) else self.model.parameters()
+        self.optimizer = build_optimizer(params, config.optimizer, config.lr, config.weight_decay)
+        # A model with a curriculum (e.g. a teacher-forcing interval) follows the step count.
+        self._progress_hook = getattr(self.model, "set_training_progress", None)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
 
         self._build_loaders(train_dataset, val_dataset, collate_fn or collate)
@@ -486,6 +494,8 @@ class Trainer:
         whether any rank was asked to stop (reduced together, so all ranks stop at once).
         """
         self.optimizer.zero_grad(set_to_none=True)
+        if callable(self._progress_hook):
+            self._progress_hook((step - 1) / self.total_steps)
         losses = []
         for i in range(n_micro):
             batch = self._to_device(next(batches))

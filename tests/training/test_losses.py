@@ -9,7 +9,7 @@ import torch
 
 from sciml.registry import LOSSES
 from sciml.testing import assert_grad_matches_fd
-from sciml.training.losses import H1Loss, MSELoss, RelativeLpLoss
+from sciml.training.losses import H1Loss, MSELoss, RelativeLpLoss, TrajectoryMSELoss
 
 
 def _grid(n: int, endpoint: bool = False) -> torch.Tensor:
@@ -68,6 +68,17 @@ def test_mse_known_value_and_matches_torch() -> None:
     torch.testing.assert_close(MSELoss()(pred, target), torch.nn.functional.mse_loss(pred, target))
     per_sample_sum = (pred - target).square().mean(dim=(1, 2)).sum()
     torch.testing.assert_close(MSELoss(reduction="sum")(pred, target), per_sample_sum)
+
+
+def test_trajectory_mse_sums_scaled_per_frame_errors() -> None:
+    target = torch.zeros(2, 3, 5, 2)
+    pred = target.clone()
+    pred[0, 1] += 1e-3  # one frame of trajectory 0 off by 1 mm everywhere
+    # frame error 1e-6 m², times 1e4, summed over frames; batch mean over 2 trajectories
+    assert TrajectoryMSELoss()(pred, target).item() == pytest.approx(1e-2 / 2)
+    assert TrajectoryMSELoss(scale=1.0, reduction="sum")(pred, target).item() == pytest.approx(1e-6)
+    with pytest.raises(ValueError, match=r"trajectory_mse: expected tensors with at least 4 dims"):
+        TrajectoryMSELoss()(torch.zeros(2, 3, 5), torch.zeros(2, 3, 5))
 
 
 @pytest.mark.parametrize("n", [32, 33])  # even (with a Nyquist mode) and odd grids

@@ -336,3 +336,33 @@ def test_fingerprint_ignores_key_order_but_not_values() -> None:
     changed = {"model": {"name": "fno", "width": 64}, "trainer": {"lr": 1e-3}}
     assert fingerprint(spec) == fingerprint(reordered)
     assert fingerprint(spec) != fingerprint(changed)
+
+
+class _CurriculumMLP(TinyMLP):
+    """TinyMLP with the two optional model hooks: a curriculum and per-group learning rates."""
+
+    def __init__(self) -> None:
+        super().__init__(dropout=0.0)
+        self.progress: list[float] = []
+
+    def set_training_progress(self, fraction: float) -> None:
+        self.progress.append(fraction)
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        return [
+            {"params": list(self.net[0].parameters()), "lr": lr},
+            {"params": list(self.net[3].parameters()), "lr": 0.1 * lr},
+        ]
+
+
+def test_model_hooks_see_training_progress_and_set_group_learning_rates(tmp_path: Path) -> None:
+    model = _CurriculumMLP()
+    config = TrainerConfig(epochs=2, batch_size=16, lr=0.5, scheduler="cosine", progress=False)
+    trainer = Trainer(
+        model, nn.MSELoss(), SyntheticDataset(32), SyntheticDataset(8, seed=2), config, tmp_path
+    )
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.5, 0.05]
+    trainer.fit()
+    assert model.progress == [0.0, 0.25, 0.5, 0.75]  # before each of the 4 steps
+    # the schedule scales every group alike: cosine after 4 of 4 steps is 0
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.0, 0.0]
