@@ -15,7 +15,8 @@ The layout follows *The Well* (Ohana et al., NeurIPS 2024 D&B) so that ``the_wel
     boundary_conditions/<name>/   attrs: bc_type (PERIODIC|WALL|OPEN), associated_dims, ...
         mask   (X,)         True on the boundary points of that dimension
     scalars/                attrs: field_names
-        <name>  ()  or (N,)  or (N, T)          attrs: sample_varying, time_varying
+        <name>  (N,)  constant per trajectory,  attrs: sample_varying, time_varying
+                (N, T) a time series ("series")
     t0_fields/              attrs: field_names         scalar fields
         <name>  (N, T, *S)  or constant (N, *S)  attrs: dim_varying, sample_varying, time_varying
     t1_fields/              vector fields (..., d),  t2_fields/  tensor fields (..., d, d)
@@ -112,6 +113,10 @@ class DatasetLayout:
         ``{dim: "PERIODIC" | "WALL" | "OPEN"}`` for each spatial dimension.
     scalars:
         Per-trajectory constant scalars (PDE parameters), each ``(N,)``, written before the fields.
+    series:
+        Names of per-trajectory time series (diagnostics such as a front position), each
+        ``(N, T)``, stored as ``scalars/<name>`` with ``time_varying = True`` (The Well's
+        time-varying scalars) and written block by block with the fields.
     cells:
         ``(E, k)`` cell connectivity for unstructured meshes.
     config:
@@ -128,6 +133,7 @@ class DatasetLayout:
     spatial_dims: Sequence[str] | None = None
     boundary: Mapping[str, str] = field(default_factory=dict)
     scalars: Mapping[str, np.ndarray] = field(default_factory=dict)
+    series: Sequence[str] = ()
     cells: np.ndarray | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
@@ -159,6 +165,19 @@ class DatasetLayout:
         time = (len(self.time),) if f.time_varying else ()
         return (self.n_trajectories, *time, *self.spatial_shape, *([d] * f.order))
 
+    def datasets(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """``{name: (key, full shape)}`` of the fields ``(N, [T,] *S, ...)`` and series ``(N, T)``.
+
+        These are the arrays :meth:`DatasetWriter.write` fills block by block.
+        """
+        out = {
+            fl.name: (f"{FIELD_GROUPS[fl.order]}/{fl.name}", self.field_shape(fl))
+            for fl in self.fields
+        }
+        for name in self.series:
+            out[name] = (f"scalars/{name}", (self.n_trajectories, len(self.time)))
+        return out
+
 
 def _config_json(config: Mapping[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, default=str)
@@ -176,8 +195,9 @@ class DatasetWriter:
         # <path> now exists; <path>.partial is gone
 
     If ``<path>.partial`` exists from a killed run with the same ``config`` and ``seed``,
-    :attr:`n_done` tells where to continue. A different config starts over. If the ``with`` block
-    raises, the partial file is kept (it is valid up to :attr:`n_done`) and ``<path>`` is untouched.
+    :attr:`n_done` tells where to continue. A different config, or a partial file lacking a
+    declared field or series, starts over. If the ``with`` block raises, the partial file is kept
+    (it is valid up to :attr:`n_done`) and ``<path>`` is untouched.
     """
 
     def __init__(self, path: str | os.PathLike, layout: DatasetLayout) -> None:
@@ -213,6 +233,10 @@ class DatasetWriter:
                     f.attrs.get("config") == _config_json(self.layout.config)
                     and int(f.attrs.get("seed", -1)) == self.layout.seed
                     and int(f.attrs.get("n_trajectories", -1)) == self.layout.n_trajectories
+                    and all(
+                        key in f and f[key].shape == shape
+                        for key, shape in self.layout.datasets().values()
+                    )
                 )
         except (OSError, KeyError):
             return False  # a partial file too damaged to read: start over
@@ -221,6 +245,10 @@ class DatasetWriter:
         lay = self.layout
         if lay.grid_type not in GRID_TYPES:
             raise ValueError(f"grid_type must be one of {GRID_TYPES}")
+        taken = [fl.name for fl in lay.fields] + list(lay.scalars)
+        for i, name in enumerate(lay.series):
+            if name in taken or name in lay.series[:i]:
+                raise ValueError(f"series {name!r} repeats the name of a field, scalar or series")
         f = h5py.File(self.partial, "w")
         self._file = f
         f.attrs["dataset_name"] = lay.dataset_name
@@ -270,12 +298,16 @@ class DatasetWriter:
             g.create_dataset("values", data=np.zeros(0, dtype=lay.dtype))
 
         sc = f.create_group("scalars")
-        sc.attrs["field_names"] = list(lay.scalars)
+        sc.attrs["field_names"] = [*lay.scalars, *lay.series]
         for name, values in lay.scalars.items():
             v = np.broadcast_to(np.asarray(values, dtype=lay.dtype), (lay.n_trajectories,))
             ds = sc.create_dataset(name, data=v)
             ds.attrs["sample_varying"] = True
             ds.attrs["time_varying"] = False
+        for name in lay.series:
+            ds = sc.create_dataset(name, shape=(lay.n_trajectories, len(lay.time)), dtype=lay.dtype)
+            ds.attrs["sample_varying"] = True
+            ds.attrs["time_varying"] = True
 
         groups = {g: f.create_group(g) for g in FIELD_GROUPS}
         for g in groups.values():
@@ -305,25 +337,27 @@ class DatasetWriter:
 
     # -- writing -----------------------------------------------------------------------------
     def write(self, start: int, arrays: Mapping[str, Any]) -> None:
-        """Write trajectories ``start : start + b`` of every field and mark them complete.
+        """Write trajectories ``start : start + b`` of every field and series; mark them complete.
 
         ``arrays`` maps each declared field name to an array (or tensor) of shape
-        ``(b, *field_shape[1:])``. Blocks must be written in order (``start == n_done``). Non-finite
-        values are refused, so a NaN from a diverging solver never reaches a dataset.
+        ``(b, *field_shape[1:])`` and each declared series name to one of shape ``(b, T)``. Blocks
+        must be written in order (``start == n_done``). Non-finite values are refused, so a NaN
+        from a diverging solver never reaches a dataset.
         """
         assert self._file is not None, "use DatasetWriter as a context manager"
         if start != self.n_done:
             raise ValueError(f"blocks must be written in order: expected start={self.n_done}")
-        names = {fl.name for fl in self.layout.fields}
-        if set(arrays) != names:
+        datasets = self.layout.datasets()
+        if set(arrays) != set(datasets):
+            fields = sorted(fl.name for fl in self.layout.fields)
+            series = f" and series {sorted(self.layout.series)}" if self.layout.series else ""
             raise DataFileError(
-                self.path, f"expected arrays for fields {sorted(names)}, got {sorted(arrays)}"
+                self.path, f"expected arrays for fields {fields}{series}, got {sorted(arrays)}"
             )
         b = None
-        for fl in self.layout.fields:
-            key = f"{FIELD_GROUPS[fl.order]}/{fl.name}"
-            a = np.asarray(_to_numpy(arrays[fl.name]), dtype=self.layout.dtype)
-            expected = self.layout.field_shape(fl)[1:]
+        for name, (key, shape) in datasets.items():
+            a = np.asarray(_to_numpy(arrays[name]), dtype=self.layout.dtype)
+            expected = shape[1:]
             if a.shape[1:] != expected or (b is not None and a.shape[0] != b):
                 raise DataFileError(
                     self.path,
@@ -448,6 +482,10 @@ class DatasetFile(LazyH5File):
         The ``.h5`` file.
     check_finite:
         Scan the data for non-finite values on open (cost: one pass over the file).
+
+    After opening, ``scalars`` maps the names of the constant scalars of ``scalars/`` to their
+    values (``(N,)``, or ``()`` in files of other writers) and ``series`` those of the
+    time-varying ones to ``(N, T)`` arrays; both are read into memory, the fields are read lazily.
     """
 
     def __init__(self, path: str | os.PathLike, *, check_finite: bool = True) -> None:
@@ -508,11 +546,23 @@ class DatasetFile(LazyH5File):
             self.spatial_shape = tuple(len(self.coords[d]) for d in self.spatial_dims)
         self.cells = np.asarray(f["mesh/cells"][...]) if "mesh/cells" in f else None
         self.scalars: dict[str, np.ndarray] = {}
+        self.series: dict[str, np.ndarray] = {}
         if "scalars" in f:
             for name in f["scalars"].attrs.get("field_names", []):
-                self.scalars[str(name)] = np.asarray(
-                    self._require(f, f"scalars/{name}", "scalar")[...]
-                )
+                key = f"scalars/{name}"
+                ds = self._require(f, key, "scalar")
+                if not bool(ds.attrs.get("time_varying", False)):
+                    self.scalars[str(name)] = np.asarray(ds[...])
+                    continue
+                expected = (self.n_trajectories, len(self.time))
+                if tuple(ds.shape) != expected:
+                    raise DataFileError(
+                        self.path,
+                        f"time-varying scalar of shape {tuple(ds.shape)}, expected {expected} "
+                        "(N, T)",
+                        key,
+                    )
+                self.series[str(name)] = np.asarray(ds[...])
         self.fields: dict[str, FieldInfo] = {}
         d = len(self.spatial_dims)
         for order, gname in enumerate(FIELD_GROUPS):
@@ -554,6 +604,15 @@ class DatasetFile(LazyH5File):
                         f"{tuple(int(j) for j in bad[1:])}",
                         info.key,
                     )
+        for name, values in self.series.items():
+            if not np.isfinite(values).all():
+                bad = np.argwhere(~np.isfinite(values))[0]
+                raise DataFileError(
+                    self.path,
+                    f"non-finite value (NaN/Inf) in trajectory {int(bad[0])} at time index "
+                    f"{int(bad[1])}",
+                    f"scalars/{name}",
+                )
 
     # -- lazy access ---------------------------------------------------------------------------
     def field(self, name: str) -> h5py.Dataset:

@@ -43,8 +43,9 @@ def _layout(n: int = 4, t: int = 3, shape: tuple[int, ...] = (6, 5), **kwargs) -
 
 
 def _arrays(layout: DatasetLayout, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random values of every field and series of ``layout``, at their full shapes."""
     rng = np.random.default_rng(seed)
-    return {fl.name: rng.normal(size=layout.field_shape(fl)) for fl in layout.fields}
+    return {name: rng.normal(size=shape) for name, (_, shape) in layout.datasets().items()}
 
 
 @pytest.fixture
@@ -60,9 +61,10 @@ def toy_file(tmp_path: Path) -> Path:
     shape=st.lists(st.integers(2, 5), min_size=1, max_size=3).map(tuple),
     dtype=st.sampled_from(["float32", "float64"]),
     seed=st.integers(0, 2**16),
+    series=st.sampled_from([(), ("front", "top")]),
 )
-def test_written_values_and_metadata_read_back_unchanged(n, t, shape, dtype, seed):
-    layout = _layout(n, t, shape, dtype=dtype, seed=seed)
+def test_written_values_and_metadata_read_back_unchanged(n, t, shape, dtype, seed, series):
+    layout = _layout(n, t, shape, dtype=dtype, seed=seed, series=series)
     arrays = _arrays(layout, seed)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_dataset(Path(tmp) / "rt.h5", layout, arrays)
@@ -71,10 +73,66 @@ def test_written_values_and_metadata_read_back_unchanged(n, t, shape, dtype, see
         assert f.config == layout.config and f.attrs["seed"] == seed
         np.testing.assert_allclose(f.time, layout.time, rtol=1e-6)
         np.testing.assert_allclose(f.scalars["nu"], layout.scalars["nu"], rtol=1e-6)
-        for name, a in arrays.items():
-            assert f.fields[name].shape == a.shape
-            np.testing.assert_array_equal(f.read(name), a.astype(dtype))
+        assert set(f.series) == set(series) and set(f.scalars) == {"nu"}
+        for name in series:
+            np.testing.assert_array_equal(f.series[name], arrays[name].astype(dtype))
+        for name in layout.datasets().keys() - set(series):
+            assert f.fields[name].shape == arrays[name].shape
+            np.testing.assert_array_equal(f.read(name), arrays[name].astype(dtype))
         f.close()
+
+
+def test_series_are_time_varying_scalars_written_block_by_block(tmp_path):
+    layout = _layout(series=("front",))
+    arrays = _arrays(layout)
+    with DatasetWriter(tmp_path / "s.h5", layout) as w:
+        for start in (0, 2):
+            w.write(start, {k: v[start : start + 2] for k, v in arrays.items()})
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert list(f["scalars"].attrs["field_names"]) == ["nu", "front"]
+        assert f["scalars/front"].shape == (4, 3)
+        assert dict(f["scalars/front"].attrs) == {"sample_varying": True, "time_varying": True}
+        assert list(f.attrs["simulation_parameters"]) == ["nu"]
+    np.testing.assert_array_equal(
+        DatasetFile(tmp_path / "s.h5").series["front"], arrays["front"].astype("float32")
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (
+            lambda a: a.__setitem__("front", a["front"][:, :2]),
+            r"\[scalars/front\]: got shape \(4, 2\), expected \(b, 3\)",
+        ),
+        (
+            lambda a: a.__setitem__("front", a["front"][:3]),
+            r"\[scalars/front\]: got shape \(3, 3\), expected \(b, 3\)",
+        ),
+        (
+            lambda a: a["front"].__setitem__((2, 1), np.inf),
+            r"\[scalars/front\]: non-finite value in trajectory 2 \(index \(1,\)\)",
+        ),
+        (
+            lambda a: a.pop("front"),
+            r"expected arrays for fields \['a', 'u', 'vel'\] and series \['front'\]",
+        ),
+    ],
+)
+def test_series_of_the_wrong_shape_or_non_finite_are_refused(tmp_path, change, match):
+    layout = _layout(series=("front",))
+    arrays = _arrays(layout)
+    change(arrays)
+    with pytest.raises(DataFileError, match=match):
+        write_dataset(tmp_path / "bad.h5", layout, arrays)
+    assert not (tmp_path / "bad.h5").exists()
+
+
+@pytest.mark.parametrize("name", ["u", "nu", "front"])
+def test_series_named_like_a_field_scalar_or_series_is_refused(tmp_path, name):
+    layout = _layout(series=("front", name) if name == "front" else (name,))
+    with pytest.raises(ValueError, match=rf"series '{name}' repeats the name"):
+        write_dataset(tmp_path / "dup.h5", layout, _arrays(_layout()))
 
 
 def test_failed_write_leaves_no_file_at_the_final_path_and_keeps_the_partial(tmp_path):
@@ -96,7 +154,7 @@ def test_failed_write_leaves_no_file_at_the_final_path_and_keeps_the_partial(tmp
 
 
 def test_interrupted_write_resumes_and_equals_an_uninterrupted_one(tmp_path):
-    layout = _layout()
+    layout = _layout(series=("front",))
     arrays = _arrays(layout)
     blocks = [{k: v[s : s + 2] for k, v in arrays.items()} for s in (0, 2)]
     with pytest.raises(KeyboardInterrupt), DatasetWriter(tmp_path / "r.h5", layout) as w:
@@ -107,8 +165,22 @@ def test_interrupted_write_resumes_and_equals_an_uninterrupted_one(tmp_path):
         w.write(2, blocks[1])
     whole = write_dataset(tmp_path / "whole.h5", layout, arrays)
     resumed, ref = DatasetFile(tmp_path / "r.h5"), DatasetFile(whole)
-    for name in arrays:
+    for name in ref.fields:
         np.testing.assert_array_equal(resumed.read(name), ref.read(name))
+    np.testing.assert_array_equal(resumed.series["front"], ref.series["front"])
+    np.testing.assert_array_equal(resumed.series["front"], arrays["front"].astype("float32"))
+
+
+def test_partial_file_without_a_declared_series_starts_over(tmp_path):
+    layout = _layout()
+    with pytest.raises(KeyboardInterrupt), DatasetWriter(tmp_path / "o.h5", layout) as w:
+        w.write(0, {k: v[:2] for k, v in _arrays(layout).items()})
+        raise KeyboardInterrupt
+    with_series = _layout(series=("front",))
+    with DatasetWriter(tmp_path / "o.h5", with_series) as w:
+        assert w.n_done == 0
+        w.write(0, _arrays(with_series))
+    assert set(DatasetFile(tmp_path / "o.h5").series) == {"front"}
 
 
 def test_partial_file_with_a_different_config_starts_over(tmp_path):
@@ -133,7 +205,9 @@ def test_writing_too_few_trajectories_is_an_error_that_keeps_the_partial(tmp_pat
 def test_the_well_reader_opens_our_file_and_returns_our_values(tmp_path):
     from the_well.data import WellDataset
 
-    layout = _layout(n=3, t=4, shape=(6, 4), boundary={"x": "PERIODIC", "y": "WALL"})
+    layout = _layout(
+        n=3, t=4, shape=(6, 4), boundary={"x": "PERIODIC", "y": "WALL"}, series=("front",)
+    )
     arrays = _arrays(layout, seed=1)
     write_dataset(tmp_path / "toy.h5", layout, arrays)
     ds = WellDataset(path=str(tmp_path), n_steps_input=1, n_steps_output=1, use_normalization=False)
@@ -147,6 +221,13 @@ def test_the_well_reader_opens_our_file_and_returns_our_values(tmp_path):
     np.testing.assert_allclose(sample["constant_fields"][..., 0].numpy(), arrays["a"][1], rtol=1e-6)
     np.testing.assert_allclose(
         sample["constant_scalars"].numpy(), [layout.scalars["nu"][1]], rtol=1e-6
+    )
+    # time-varying scalars (our series) are The Well's input/output scalars
+    np.testing.assert_allclose(
+        sample["input_scalars"].numpy(), [[arrays["front"][1, 1]]], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        sample["output_scalars"].numpy(), [[arrays["front"][1, 2]]], rtol=1e-6
     )
     assert sample["space_grid"].shape == (6, 4, 2)
     # The Well's codes: WALL = 0, OPEN = 1, PERIODIC = 2 (per dimension, both ends)
@@ -168,6 +249,16 @@ def _put_nan_in_u(f: h5py.File) -> None:
     f["t0_fields/u"][2, 1, 3, 0] = np.nan
 
 
+def _add_series(values: np.ndarray):
+    def action(f: h5py.File) -> None:
+        ds = f["scalars"].create_dataset("front", data=values)
+        ds.attrs["sample_varying"] = True
+        ds.attrs["time_varying"] = True
+        f["scalars"].attrs["field_names"] = ["nu", "front"]
+
+    return action
+
+
 @pytest.mark.parametrize(
     ("action", "match"),
     [
@@ -185,6 +276,14 @@ def _put_nan_in_u(f: h5py.File) -> None:
             r"\[t0_fields/u\]: non-finite value .* in trajectory 2 at index \(1, 3, 0\)",
         ),
         (lambda f: f.attrs.__setitem__("complete", False), r"marked incomplete"),
+        (
+            _add_series(np.zeros((4, 2))),
+            r"\[scalars/front\]: time-varying scalar of shape \(4, 2\), expected \(4, 3\)",
+        ),
+        (
+            _add_series(np.where(np.arange(12).reshape(4, 3) == 5, np.nan, 0.0)),
+            r"\[scalars/front\]: non-finite value .* in trajectory 1 at time index 2",
+        ),
     ],
 )
 def test_corrupt_files_are_refused_naming_file_and_key(toy_file, action, match):

@@ -3,6 +3,8 @@
 from sciml.data.recipes import advection1d as advection1d
 from sciml.data.recipes import antiderivative as antiderivative
 from sciml.data.recipes import burgers1d as burgers1d
+from sciml.data.recipes import column_collapse as column_collapse
+from sciml.data.recipes import dam_break as dam_break
 from sciml.data.recipes import darcy2d as darcy2d
 from sciml.data.recipes import darcy_unstructured as darcy_unstructured
 from sciml.data.recipes import elasticity_plate as elasticity_plate
@@ -11,5 +13,6 @@ from sciml.data.recipes import kdv1d as kdv1d
 from sciml.data.recipes import kolmogorov2d as kolmogorov2d
 from sciml.data.recipes import ks1d as ks1d
 from sciml.data.recipes import mpm2d as mpm2d
+from sciml.data.recipes import mpm3d as mpm3d
 from sciml.data.recipes import ns2d as ns2d
 from sciml.data.recipes import poisson as poisson

@@ -88,8 +88,20 @@ CASES = [
          {"young": (3, 163), "u": (3, 163, 2)}, unknown="E"),
     Case("mpm2d", {"n_samples": 6, "batch_size": 2, "particles_per_side": 6, "grid_n": 16,
                    "dt": 5e-4, "n_steps": 10, "save_every": 10},
-         {"position": (6, 2, 36, 2), "velocity": (6, 2, 36, 2)}, unknown="n_particles",
+         {"position": (6, 2, 36, 2), "velocity": (6, 2, 36, 2), "mass": (6, 36),
+          "volume": (6, 36)}, unknown="n_particles",
          over_time=frozenset({"position", "velocity"})),
+    Case("mpm3d", {"n_samples": 4, "batch_size": 2, "particles_per_side": 3, "grid_n": 10,
+                   "dt": 5e-4, "n_steps": 10, "save_every": 10},
+         {"position": (4, 2, 27, 3), "velocity": (4, 2, 27, 3), "mass": (4, 27),
+          "volume": (4, 27)}, unknown="n_particles",
+         over_time=frozenset({"position", "velocity"})),
+    *(Case(name, {"n_samples": 3, "batch_size": 2, "lattice": [4, 4], "grid_n": 16, "dt": 1e-3,
+                  "n_steps": 40, "save_every": 20},
+           {"position": (3, 3, 16, 2), "velocity": (3, 3, 16, 2), "mass": (3, 16),
+            "volume": (3, 16)}, unknown="aspect",
+           over_time=frozenset({"position", "velocity"}))
+      for name in ("dam_break", "column_collapse")),
 ]  # fmt: skip
 TINY = {case.name: case.tiny for case in CASES}
 SPECTRAL = ["advection1d", "burgers1d", "kdv1d", "ks1d", "ns2d", "kolmogorov2d"]
@@ -111,6 +123,9 @@ INVALID = [
     ("heat2d", {"theta": 2.0}, "theta: Input should be less than or equal to 1"),
     ("elasticity_plate", {"poisson": 0.5}, "poisson: Input should be less than 0.5"),
     ("mpm2d", {"materials": ["rubber"]}, "materials"),
+    ("mpm3d", {"center": [0.5, 0.5]}, "center: Value error, needs 3 components"),
+    ("dam_break", {"aspect_range": [1.0, 6.0]}, "the tallest column .* does not fit"),
+    ("column_collapse", {"lattice": [1, 8]}, "lattice needs at least 2 particles per axis"),
 ]
 
 #: recipes whose equation conserves the spatial mean of the stored field
