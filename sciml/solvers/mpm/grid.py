@@ -42,13 +42,28 @@ class Stencil:
         included).
     weight:
         ``(B, N, S)`` — B-spline weight ``w_{ip}`` (dimensionless, sums to 1 over ``S``).
-    dpos:
-        ``(B, N, S, d)`` — ``x_i − x_p`` in metres.
+    frac:
+        ``(B, N, d)`` — ``f = x_p/Δx − base`` ∈ [0.5, 1.5), the particle's position relative to
+        its first stencil node in cells.
+    offsets:
+        ``(S, d)`` long — the node offsets ``o ∈ {0,1,2}^d`` in the order of ``S``.
+    dx:
+        Cell width Δx (m).
+
+    ``dpos`` (``(B, N, S, d)``, ``x_i − x_p = (o − f) Δx`` in metres) is computed on demand: the
+    transfers use ``f`` and ``o`` separately, which avoids materialising it.
     """
 
     index: torch.Tensor
     weight: torch.Tensor
-    dpos: torch.Tensor
+    frac: torch.Tensor
+    offsets: torch.Tensor
+    dx: float
+
+    @property
+    def dpos(self) -> torch.Tensor:
+        """``(B, N, S, d)`` node minus particle position ``x_i − x_p`` (m)."""
+        return (self.offsets.to(self.frac.dtype) - self.frac.unsqueeze(-2)) * self.dx
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ class Grid:
     bound: int = 3
     offsets: torch.Tensor = field(init=False, repr=False, compare=False)
     strides: torch.Tensor = field(init=False, repr=False, compare=False)
+    offset_index: torch.Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
@@ -89,6 +105,8 @@ class Grid:
         strides = torch.tensor([m ** (self.dim - 1 - k) for k in range(self.dim)], dtype=torch.long)
         object.__setattr__(self, "offsets", offsets)
         object.__setattr__(self, "strides", strides)
+        # flat index of each stencil offset relative to the base node
+        object.__setattr__(self, "offset_index", (offsets * strides).sum(-1))
 
     @property
     def dx(self) -> float:
@@ -121,22 +139,36 @@ class Grid:
     def stencil(self, x: torch.Tensor) -> Stencil:
         """Quadratic B-spline stencil of particles ``x`` ``(B, N, d)`` (metres)."""
         inv_dx = 1.0 / self.dx
-        xs = x * inv_dx
+        batch, count, dim = x.shape
+        s = self.stencil_size
+        # Everything is built channel- and stencil-major, (d, B·N) and (S, B·N) in memory, and
+        # returned as (B, N, …) views: the transfers then run their per-node work as a few large
+        # GEMMs and elementwise ops on contiguous rows (much faster on CPU than (…, S, d)
+        # broadcasts with tiny inner dimensions).
+        xs = x.reshape(-1, dim).t().contiguous() * inv_dx  # (d, B·N)
         base = torch.floor(xs - 0.5).detach()
-        fx = xs - base  # (B, N, d) in [0.5, 1.5)
+        ft = xs - base  # (d, B·N) in [0.5, 1.5)
         w = torch.stack(
-            [0.5 * (1.5 - fx) ** 2, 0.75 - (fx - 1.0) ** 2, 0.5 * (fx - 0.5) ** 2], dim=-2
-        )  # (B, N, 3, d)
-        # Tensor product of the per-axis weights, in the (row-major) order of `offsets`; an outer
-        # product is much cheaper on CPU than gathering w[..., offsets, axis].
-        weight = w[..., 0]
-        for k in range(1, self.dim):
-            weight = (weight.unsqueeze(-1) * w[..., k].unsqueeze(-2)).flatten(-2)  # (B, N, 3^k)
-        offsets = self.offsets.to(x.device)
-        dpos = (offsets.to(x.dtype) - fx.unsqueeze(-2)) * self.dx  # (B, N, S, d)
-        strides = self.strides.to(x.device)
-        batch = x.shape[0]
-        batch_offset = torch.arange(batch, device=x.device).view(batch, 1) * self.n_nodes
-        base_index = (base.long() * strides).sum(-1) + batch_offset  # (B, N)
-        index = base_index.unsqueeze(-1) + (offsets * strides).sum(-1)  # (B, N, S)
-        return Stencil(index=index, weight=weight, dpos=dpos)
+            [0.5 * (1.5 - ft) ** 2, 0.75 - (ft - 1.0) ** 2, 0.5 * (ft - 0.5) ** 2]
+        )  # (3, d, B·N)
+        # Tensor product of the per-axis weights, in the (row-major) order of `offsets`.
+        weight = w[:, 0]
+        for k in range(1, dim):
+            weight = (weight.unsqueeze(1) * w[:, k].unsqueeze(0)).flatten(0, 1)  # (3^k, B·N)
+        device = x.device
+        offsets, strides = self.offsets.to(device), self.strides.to(device)
+        base_long = base.long()
+        base_index = base_long[0] * strides[0]  # (B·N,)
+        for k in range(1, dim):
+            base_index = base_index + base_long[k] * strides[k]
+        if batch > 1:
+            batch_offset = torch.arange(batch, device=device) * self.n_nodes
+            base_index = base_index + batch_offset.repeat_interleave(count)
+        index = base_index + self.offset_index.to(device).unsqueeze(-1)  # (S, B·N)
+        return Stencil(
+            index=index.view(s, batch, count).permute(1, 2, 0),
+            weight=weight.view(s, batch, count).permute(1, 2, 0),
+            frac=ft.t().view(batch, count, dim),  # a view of the (d, B·N) array
+            offsets=offsets,
+            dx=self.dx,
+        )

@@ -80,6 +80,17 @@ class NonFiniteStateError(ValueError):
         self.trajectory = trajectory
 
 
+def _all_finite(*tensors: torch.Tensor) -> bool:
+    """Whether every entry is finite, from one float64 sum per tensor: a NaN or ±inf anywhere
+    makes the sum non-finite, and a float64 sum of float32 values cannot overflow. Several times
+    cheaper on CPU than ``isfinite(t).all()`` (one reduction pass, no boolean temporaries).
+    Devices without float64 (MPS) use the elementwise test."""
+    if all(t.device.type in ("cpu", "cuda") for t in tensors):
+        total = sum(t.detach().sum(dtype=torch.float64) for t in tensors)
+        return bool(torch.isfinite(total))
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
 class _StepFailure(Exception):
     """Internal: a non-finite state at ``step``, carrying the segment's frames and the last finite
     state."""
@@ -209,8 +220,7 @@ class MPMSimulator(nn.Module):
         vs: list[torch.Tensor] = []
         for k in range(start + 1, start + count + 1):
             new = self._step(state, dt)
-            finite = torch.isfinite(new.x).all() & torch.isfinite(new.v).all()
-            if not bool(finite & torch.isfinite(new.F).all()):
+            if not _all_finite(new.x, new.v, new.F):
                 raise _StepFailure(k, xs, vs, state)
             state = new
             if k % save_every == 0:

@@ -11,6 +11,12 @@ with τ the Kirchhoff stress. G2P gathers the grid velocity back::
 
 Both transfers conserve linear and angular momentum exactly (the angular momentum of a particle
 includes its affine part ``m_p D_p C_pᵀ``, ``D_p = Δx²/4 I``).
+
+Implementation: with ``x_i − x_p = (o − f) Δx`` (``o`` the node's stencil offset, ``f`` the
+particle's fractional position) both sums are linear in the row ``[1, o]``, so the per-node work
+is one GEMM against the ``(S, 1 + d)`` table of these rows, and P2G scatters mass and momentum in
+a single ``(1 + d)``-channel ``index_add``. The stencils of :meth:`Grid.stencil` are stored
+stencil- and channel-major (``B·N`` innermost), where CPU kernels vectorise.
 """
 
 from __future__ import annotations
@@ -18,6 +24,22 @@ from __future__ import annotations
 import torch
 
 from sciml.solvers.mpm.grid import Grid, Stencil
+
+
+def _offset_table(stencil: Stencil, dtype: torch.dtype, scale: float) -> torch.Tensor:
+    """``(S, 1 + d)`` rows ``[1, scale · o_s]`` of the stencil offsets."""
+    o = stencil.offsets.to(dtype) * scale
+    return torch.cat([torch.ones_like(o[:, :1]), o], 1)
+
+
+def _frac_t(stencil: Stencil) -> torch.Tensor:
+    """``(d, B·N)`` fractional positions; a view for the stencils of ``Grid.stencil``."""
+    return stencil.frac.reshape(-1, stencil.frac.shape[-1]).t()
+
+
+def _stencil_major(t: torch.Tensor) -> torch.Tensor:
+    """``(B, N, S)`` → ``(S, B·N)``; a view for the stencil-major tensors of ``Grid.stencil``."""
+    return t.permute(2, 0, 1).reshape(t.shape[-1], -1)
 
 
 def p2g(
@@ -44,16 +66,25 @@ def p2g(
         ``(B, n_nodes)`` (kg) and ``(B, n_nodes, d)`` (kg·m/s).
     """
     b, n, d = momentum.shape
-    w = stencil.weight
-    # Broadcast products instead of einsum: einsum lowers to bmm over B·N tiny matrices, which is
-    # several times slower on CPU.
-    affine_dpos = (affine.unsqueeze(-3) * stencil.dpos.unsqueeze(-2)).sum(-1)  # (B, N, S, d)
-    contrib = w.unsqueeze(-1) * (momentum.unsqueeze(-2) + affine_dpos)
-    flat = stencil.index.reshape(-1)
-    total = b * grid.n_nodes
-    grid_mass = mass.new_zeros(total).index_add(0, flat, (w * mass.unsqueeze(-1)).reshape(-1))
-    grid_mom = momentum.new_zeros(total, d).index_add(0, flat, contrib.reshape(-1, d))
-    return grid_mass.view(b, grid.n_nodes), grid_mom.view(b, grid.n_nodes, d)
+    # With x_i − x_p = (o − f) Δx:  m_p v_p + A_p (x_i − x_p) = q_p + Δx Σ_k o_k A_p[:, k], where
+    # q_p = m_p v_p − Δx A_p f_p — linear in [1, Δx o]. Mass rides along as channel 0
+    # (coefficients [m_p, 0, …]), so for the 1 + d channels c the node values are one batched
+    # GEMM, value[c] = [1, Δx o] (S, 1+d) @ coef[c] (1+d, B·N), and a single index_add scatters
+    # mass and momentum together. Per-particle work is done "channel-first" (B·N innermost), where
+    # CPU kernels vectorise; (…, d, d) layouts with tiny inner dimensions do not.
+    A = affine.reshape(-1, d, d).permute(1, 2, 0).contiguous()  # (d, d, B·N): A[c, k, p]
+    fdx = (_frac_t(stencil) * grid.dx).contiguous()  # (d, B·N)
+    coef = momentum.new_zeros(1 + d, 1 + d, b * n)
+    coef[0, 0] = mass.reshape(-1)
+    coef[1:, 0] = momentum.reshape(-1, d).t() - (A * fdx).sum(1)
+    coef[1:, 1:] = A
+    value = _offset_table(stencil, momentum.dtype, grid.dx) @ coef  # (1 + d, S, B·N)
+    value = value * _stencil_major(stencil.weight)
+    index = _stencil_major(stencil.index).reshape(-1)
+    out = momentum.new_zeros(1 + d, b * grid.n_nodes)
+    out = out.index_add(1, index, value.view(1 + d, -1)).view(1 + d, b, grid.n_nodes)
+    # (B, n_nodes, d) contiguous: the grid update and the walls then run on plain arrays
+    return out[0], out[1:].permute(1, 2, 0).contiguous()
 
 
 def grid_velocity(grid_mass: torch.Tensor, grid_momentum: torch.Tensor) -> torch.Tensor:
@@ -76,9 +107,16 @@ def g2p(grid: Grid, stencil: Stencil, grid_v: torch.Tensor) -> tuple[torch.Tenso
     v, C:
         ``(B, N, d)`` (m/s) and ``(B, N, d, d)`` (1/s).
     """
+    b, n, s = stencil.index.shape
     d = grid_v.shape[-1]
-    v_nodes = grid_v.reshape(-1, d)[stencil.index]  # (B, N, S, d)
-    wv = stencil.weight.unsqueeze(-1) * v_nodes
-    v = wv.sum(-2)
-    C = (4.0 / grid.dx**2) * (wv.unsqueeze(-1) * stencil.dpos.unsqueeze(-2)).sum(-3)
-    return v, C
+    # Gather channel-first, (d, S, B·N), so that one batched GEMM with the (S, 1 + d) table
+    # [1, (4/Δx) o] yields v = Σ w v_i and M = (4/Δx) Σ w v_i oᵀ; then
+    # C = 4/Δx² Σ w v_i (o − f)ᵀ Δx = M − v ((4/Δx) f)ᵀ.
+    index = _stencil_major(stencil.index).reshape(-1)
+    nodes_v = grid_v.reshape(-1, d).t().index_select(1, index).view(d, s, b * n)
+    wv = nodes_v * _stencil_major(stencil.weight)
+    k = 4.0 / grid.dx
+    out = _offset_table(stencil, grid_v.dtype, k).t() @ wv  # (d, 1 + d, B·N)
+    v_t = out[:, 0]  # (d, B·N)
+    C_t = out[:, 1:] - v_t.unsqueeze(1) * (_frac_t(stencil) * k).unsqueeze(0)  # (d, d, B·N)
+    return v_t.t().reshape(b, n, d), C_t.permute(2, 0, 1).reshape(b, n, d, d)
