@@ -61,6 +61,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         resolutions=args.resolution,
         out_dir=args.out,
         device=args.device,
+        checkpoint=args.checkpoint,
     )
     for split, metrics in report.sections.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
@@ -177,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="output folder (default RUN_DIR/eval)")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--checkpoint",
+        choices=["best", "last"],
+        default="best",
+        help="which checkpoint to evaluate (default: lowest validation loss)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("generate", help="generate a benchmark dataset with our solvers")

@@ -133,6 +133,11 @@ def load(
     info = _read_info(run_dir)
     path = run_dir / "checkpoints" / f"{checkpoint}.pt"
     if not path.exists():
+        if checkpoint == "best" and (path.parent / "last.pt").exists():
+            raise RunDirError(
+                f"{path}: not found: validation never gave a finite loss (e.g. every validation "
+                "rollout diverged); use the last checkpoint (--checkpoint last)"
+            )
         raise RunDirError(f"{path}: checkpoint not found (did training save one?)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -348,14 +348,19 @@ def _rollout_section(
 
 
 def _evaluate_learned_simulator(
-    spec: Spec, run_dir: Path, data: str | os.PathLike | None, out: Path, device: str
+    spec: Spec,
+    run_dir: Path,
+    data: str | os.PathLike | None,
+    out: Path,
+    device: str,
+    checkpoint: Literal["best", "last"],
 ) -> EvaluationReport:
     """Free rollouts of a learned simulator from the first frame of every test trajectory:
     position MSE per frame (NCLaw's metric), its mean over all / every 5th frame, the final
     frame's, how many frames stayed finite, the wall time per trajectory; the error per frame in
     ``position_mse.csv``, and figures of the error and the particles."""
     dtype = DTYPES[spec.trainer.dtype]
-    simulator = load(run_dir, device=device, dtype=dtype)
+    simulator = load(run_dir, checkpoint=checkpoint, device=device, dtype=dtype)
     # another file (new velocities, shapes, horizons) is evaluated on all of its trajectories
     test_set = build_dataset(spec.data, "all" if data else "test", path=data, dtype=dtype)
     recorded = simulation_settings(test_set.file.config, test_set.dim)
@@ -423,8 +428,10 @@ def evaluate(
     resolutions: Sequence[int] = (),
     out_dir: str | os.PathLike | None = None,
     device: str = "cpu",
+    checkpoint: Literal["best", "last"] = "best",
 ) -> EvaluationReport:
-    """Evaluate a trained run on its test split (and zero-shot at other resolutions).
+    """Evaluate a trained run (its ``checkpoint``) on its test split (and zero-shot at other
+    resolutions).
 
     Writes ``metrics.json``, ``metrics.md`` and figures into ``out_dir`` (default
     ``run_dir/eval``).
@@ -434,9 +441,9 @@ def evaluate(
     out = Path(out_dir) if out_dir is not None else run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     if spec.data.kind == PARTICLE_KIND:
-        return _evaluate_learned_simulator(spec, run_dir, data, out, device)
+        return _evaluate_learned_simulator(spec, run_dir, data, out, device, checkpoint)
     dtype = DTYPES[spec.trainer.dtype]
-    surrogate = load(run_dir, device=device, dtype=dtype)
+    surrogate = load(run_dir, checkpoint=checkpoint, device=device, dtype=dtype)
     names = list(dict.fromkeys(["relative_l2", *spec.evaluation.metrics]))
     batch = spec.trainer.batch_size
     sections: dict[str, dict[str, Any]] = {}

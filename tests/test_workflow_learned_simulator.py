@@ -125,3 +125,15 @@ def test_a_test_file_simulated_differently_is_refused(nclaw_run: Path, tmp_path:
     path = sciml.generate("mpm2d", tmp_path / "other.h5", other, progress=False)
     with pytest.raises(DataFileError, match=r"other MPM settings .*'dt': \(0\.001, 0\.0005\)"):
         sciml.evaluate(nclaw_run, data=path, out_dir=tmp_path / "eval")
+
+
+def test_without_a_best_checkpoint_the_error_points_to_the_last(nclaw_run: Path, tmp_path: Path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(nclaw_run, run)
+    (run / "checkpoints" / "best.pt").unlink()
+    with pytest.raises(sciml.embed.RunDirError, match=r"use the last checkpoint"):
+        sciml.evaluate(run)
+    report = sciml.evaluate(run, checkpoint="last")
+    assert report.sections["test"]["finite_frames"] == 12

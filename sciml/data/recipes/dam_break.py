@@ -31,6 +31,12 @@ class DamBreakConfig(ColumnConfig):
     floor_friction: float = Field(default=0.0, ge=0.0, description="Coulomb μ of the floor")
 
 
+#: Martin & Moyce (1952), square column (n² = 1): surge front ``Z = x/a`` at ``T = t √(2g/a)``,
+#: as tabulated in SPH validation papers (transcribed from secondary sources, not the report)
+MARTIN_MOYCE_T = np.array([0.0, 0.41, 0.84, 1.19, 1.43, 1.63, 1.83, 1.98, 2.20, 2.32, 2.51])
+MARTIN_MOYCE_Z = np.array([1.0, 1.11, 1.22, 1.44, 1.67, 1.89, 2.11, 2.33, 2.56, 2.78, 3.00])
+
+
 def martin_moyce_variables(
     time: np.ndarray, front: np.ndarray, width: np.ndarray, g: float = 9.8
 ) -> tuple[np.ndarray, np.ndarray]:
