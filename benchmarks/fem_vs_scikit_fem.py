@@ -1,32 +1,36 @@
-"""sciml's finite elements against scikit-fem on the same meshes (issue 5 performance item).
+"""sciml's finite elements against scikit-fem (and torch-fem) on the same meshes (issue 5).
 
 Run from the repository root, on an otherwise idle machine (CPU only; GPUs are hidden)::
 
     .venv/bin/python benchmarks/fem_vs_scikit_fem.py --out docs/fem_bench.md   # default sizes
     .venv/bin/python benchmarks/fem_vs_scikit_fem.py --quick                   # smoke run, ~30 s
     .venv/bin/python benchmarks/fem_vs_scikit_fem.py --threads 1               # also report this
-    .venv/bin/python benchmarks/fem_vs_scikit_fem.py --sizes 1e4,1e5,1e6 --sizes-3d 1e4,1e5,1e6 \\
-        --solve-max-dofs 1e6 --solve-max-dofs-3d 1e5                          # the full issue grid
+    .venv/bin/python benchmarks/fem_vs_scikit_fem.py --sizes 1e4,1e5 --threads 1  # 2D and 3D
+    .venv/bin/python benchmarks/fem_vs_scikit_fem.py --sizes 1e6 --dims 2 --repeats 1 \\
+        --no-darcy --solve-max-dofs 1e5                                     # 1e6 rows, one dim
+                                                                            # at a time (memory)
 
 Flags: ``--sizes`` / ``--sizes-3d`` (target DOF counts, comma separated, ``1e5`` style allowed;
-default ``1e4,1e5`` in 2D and ``1e4,3e4`` in 3D; ``--dims 2`` or ``--dims 3`` to run one
-dimension only), ``--repeats R`` (median of R timed runs after one untimed warm-up run, default
+``--sizes`` applies to 3D too unless ``--sizes-3d`` is given; default ``1e4,1e5`` in 2D and
+``1e4,3e4`` in 3D; ``--dims 2`` or ``--dims 3`` to run one dimension only), ``--repeats R`` (median of R timed runs after one untimed warm-up run, default
 3), ``--threads K`` (``torch.set_num_threads``, default all cores), ``--quad-degree Q`` (use the
 same quadrature degree on both sides; default: each library's own default), ``--source one|sin``,
 ``--perturb A`` (interior nodes moved by up to ``A·h/2``, seeded; default 0.2; 0 = the
 structured grid), ``--solve-max-dofs`` / ``--solve-max-dofs-3d`` (larger problems are assembled
 but not solved: SuperLU's fill-in grows fast, in 3D especially; defaults 2e5 and 1.5e4),
 ``--darcy-n N`` (Darcy mesh, default 64), ``--darcy-batches 1,8,32``, ``--no-darcy``,
+``--no-poisson`` / ``--no-stiffness`` (skip Part A / Part C), ``--elasticity-max-dofs`` /
+``--elasticity-max-dofs-3d`` (largest elasticity rows of Part C; defaults 1e5 and 1.5e4: the
+vector stiffness has 36 / 144 entries per cell and scikit-fem takes ~10 s at 1e4 nodes in 3D),
 ``--out FILE`` (also write the markdown there).
 
-Run time. The defaults (2D: 1e4 and 1e5 DOFs, both solved; 3D: 1e4 solved and 3e4 assembled
-only; Darcy on 64²) took 69 s wall and 1.4 GiB peak on a 2-core box at load average ~1.5
-(with 3D at 1e5 DOFs it took 3:25, which is why 3D stops at 3e4 by default). The
-issue's 1e6 rows are opt-in (last command above): at 1e6 DOFs in 2D, with ``--repeats 1``, the
-run took ~3 minutes and 4 GiB, half of it *untimed* setup -- mesh generation with its quality
-checks, and our boundary-dof lookup (``exterior_facets`` recomputed, ~30 s; it is reported in the
-"BC setup" column, not in the assembly or solve times); 3D at 1e6 DOFs (5.8 M tetrahedra) needs
-several GiB per side and, if solved, a very long SuperLU factorization.
+Run time (2-core box shared with other jobs, load average 5-7). ``--sizes 1e4,1e5 --threads 1``
+(2D and 3D, 3D 1e5 assembled only, Darcy, Part C with elasticity up to 1e5 / 1e4 nodes): 12 min
+wall, 2.0 GiB peak. The 1e6 rows are opt-in, one dimension per process: 2D with ``--repeats 1
+--no-darcy --solve-max-dofs 1e5`` took 5.5 min and 3.7 GiB; 3D (5.8 M tetrahedra, assembled
+only) took ~25 min and ~15 GiB peak (scikit-fem's basis and COO arrays, and ours kept alive
+during the next timed call) -- mind the memory. Solving at 1e6 is possible in 2D
+(``--solve-max-dofs 1e6``) but SuperLU's fill-in makes 3D solves beyond ~1e5 DOFs impractical.
 
 What is timed, per mesh, one side after the other, in one process:
 
@@ -50,8 +54,9 @@ sides solve the same discrete problem.
   converts it to CSR every call).
 * Dirichlet setup, once per mesh (own columns, not in the solve; one timed run, no warm-up, as
   it is a one-time cost and slow at 1e6 DOFs) -- ours:
-  ``DirichletCondensation(pattern, space.boundary_dofs())`` (finds the exterior facets again on
-  every call); scikit-fem: ``basis.get_dofs()`` (its mesh caches the boundary facets).
+  ``DirichletCondensation(pattern, space.boundary_dofs())`` (including the exterior-facet search,
+  one sort of packed facet keys, done on the first call on a mesh and cached); scikit-fem:
+  ``basis.get_dofs()`` (its first call on a mesh finds and caches the boundary facets).
 * solve -- ours: ``reduce`` + ``SparseSolver("direct")`` (SciPy SuperLU, pattern → CSR/CSC
   conversion and residual check included) + ``expand``; scikit-fem: ``condense`` + ``solve``
   (``scipy.sparse.linalg.spsolve``: SuperLU as well unless scikit-umfpack is installed -- the
@@ -73,13 +78,29 @@ B × (``asm`` of ``κ ∇u·∇v`` with κ from an ``ElementTriP0`` field, ``con
 the ``Basis``, the boundary dofs and the load vector built once outside the loop (as a user
 would). Systems/s = B / median time; ratio = ours / scikit-fem (>= 1: ours is faster).
 
+Part C -- the stiffness matrix alone, three codes on the same mesh: ours, scikit-fem and
+torch-fem (column skipped, with the reason printed, when ``import torchfem`` fails). heat:
+``∫ ∇u·∇v`` -- ours ``Assembler(FunctionSpace(mesh, 1)).stiffness(1.0)``; scikit-fem
+``asm(laplace, Basis(mesh, P1))``; torch-fem ``PlanarHeat`` / ``SolidHeat`` with
+``IsotropicConductivity2D/3D(kappa=1)``, ``model.assemble_matrix(model.k0(), [])`` (element
+matrices + scatter into its CSR pattern, no constraint). elasticity: plane strain (2D) / solid
+(3D), E = 1, ν = 0.3 -- ours ``elasticity_stiffness(Assembler(FunctionSpace(mesh, 1, d)), 1, 0.3)``;
+scikit-fem ``asm(linear_elasticity(*lame_parameters(1, 0.3)), Basis(mesh, ElementVector(P1)))``;
+torch-fem ``Planar`` / ``Solid`` with ``IsotropicElasticityPlaneStrain`` /
+``IsotropicElasticity3D``. "1st" builds the object (sparsity pattern, quadrature data) and the
+matrix; "again" only the matrix on the same object. All three use one quadrature point per cell
+for these constant-coefficient P1 forms except scikit-fem (3 / 4 points, its default degree 2).
+The max abs difference of each matrix to ours (same dof order) is printed (round-off).
+
 Fairness caveats (repeat them next to the numbers): our tensors are torch (intra-op threads set
 by ``--threads``), scikit-fem is NumPy (einsum is single-threaded); both solves are SciPy's
 SuperLU, single-threaded, so solve ratios mostly measure the glue around it (our pattern →
 CSR conversion and residual check vs scikit-fem's ``condense``); the default quadrature rules
-differ (ours: Stroud conical product, degree 2·p+1; scikit-fem: symmetric rules of degree 2·p
--- the header prints the points per cell), and our load vector for f = 1 skips the evaluation of
-a function at the quadrature points while scikit-fem's form still multiplies by 1.
+differ (ours: the lowest degree exact for each form -- P1 stiffness with constant κ and load with
+f = 1 on one point per cell; scikit-fem: degree 2·p for every form, 3 / 4 points -- the header
+prints the points per cell; ``--quad-degree 2`` puts both on scikit-fem's rule), and our load
+vector for f = 1 skips the evaluation of a function at the quadrature points while scikit-fem's
+form still multiplies by 1.
 """
 
 from __future__ import annotations
@@ -98,11 +119,14 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
 import skfem  # noqa: E402
 import torch  # noqa: E402
 from _env import cpu_model, default_threads, version  # noqa: E402  (benchmarks/ is the script's folder)
 from skfem.helpers import dot, grad  # noqa: E402
+from skfem.models.elasticity import lame_parameters, linear_elasticity  # noqa: E402
 from skfem.models.poisson import laplace  # noqa: E402
+from torch import Tensor  # noqa: E402
 
 from sciml.solvers.fem import (  # noqa: E402
     Assembler,
@@ -111,6 +135,7 @@ from sciml.solvers.fem import (  # noqa: E402
     FunctionSpace,
     Mesh,
     SparseSolver,
+    elasticity_stiffness,
     perturb_interior,
     simplex_quadrature,
     unit_cube,
@@ -327,6 +352,117 @@ def darcy_case(batch: int, args: argparse.Namespace) -> DarcyRow:
     return DarcyRow(batch, t_ours, t_sk, float(np.abs(u_ours.numpy() - u_sk).max()))
 
 
+# -- Part C: stiffness matrices against scikit-fem and torch-fem ------------------------------
+@dataclass
+class StiffnessRow:
+    problem: str  # "heat" (scalar κ = 1) or "elasticity" (E = 1, ν = 0.3)
+    dim: int
+    dofs: int
+    cells: int
+    first: dict[str, float]  # library → seconds
+    again: dict[str, float]
+    max_diff: dict[str, float]  # library → max |K_ours - K_lib| (same dof order)
+
+
+def _torchfem():
+    """The torch-fem module, or ``None`` with the reason printed (the column is skipped)."""
+    try:
+        import torchfem
+    except ImportError as err:
+        print(f"  torch-fem column skipped: {err} (pip install torch-fem)", file=sys.stderr)
+        return None
+    return torchfem
+
+
+def _torchfem_model(tf, problem: str, mesh: Mesh):
+    from torchfem.materials import (
+        IsotropicConductivity2D,
+        IsotropicConductivity3D,
+        IsotropicElasticity3D,
+        IsotropicElasticityPlaneStrain,
+    )
+
+    nodes, cells = mesh.points, mesh.cells
+    if problem == "heat":
+        cls = tf.PlanarHeat if mesh.dim == 2 else tf.SolidHeat
+        mat = (IsotropicConductivity2D if mesh.dim == 2 else IsotropicConductivity3D)(kappa=1.0)
+    else:
+        cls = tf.Planar if mesh.dim == 2 else tf.Solid
+        mat = (IsotropicElasticityPlaneStrain if mesh.dim == 2 else IsotropicElasticity3D)(
+            E=1.0, nu=0.3
+        )
+    return cls(nodes, cells, mat)
+
+
+def _torchfem_matrix(model) -> Tensor:
+    """torch-fem's global CSR matrix: element matrices (``k0``) + scatter, no constraint."""
+    return model.assemble_matrix(model.k0(), torch.zeros(0, dtype=torch.long))
+
+
+def _csr_diff(values: Tensor, pattern, other) -> float:
+    """max |ours - other| over the union of both patterns (``other``: SciPy sparse, our order)."""
+    ours = pattern.to_scipy(values)
+    return float(abs(ours - other.tocsr()).max())
+
+
+def stiffness_case(problem: str, dim: int, target: float, args: argparse.Namespace, tf):
+    n = _n_for_dofs(target, dim)
+    mesh = _mesh(dim, n, args.perturb)
+    sk_mesh = _skfem_mesh(mesh)
+    reps = args.repeats
+    first: dict[str, float] = {}
+    again: dict[str, float] = {}
+    diff: dict[str, float] = {}
+    if problem == "heat":
+
+        def ours_first():
+            asm = Assembler(FunctionSpace(mesh, 1), args.quad_degree)
+            return asm, asm.stiffness(1.0)
+
+        first["ours"], (asm, values) = _median_time(ours_first, reps)
+        again["ours"], values = _median_time(lambda: asm.stiffness(1.0), reps)
+        pattern = asm.pattern
+        sk_elem, sk_form = _p1(dim), laplace
+    else:
+
+        def ours_first():
+            asm = Assembler(FunctionSpace(mesh, 1, n_components=dim), args.quad_degree)
+            return asm, elasticity_stiffness(asm, 1.0, 0.3)
+
+        first["ours"], (asm, values) = _median_time(ours_first, reps)
+        again["ours"], values = _median_time(lambda: elasticity_stiffness(asm, 1.0, 0.3), reps)
+        pattern = asm.pattern
+        sk_elem, sk_form = (
+            skfem.ElementVector(_p1(dim)),
+            linear_elasticity(*lame_parameters(1.0, 0.3)),
+        )
+    sk_kw = {} if args.quad_degree is None else {"intorder": args.quad_degree}
+
+    def sk_first():
+        basis = skfem.Basis(sk_mesh, sk_elem, **sk_kw)
+        return basis, skfem.asm(sk_form, basis)
+
+    first["skfem"], (basis, a_sk) = _median_time(sk_first, reps)
+    again["skfem"], a_sk = _median_time(lambda: skfem.asm(sk_form, basis), reps)
+    if problem == "elasticity":  # scikit-fem numbers vector dofs component-major
+        perm = basis.nodal_dofs.T.reshape(-1)
+        a_sk = a_sk[perm][:, perm]
+    diff["skfem"] = _csr_diff(values, pattern, a_sk)
+    if tf is not None:
+
+        def tf_first():
+            model = _torchfem_model(tf, problem, mesh)
+            return model, _torchfem_matrix(model)
+
+        first["torch-fem"], (model, k_tf) = _median_time(tf_first, reps)
+        again["torch-fem"], k_tf = _median_time(lambda: _torchfem_matrix(model), reps)
+        k_tf = k_tf.to_sparse_coo().coalesce()
+        idx = k_tf.indices().numpy()
+        k_sp = sp.coo_matrix((k_tf.values().numpy(), (idx[0], idx[1])), shape=k_tf.shape)
+        diff["torch-fem"] = _csr_diff(values, pattern, k_sp)
+    return StiffnessRow(problem, dim, mesh.n_points, mesh.n_cells, first, again, diff)
+
+
 # -- report -------------------------------------------------------------------------------------
 def _s(t: float | None) -> str:
     return "—" if t is None else f"{t:.4g}"
@@ -341,7 +477,11 @@ def _us_per_dof(t: float | None, dofs: int) -> str:
 
 
 def render(
-    header: list[str], rows: list[PoissonRow], darcy: list[DarcyRow], args: argparse.Namespace
+    header: list[str],
+    rows: list[PoissonRow],
+    darcy: list[DarcyRow],
+    stiff: list[StiffnessRow],
+    args: argparse.Namespace,
 ) -> str:
     lines = list(header) + [""]
     if rows:
@@ -405,6 +545,38 @@ def render(
                 f"{r.sk_time:.4g} | {r.batch / r.sk_time:.4g} | "
                 f"{r.sk_time / r.ours_time:.2f} | {r.max_diff:.2e} |"
             )
+    if stiff:
+        libs = ["ours", "skfem", "torch-fem"]
+        lines += [
+            "",
+            "### Stiffness matrix only, P1, three codes on the same mesh (median seconds; "
+            "ratio = other / ours)",
+            "",
+            "heat: `∫ ∇u·∇v` (κ = 1); elasticity: plane strain (2D) / solid (3D), E = 1, ν = 0.3. "
+            "1st = pattern + quadrature data + matrix; again = the matrix on the same object.",
+            "",
+            "| problem | dim | nodes | cells | "
+            + " | ".join(f"{lib} 1st" for lib in libs)
+            + " | skfem/ours 1st | torch-fem/ours 1st | "
+            + " | ".join(f"{lib} again" for lib in libs)
+            + " | skfem/ours again | torch-fem/ours again | max diff skfem | max diff torch-fem |",
+            "|" + "---|" * 18,
+        ]
+        for r in stiff:
+            lines.append(
+                f"| {r.problem} | {r.dim}D | {r.dofs} | {r.cells} | "
+                + " | ".join(_s(r.first.get(lib)) for lib in libs)
+                + f" | {_ratio(r.first.get('skfem'), r.first['ours'])} | "
+                f"{_ratio(r.first.get('torch-fem'), r.first['ours'])} | "
+                + " | ".join(_s(r.again.get(lib)) for lib in libs)
+                + f" | {_ratio(r.again.get('skfem'), r.again['ours'])} | "
+                f"{_ratio(r.again.get('torch-fem'), r.again['ours'])} | "
+                + " | ".join(
+                    "—" if lib not in r.max_diff else f"{r.max_diff[lib]:.1e}"
+                    for lib in ("skfem", "torch-fem")
+                )
+                + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -429,6 +601,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--darcy-n", type=int, default=64, help="Darcy mesh: n x n squares")
     ap.add_argument("--darcy-batches", type=_floats, default=[1, 8, 32])
     ap.add_argument("--no-darcy", action="store_true")
+    ap.add_argument(
+        "--no-stiffness", action="store_true", help="skip the three-code stiffness table"
+    )
+    ap.add_argument(
+        "--elasticity-max-dofs", type=float, default=1e5, help="2D elasticity rows up to this"
+    )
+    ap.add_argument(
+        "--elasticity-max-dofs-3d", type=float, default=1.5e4, help="3D elasticity up to this"
+    )
+    ap.add_argument("--no-poisson", action="store_true", help="skip the Poisson table")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1e3, 1e4 DOFs, Darcy 16²")
     ap.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     args = ap.parse_args(argv)
@@ -437,18 +619,23 @@ def main(argv: list[str] | None = None) -> None:
         args.sizes_3d = args.sizes_3d or [1e3, 1e4]
         args.repeats = min(args.repeats, 2)
         args.darcy_n = 16 if args.darcy_n == 64 else args.darcy_n
-    sizes = {2: args.sizes or [1e4, 1e5], 3: args.sizes_3d or [1e4, 3e4]}
+    sizes = {2: args.sizes or [1e4, 1e5], 3: args.sizes_3d or args.sizes or [1e4, 3e4]}
     torch.set_num_threads(args.threads)
     torch.set_default_dtype(DTYPE)
 
     def qpoints(dim: int) -> str:
-        ours_q = args.quad_degree if args.quad_degree is not None else 3
+        # ours: the lowest exact degree per form (P1 stiffness, κ = 1: 0; load, f = 1: 1)
+        forms = (
+            {"stiffness": 0, "load": 1} if args.quad_degree is None else {"all": args.quad_degree}
+        )
+        ours = ", ".join(
+            f"{k} {simplex_quadrature(dim, q)[0].shape[0]} (degree {q})" for k, q in forms.items()
+        )
         sk_q = args.quad_degree if args.quad_degree is not None else 2
-        ours = simplex_quadrature(dim, ours_q)[0].shape[0]
         sk = skfem.Basis(_skfem_mesh(unit_square(1) if dim == 2 else unit_cube(1)), _p1(dim))
         if args.quad_degree is not None:
             sk = skfem.Basis(sk.mesh, _p1(dim), intorder=sk_q)
-        return f"{dim}D ours {ours} (degree {ours_q}) / skfem {sk.X.shape[1]} (degree {sk_q})"
+        return f"{dim}D ours {ours} / skfem {sk.X.shape[1]} (degree {sk_q})"
 
     umf = "installed (skfem's solve uses UMFPACK)" if _has_umfpack() else "absent (SuperLU)"
     load = os.getloadavg()
@@ -470,7 +657,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(header), flush=True)
 
     rows: list[PoissonRow] = []
-    for dim in sorted(args.dims):
+    for dim in [] if args.no_poisson else sorted(args.dims):
         limit = args.solve_max_dofs if dim == 2 else args.solve_max_dofs_3d
         for target in sizes[dim]:
             solve = target <= limit * 1.05
@@ -496,7 +683,27 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
 
-    text = render(header, rows, darcy, args)
+    stiff: list[StiffnessRow] = []
+    if not args.no_stiffness:
+        tf = _torchfem()
+        for problem in ("heat", "elasticity"):
+            for dim in sorted(args.dims):
+                for target in sizes[dim]:
+                    limit = args.elasticity_max_dofs if dim == 2 else args.elasticity_max_dofs_3d
+                    if problem == "elasticity" and target > limit * 1.05:
+                        continue
+                    stiff.append(stiffness_case(problem, dim, target, args, tf))
+                    r = stiff[-1]
+                    print(
+                        f"  stiffness {problem} {dim}D {r.dofs} nodes: 1st "
+                        + ", ".join(f"{k} {v:.3g}s" for k, v in r.first.items())
+                        + "; again "
+                        + ", ".join(f"{k} {v:.3g}s" for k, v in r.again.items()),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+    text = render(header, rows, darcy, stiff, args)
     print()
     print(text)
     if args.out is not None:

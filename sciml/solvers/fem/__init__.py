@@ -1,7 +1,8 @@
 """Differentiable finite elements in torch: P1/P2 Lagrange on triangles and tetrahedra.
 
 * :mod:`.mesh` — the :class:`Mesh` (points, cells, boundary tags) and its quality checks;
-  :mod:`.meshes` — structured generators; :mod:`.mesh_io` — meshio import / export;
+  :mod:`.meshes` — structured generators; :mod:`.gmsh_meshes` — unstructured ones through
+  Gmsh (optional ``pip install gmsh``); :mod:`.mesh_io` — meshio import / export;
 * :mod:`.quadrature`, :mod:`.elements`, :mod:`.space` — rules, shape functions, dof maps;
 * :mod:`.assembly` — pattern-once, ``index_add_`` assembly batched over coefficient fields;
 * :mod:`.boundary` — Dirichlet elimination / lifting, Neumann and Robin facet terms;
@@ -13,8 +14,9 @@
 from sciml.solvers.fem.assembly import Assembler, h1_seminorm_error, l2_error
 from sciml.solvers.fem.boundary import DirichletCondensation, FacetIntegrator
 from sciml.solvers.fem.darcy import Darcy, PermeabilityError
-from sciml.solvers.fem.elasticity import LinearElasticity
+from sciml.solvers.fem.elasticity import LinearElasticity, elasticity_stiffness
 from sciml.solvers.fem.elements import LagrangeElement, lagrange
+from sciml.solvers.fem.gmsh_meshes import gmsh_l_shape, gmsh_plate_with_holes
 from sciml.solvers.fem.heat import HeatEquation
 from sciml.solvers.fem.linear_solve import (
     ConvergenceError,
@@ -62,7 +64,10 @@ __all__ = [
     "SparsePattern",
     "SparseSolver",
     "box",
+    "elasticity_stiffness",
     "from_meshio",
+    "gmsh_l_shape",
+    "gmsh_plate_with_holes",
     "grid_to_nodes",
     "h1_seminorm_error",
     "l2_error",

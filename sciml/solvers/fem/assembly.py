@@ -29,32 +29,58 @@ __all__ = ["Assembler", "l2_error", "h1_seminorm_error"]
 class Assembler:
     """Assembles matrices and vectors of one :class:`FunctionSpace` (pattern computed once).
 
+    Each form is integrated with the lowest-degree rule that is exact for its integrand on an
+    affine simplex (:meth:`form_degree`): with ``p`` the space degree and ``c`` the polynomial
+    degree of the coefficient (:meth:`FunctionSpace.coefficient_degree`: 0 for constants and
+    per-cell values, 1 for nodal values, ``p`` for dof vectors and functions of ``x``),
+
+    * stiffness ``∫ κ ∇u·∇v``: ``2(p - 1) + c`` (P1 with constant or per-cell κ: one point);
+    * mass ``∫ ρ u v``: ``2p + c``;
+    * load ``∫ f v``: ``p + c``.
+
     Parameters
     ----------
     space:
         The function space (scalar or vector).
     quad_degree:
-        Degree of the quadrature rule; default ``2·degree + 1`` (exact for mass matrices with a
-        P1-interpolated coefficient, and enough for the rates of smooth data).
+        Use this quadrature degree for every form instead (e.g. to match another code's rule).
     """
 
     def __init__(self, space: FunctionSpace, quad_degree: int | None = None) -> None:
         self.space = space
-        self.quad_degree = quad_degree if quad_degree is not None else 2 * space.degree + 1
-        self.pattern, self.k_map = SparsePattern.from_cell_dofs(space.cell_dofs, space.n_dofs)
-        self._cached: QuadratureData | None = None
+        self.quad_degree = quad_degree
+        self.pattern, self.k_map = SparsePattern.from_cell_dofs(
+            space.scalar_cell_dofs, space.n_scalar_dofs, space.n_components
+        )
+        self._cached: dict[int, QuadratureData] = {}
 
-    def quadrature(self, points: Tensor | None = None) -> QuadratureData:
-        """Quadrature data at the given node coordinates (default: the mesh's, computed once).
+    def form_degree(self, n_shape: int, n_derivatives: int, *coefficients: Coefficient) -> int:
+        """Quadrature degree exact for a product of ``n_shape`` shape functions of the space
+        (``n_derivatives`` of them differentiated once) and the ``coefficients``.
 
-        The mesh's own data is cached unless its points require grad (a cached tensor would tie
-        every later call to the first call's autograd graph).
+        E.g. stiffness ``(2, 2, κ)``, mass ``(2, 0, ρ)``, load ``(1, 0, f)``; the ``quad_degree``
+        given at construction, if any, wins.
         """
+        if self.quad_degree is not None:
+            return self.quad_degree
+        p = self.space.degree
+        cdeg = sum(self.space.coefficient_degree(c) for c in coefficients)
+        return max(n_shape * p - n_derivatives + cdeg, 0)
+
+    def quadrature(self, points: Tensor | None = None, degree: int | None = None) -> QuadratureData:
+        """Quadrature data of a rule exact to ``degree`` at the given node coordinates.
+
+        ``degree`` defaults to the construction's ``quad_degree`` or, without one, ``2p + 1``.
+        The data on the mesh's own points is cached per degree unless the points require grad
+        (a cached tensor would tie every later call to the first call's autograd graph).
+        """
+        if degree is None:
+            degree = self.quad_degree if self.quad_degree is not None else 2 * self.space.degree + 1
         if points is not None or self.space.mesh.points.requires_grad:
-            return self.space.quadrature(self.quad_degree, points)
-        if self._cached is None:
-            self._cached = self.space.quadrature(self.quad_degree)
-        return self._cached
+            return self.space.quadrature(degree, points)
+        if degree not in self._cached:
+            self._cached[degree] = self.space.quadrature(degree)
+        return self._cached[degree]
 
     # -- scatter -------------------------------------------------------------------------------
     def scatter_matrix(self, local: Tensor) -> Tensor:
@@ -72,19 +98,24 @@ class Assembler:
     # -- scalar forms --------------------------------------------------------------------------
     def stiffness(self, kappa: Coefficient = 1.0, points: Tensor | None = None) -> Tensor:
         """``(B, nnz)`` values of ``∫ κ ∇u·∇v`` (scalar space); κ as in ``at_quadrature``."""
-        qd = self.quadrature(points)
-        k = self.space.at_quadrature(kappa, qd, "kappa") * qd.wdet
-        return self.scatter_matrix(torch.einsum("beq,eqid,eqjd->beij", k, qd.grad, qd.grad))
+        qd = self.quadrature(points, self.form_degree(2, 2, kappa))
+        k = self.space.at_quadrature(kappa, qd, "kappa") * qd.wdet  # (B, E, Q)
+        if self.space.degree == 1:  # constant gradients: ∫ κ once per cell, then G Gᵀ
+            g = qd.grad[:, 0]  # (E, n, d)
+            local = k.sum(-1)[..., None, None] * torch.bmm(g, g.transpose(1, 2))
+        else:
+            local = torch.einsum("beq,eqid,eqjd->beij", k, qd.grad, qd.grad)
+        return self.scatter_matrix(local)
 
     def mass(self, rho: Coefficient = 1.0, points: Tensor | None = None) -> Tensor:
         """``(B, nnz)`` values of ``∫ ρ u v`` (scalar space)."""
-        qd = self.quadrature(points)
+        qd = self.quadrature(points, self.form_degree(2, 0, rho))
         r = self.space.at_quadrature(rho, qd, "rho") * qd.wdet
         return self.scatter_matrix(torch.einsum("beq,qi,qj->beij", r, qd.shape, qd.shape))
 
     def load(self, f: Coefficient, points: Tensor | None = None) -> Tensor:
         """``(B, n_dofs)`` load vector ``∫ f v`` (scalar space)."""
-        qd = self.quadrature(points)
+        qd = self.quadrature(points, self.form_degree(1, 0, f))
         fq = self.space.at_quadrature(f, qd, "source") * qd.wdet
         return self.scatter_vector(torch.einsum("beq,qi->bei", fq, qd.shape))
 

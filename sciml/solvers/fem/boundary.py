@@ -116,7 +116,9 @@ class FacetIntegrator:
     tags:
         Boundary tags of the mesh (``None``: the whole boundary).
     quad_degree:
-        Facet quadrature degree (default ``2·degree + 1``).
+        Facet quadrature degree for every term. Default: the lowest exact one per term with
+        ``p`` the space degree — load ``p``, Robin mass ``2p`` — plus ``p`` when the coefficient
+        is a function of ``x`` (numbers and per-sample constants add nothing).
     """
 
     def __init__(self, space: FunctionSpace, tags, quad_degree: int | None = None) -> None:
@@ -127,23 +129,27 @@ class FacetIntegrator:
         c = space.n_components
         comp = torch.arange(c, device=self.facets.device)
         self.dofs = (self.scalar_dofs[:, :, None] * c + comp).reshape(len(self.facets), -1)
-        deg = quad_degree if quad_degree is not None else 2 * space.degree + 1
-        dtype = mesh.points.dtype
-        self.xi, self.w = simplex_quadrature(
-            mesh.dim - 1, deg, dtype=dtype, device=mesh.points.device
-        )
-        self.shape = space.facet_element.shape(self.xi)  # (Q, m)
+        self.quad_degree = quad_degree
 
-    def _geometry(self, points: Tensor | None) -> tuple[Tensor, Tensor]:
-        """``x_q`` ``(F, Q, d)`` and ``w·|facet Jacobian|`` ``(F, Q)``."""
+    def _degree(self, n_shape: int, value: Coefficient) -> int:
+        if self.quad_degree is not None:
+            return self.quad_degree
+        p = self.space.degree
+        return n_shape * p + (p if callable(value) else 0)
+
+    def _geometry(self, points: Tensor | None, degree: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``x_q`` ``(F, Q, d)``, ``w·|facet Jacobian|`` ``(F, Q)`` and shape values ``(Q, m)``."""
         points = self.space.mesh.points if points is None else points
+        xi, w = simplex_quadrature(
+            self.space.mesh.dim - 1, degree, dtype=points.dtype, device=points.device
+        )
         x = points[self.facets]  # (F, d, d)
         jac = x[:, 1:] - x[:, :1]  # (F, d-1, d) rows = edge vectors
         gram = jac @ jac.transpose(1, 2)
         # |det| of the facet map; the reference weights already sum to the reference measure
         scale = torch.linalg.det(gram).sqrt()
-        xq = x[:, :1] + torch.einsum("fkd,qk->fqd", jac, self.xi)
-        return xq, self.w * scale[:, None]
+        xq = x[:, :1] + torch.einsum("fkd,qk->fqd", jac, xi)
+        return xq, w * scale[:, None], self.space.facet_element.shape(xi)
 
     def _values(self, value: Coefficient, xq: Tensor, trailing: tuple[int, ...]) -> Tensor:
         """``(B, F, Q, *trailing)`` values of a number, function of ``x``, or per-sample tensor."""
@@ -157,13 +163,13 @@ class FacetIntegrator:
 
     def load(self, h: Coefficient, points: Tensor | None = None) -> Tensor:
         """``(B, n_dofs)`` vector ``∫_Γ h·v ds``; vector spaces take ``h`` with a trailing ``c``."""
-        xq, wdet = self._geometry(points)
+        xq, wdet, shape = self._geometry(points, self._degree(1, h))
         c = self.space.n_components
         trailing = (c,) if c > 1 else ()
         hv = self._values(h, xq, trailing)
         if c == 1:
             hv = hv[..., None]
-        local = torch.einsum("bfqc,fq,qm->bfmc", hv, wdet, self.shape)  # (B, F, m, c)
+        local = torch.einsum("bfqc,fq,qm->bfmc", hv, wdet, shape)  # (B, F, m, c)
         b = local.shape[0]
         out = torch.zeros(b, self.space.n_dofs, dtype=local.dtype, device=local.device)
         return out.index_add_(1, self.dofs.reshape(-1), local.reshape(b, -1))
@@ -179,9 +185,9 @@ class FacetIntegrator:
         self, alpha: Coefficient, positions: Tensor, nnz: int, points: Tensor | None = None
     ) -> Tensor:
         """``(B, nnz)`` values of ``∫_Γ α u v ds`` placed at ``positions`` of a scalar pattern."""
-        xq, wdet = self._geometry(points)
+        xq, wdet, shape = self._geometry(points, self._degree(2, alpha))
         a = self._values(alpha, xq, ())
-        local = torch.einsum("bfq,fq,qi,qj->bfij", a, wdet, self.shape, self.shape)
+        local = torch.einsum("bfq,fq,qi,qj->bfij", a, wdet, shape, shape)
         b = local.shape[0]
         out = torch.zeros(b, nnz, dtype=local.dtype, device=local.device)
         return out.index_add_(1, positions, local.reshape(b, -1))

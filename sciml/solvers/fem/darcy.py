@@ -27,7 +27,8 @@ class Darcy(Poisson):
 
     def check_permeability(self, kappa: Coefficient, points: Tensor | None = None) -> None:
         """Raise :class:`PermeabilityError` unless ``κ`` is finite and positive everywhere."""
-        qd = self.assembler.quadrature(points)
+        asm = self.assembler
+        qd = asm.quadrature(points, asm.form_degree(2, 2, kappa))  # the stiffness rule
         k = self.space.at_quadrature(kappa, qd, "permeability").detach()
         bad = ~torch.isfinite(k) | (k <= 0)
         if bool(bad.any()):

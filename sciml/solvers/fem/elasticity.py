@@ -26,7 +26,7 @@ from sciml.solvers.fem.linear_solve import SingularSystemError, SparseSolver
 from sciml.solvers.fem.mesh import Mesh
 from sciml.solvers.fem.space import Coefficient, FunctionSpace, QuadratureData
 
-__all__ = ["LinearElasticity", "lame"]
+__all__ = ["LinearElasticity", "elasticity_stiffness", "lame"]
 
 
 def lame(young: Tensor, poisson: Tensor) -> tuple[Tensor, Tensor]:
@@ -52,6 +52,54 @@ def _vector_at_quadrature(value: Coefficient, qd: QuadratureData, d: int) -> Ten
     if v.shape[-1] != d:
         raise ValueError(f"vector load must have {d} components, got shape {tuple(v.shape)}")
     return v.reshape(-1, 1, 1, d)
+
+
+def elasticity_stiffness(
+    assembler: Assembler,
+    young: Coefficient = 1.0,
+    poisson: Coefficient = 0.3,
+    points: Tensor | None = None,
+) -> Tensor:
+    """``(B, nnz)`` stiffness values of a vector space's :class:`~.assembly.Assembler`.
+
+    ``E`` and ``ν`` as in :meth:`FunctionSpace.at_quadrature`; the rule is the lowest exact one
+    for piecewise-constant Lamé constants (one point for P1), higher for varying ones.
+    """
+    space = assembler.space
+    d = space.mesh.dim
+    if space.n_components != d:
+        raise ValueError(f"elasticity needs a space with {d} components, got {space.n_components}")
+    qd = assembler.quadrature(points, assembler.form_degree(2, 2, young, poisson))
+    lam, mu = lame(
+        space.at_quadrature(young, qd, "young"), space.at_quadrature(poisson, qd, "poisson")
+    )
+    lam, mu = lam * qd.wdet, mu * qd.wdet
+    g = qd.grad
+    # local dof (i, r) = component r of shape function i; z is the batch axis
+    if space.degree == 1:  # constant gradients: Lamé constants integrated once per cell,
+        # K = λ v vᵀ + μ Bᵀ D B with v = div row, B the Voigt strain matrix (engineering shear),
+        # D = diag(2, …, 2, 1, …, 1); two small bmm per cell instead of strided broadcasts
+        g = g[:, 0]  # (E, n, d)
+        ne, n = g.shape[0], g.shape[1]
+        shear = [(a, b) for a in range(d) for b in range(a + 1, d)]
+        voigt = g.new_zeros(ne, d + len(shear), n, d)
+        for a in range(d):
+            voigt[:, a, :, a] = g[..., a]
+        for row, (a, b) in enumerate(shear, start=d):
+            voigt[:, row, :, a], voigt[:, row, :, b] = g[..., b], g[..., a]
+        voigt = voigt.reshape(ne, -1, n * d)
+        weight = torch.tensor([2.0] * d + [1.0] * len(shear), dtype=g.dtype, device=g.device)
+        btdb = torch.bmm(voigt.transpose(1, 2) * weight, voigt)  # (E, n·d, n·d)
+        v = g.reshape(ne, n * d, 1)
+        outer = torch.bmm(v, v.transpose(1, 2))
+        k = lam.sum(-1)[..., None, None] * outer + mu.sum(-1)[..., None, None] * btdb
+        return assembler.scatter_matrix(k)
+    eye = torch.eye(d, dtype=g.dtype, device=g.device)
+    k = torch.einsum("zeq,eqir,eqjs->zeirjs", lam, g, g)
+    k = k + torch.einsum("zeq,eqic,eqjc,rs->zeirjs", mu, g, g, eye)
+    k = k + torch.einsum("zeq,eqis,eqjr->zeirjs", mu, g, g)
+    b, ne, n = k.shape[0], k.shape[1], k.shape[2]
+    return assembler.scatter_matrix(k.reshape(b, ne, n * d, n * d))
 
 
 class LinearElasticity:
@@ -107,22 +155,10 @@ class LinearElasticity:
         self, young: Coefficient = 1.0, poisson: Coefficient = 0.3, points=None
     ) -> Tensor:
         """``(B, nnz)`` stiffness values for (possibly batched / spatially varying) ``E``, ``ν``."""
-        return self._stiffness(young, poisson, self.assembler.quadrature(points))
+        return self._stiffness(young, poisson, points)
 
-    def _stiffness(self, young: Coefficient, poisson: Coefficient, qd: QuadratureData) -> Tensor:
-        e = self.space.at_quadrature(young, qd, "young")
-        nu = self.space.at_quadrature(poisson, qd, "poisson")
-        lam, mu = lame(e, nu)
-        lam, mu = lam * qd.wdet, mu * qd.wdet
-        g = qd.grad
-        d = self.mesh.dim
-        eye = torch.eye(d, dtype=g.dtype, device=g.device)
-        # local dof (i, r) = component r of shape function i; z is the batch axis
-        k = torch.einsum("zeq,eqir,eqjs->zeirjs", lam, g, g)
-        k = k + torch.einsum("zeq,eqic,eqjc,rs->zeirjs", mu, g, g, eye)
-        k = k + torch.einsum("zeq,eqis,eqjr->zeirjs", mu, g, g)
-        b, ne, n = k.shape[0], k.shape[1], k.shape[2]
-        return self.assembler.scatter_matrix(k.reshape(b, ne, n * d, n * d))
+    def _stiffness(self, young: Coefficient, poisson: Coefficient, points: Tensor | None) -> Tensor:
+        return elasticity_stiffness(self.assembler, young, poisson, points)
 
     def solve(
         self,
@@ -140,8 +176,11 @@ class LinearElasticity:
         the dof coordinates ``(N, d) → (N, d)``.
         """
         d = self.mesh.dim
-        qd = self.assembler.quadrature(points)
-        values = self._stiffness(young, poisson, qd)
+        values = self._stiffness(young, poisson, points)
+        asm = self.assembler  # a constant body force (d,) / (B, d) is of degree 0
+        qd = asm.quadrature(
+            points, asm.form_degree(1, 0, body_force if callable(body_force) else 0)
+        )
         bf = _vector_at_quadrature(body_force, qd, d) * qd.wdet[..., None]
         local = torch.einsum("beqa,qi->beia", bf.expand(-1, qd.wdet.shape[0], -1, -1), qd.shape)
         rhs = self.assembler.scatter_vector(local.reshape(local.shape[0], local.shape[1], -1))

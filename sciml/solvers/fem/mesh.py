@@ -21,7 +21,7 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
-__all__ = ["Mesh", "MeshError", "signed_volumes", "exterior_facets"]
+__all__ = ["Mesh", "MeshError", "signed_volumes", "exterior_facets", "unique_rows"]
 
 
 class MeshError(ValueError):
@@ -44,12 +44,36 @@ def _facet_local_indices(d: int) -> list[list[int]]:
     return [[j for j in range(d + 1) if j != i] for i in range(d + 1)]
 
 
+def unique_rows(rows: Tensor, n: int, return_counts: bool = False):
+    """``torch.unique(rows, dim=0)`` for non-negative integer rows ``(R, k)`` with entries ``< n``.
+
+    Rows are packed into one int64 key each (``Σ r_i n^{k-1-i}``, which preserves the
+    lexicographic order) and the keys are sorted in 1D: several times faster than
+    ``unique(dim=0)``. Falls back to it when ``n^k`` does not fit in 63 bits.
+    """
+    k = rows.shape[1]
+    if n**k >= 2**63:
+        return torch.unique(rows, dim=0, return_counts=return_counts)
+    keys = rows[:, 0].clone()
+    for i in range(1, k):
+        keys.mul_(n).add_(rows[:, i])
+    out = torch.unique(keys, return_counts=return_counts)
+    uniq, counts = out if return_counts else (out, None)
+    cols = []
+    for _ in range(k):
+        cols.append(uniq % n)
+        uniq = uniq // n
+    uniq = torch.stack(cols[::-1], dim=1)
+    return (uniq, counts) if return_counts else uniq
+
+
 def exterior_facets(cells: Tensor) -> Tensor:
-    """Facets that belong to exactly one cell: ``(F, d)`` sorted vertex indices."""
+    """Facets that belong to exactly one cell: ``(F, d)`` sorted vertex indices, sorted rows."""
     d = cells.shape[1] - 1
     facets = torch.cat([cells[:, idx] for idx in _facet_local_indices(d)], dim=0)
     facets = facets.sort(dim=1).values
-    uniq, counts = torch.unique(facets, dim=0, return_counts=True)
+    n = int(cells.max()) + 1 if cells.numel() else 1
+    uniq, counts = unique_rows(facets, n, return_counts=True)
     return uniq[counts == 1]
 
 
@@ -214,8 +238,7 @@ class Mesh:
     # -- derived data --------------------------------------------------------------------------
     @cached_property
     def _exterior_facets(self) -> Tensor:
-        """Exterior facets, found once per mesh (a sort and a unique over all cell facets,
-        seconds on 1e5-cell meshes; Dirichlet setups ask for them repeatedly)."""
+        """Exterior facets, found once per mesh (a sort of one packed key per cell facet)."""
         return exterior_facets(self.cells)
 
     def boundary_facets(self, tags: str | list[str] | tuple[str, ...] | None = None) -> Tensor:
@@ -229,8 +252,8 @@ class Mesh:
                 f"{self.name}: unknown boundary tag(s) {missing}; tags in this mesh: "
                 f"{sorted(self.boundaries)}"
             )
-        facets = [self.boundaries[t] for t in tags]
-        return torch.unique(torch.cat(facets).sort(dim=1).values, dim=0)
+        facets = torch.cat([self.boundaries[t] for t in tags]).sort(dim=1).values
+        return unique_rows(facets, self.n_points)
 
     def boundary_nodes(self, tags: str | list[str] | tuple[str, ...] | None = None) -> Tensor:
         """Sorted vertex indices on the tagged boundary (``None``: the whole boundary)."""

@@ -71,7 +71,7 @@ class NonlinearDiffusion:
     # -- residual and Jacobian ------------------------------------------------------------------
     def _fields(self, u: Tensor, kappa, points):
         asm = self.problem.assembler
-        qd = asm.quadrature(points)
+        qd = asm.quadrature(points, asm.form_degree(4, 2, kappa))  # κ u² ∇u·∇v, exact
         ue = u[:, self.space.scalar_cell_dofs]  # (B, E, n)
         uq = torch.einsum("ben,qn->beq", ue, qd.shape)
         guq = torch.einsum("ben,eqnd->beqd", ue, qd.grad)

@@ -49,7 +49,8 @@ class Poisson:
     solver:
         The linear solver (default ``SparseSolver("auto")``).
     quad_degree:
-        Quadrature degree of the volume terms (default ``2·degree + 1``).
+        Quadrature degree of the volume terms (default: the lowest exact one per form, see
+        :class:`~.assembly.Assembler`).
     """
 
     def __init__(

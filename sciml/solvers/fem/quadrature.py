@@ -1,6 +1,10 @@
 """Quadrature rules on the reference simplex, exact for polynomials up to a requested degree.
 
-Rules are Stroud conical products: the reference ``d``-simplex
+Degrees 0 and 1 use the centroid (one point); degree 2 the symmetric rule with ``d + 1`` points
+at barycentric coordinates ``(a, b, …, b)`` and permutations, ``a = (1 + d·r)/(d + 1)``,
+``b = (1 - r)/(d + 1)``, ``r = 1/√(d + 2)``, equal weights (Stroud's ``T_n: 2-1``; 3 points on
+triangles, 4 on tetrahedra — the rules scikit-fem uses by default for P1). Higher degrees use
+Stroud conical products: the reference ``d``-simplex
 ``{ξ ≥ 0, Σ ξ ≤ 1}`` is the image of the unit cube under the collapsed (Duffy) map
 ``ξ_1 = u_1, ξ_2 = (1 - u_1) u_2, ξ_3 = (1 - u_1)(1 - u_2) u_3``, whose Jacobian
 ``(1 - u_1)^{d-1} (1 - u_2)^{d-2}`` is absorbed into Gauss–Jacobi weights. With
@@ -27,10 +31,23 @@ def reference_volume(dim: int) -> float:
     return 1.0 / math.factorial(dim)
 
 
+def _symmetric_rule(dim: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid rule (degree ≤ 1) or the ``d + 1``-point degree-2 rule, points ``(Q, dim)``."""
+    vol = reference_volume(dim)
+    if degree <= 1:
+        return np.full((1, dim), 1.0 / (dim + 1)), np.array([vol])
+    r = 1.0 / math.sqrt(dim + 2)
+    a, b = (1 + dim * r) / (dim + 1), (1 - r) / (dim + 1)
+    bary = np.full((dim + 1, dim + 1), b) + (a - b) * np.eye(dim + 1)  # (Q, d+1) barycentric
+    return bary[:, 1:], np.full(dim + 1, vol / (dim + 1))
+
+
 @functools.cache
 def _rule(dim: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     if dim == 0:
         return np.zeros((1, 0)), np.ones(1)
+    if degree <= 2:
+        return _symmetric_rule(dim, degree)
     m = max(1, math.ceil((degree + 1) / 2))
     nodes, weights = [], []
     for axis in range(dim):

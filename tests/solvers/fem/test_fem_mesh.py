@@ -19,7 +19,7 @@ from sciml.solvers.fem import (
     unit_square,
     write_mesh,
 )
-from sciml.solvers.fem.mesh import signed_volumes
+from sciml.solvers.fem.mesh import exterior_facets, signed_volumes, unique_rows
 
 
 def test_generators_give_positive_cells_covering_the_domain() -> None:
@@ -169,3 +169,15 @@ def test_grid_and_node_orderings_round_trip() -> None:
     nodes = grid_to_nodes(grid[None])[0]
     assert torch.allclose(nodes, mesh.points[:, 0] + 10 * mesh.points[:, 1])
     assert torch.equal(nodes_to_grid(nodes, 5), grid)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_exterior_facets_equal_the_facets_of_one_cell(dim: int) -> None:
+    mesh = unit_square(5) if dim == 2 else unit_cube(3)
+    local = [[j for j in range(dim + 1) if j != i] for i in range(dim + 1)]
+    facets = torch.cat([mesh.cells[:, idx] for idx in local]).sort(dim=1).values
+    uniq, counts = torch.unique(facets, dim=0, return_counts=True)
+    assert torch.equal(exterior_facets(mesh.cells), uniq[counts == 1])
+    tagged = torch.cat(list(mesh.boundaries.values())).sort(dim=1).values
+    assert torch.equal(mesh.boundary_facets(list(mesh.boundaries)), torch.unique(tagged, dim=0))
+    assert torch.equal(unique_rows(facets, mesh.n_points), torch.unique(facets, dim=0))
