@@ -55,6 +55,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}  # name → module that registers it when imported
         self._loaded = False
 
     @property
@@ -73,6 +74,17 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def register_lazy(self, name: str, module: str) -> None:
+        """Announce ``name`` without importing ``module`` (which registers it when imported).
+
+        For entries with heavy dependencies (e.g. torch-geometric): they are listed by
+        :meth:`names` but cost nothing until :meth:`get` asks for them.
+        """
+        key = name.lower()
+        if key in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._lazy[key] = module
+
     def _load_plugins(self) -> None:
         if not self._loaded:
             self._loaded = True
@@ -83,8 +95,12 @@ class Registry(Generic[T]):
         """The constructor registered as ``name``; :class:`UnknownNameError` lists the valid names."""
         self._load_plugins()
         key = name.lower()
+        if key not in self._entries and key in self._lazy:
+            importlib.import_module(self._lazy[key])
+            if key not in self._entries:
+                raise RuntimeError(f"{self._lazy[key]} did not register {self.kind} {name!r}")
         if key not in self._entries:
-            names = sorted(self._entries)
+            names = self.names()
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownNameError(
@@ -95,11 +111,11 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Sorted registered names."""
         self._load_plugins()
-        return sorted(self._entries)
+        return sorted({*self._entries, *self._lazy})
 
     def __contains__(self, name: object) -> bool:
         self._load_plugins()
-        return isinstance(name, str) and name.lower() in self._entries
+        return isinstance(name, str) and name.lower() in {*self._entries, *self._lazy}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

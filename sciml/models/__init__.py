@@ -2,7 +2,10 @@
 
 from sciml.models import deeponet as deeponet
 from sciml.models import fno as fno
-from sciml.models import gns as gns
 from sciml.models import learned_mpm as learned_mpm
 from sciml.models import mlp_law as mlp_law
 from sciml.models import nclaw as nclaw
+from sciml.registry import MODELS
+
+# torch-geometric takes seconds to import: load the GNS only when a spec asks for it
+MODELS.register_lazy("gns", "sciml.models.gns")

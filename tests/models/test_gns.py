@@ -146,3 +146,15 @@ def test_interaction_network_is_the_residual_mlp_update_of_the_concatenation() -
     aggregated = torch.zeros_like(h).index_add_(0, dst, update)
     assert torch.allclose(e_new, e + update, atol=1e-12)
     assert torch.allclose(h_new, h + layer.node_mlp(torch.cat([h, aggregated], -1)), atol=1e-12)
+
+
+def test_gns_is_listed_without_importing_torch_geometric() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from sciml.registry import MODELS; names = MODELS.names(); "
+        "assert 'gns' in names and 'torch_geometric' not in sys.modules, names; "
+        "MODELS.get('gns'); assert 'torch_geometric' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
