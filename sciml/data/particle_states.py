@@ -23,8 +23,8 @@ to evaluate a free rollout, not to train with teacher forcing (the model says so
 
 Splits follow :func:`sciml.data.grid.split_range`, except that a file holding a single trajectory
 (NCLaw's setting: one training trajectory) is both the training and the test split; ``n_frames``
-limits the training horizon, and the test split always uses the whole horizon of the file, so a
-model trained on the first ``n_frames`` frames is tested on a longer one.
+limits the training horizon; the test (and "all") split always uses the whole horizon of the file,
+so a model trained on the first ``n_frames`` frames is tested on a longer one.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ class ParticleTrajectoryDataset(Dataset):
     n_train, n_test, test_fraction:
         Trajectory split (:func:`sciml.data.grid.split_range`; test block at the end of the file).
     n_frames:
-        Use only the first ``n_frames`` frames for training (``None``: all). Ignored for the
-        test split, which always has the whole horizon.
+        Use only the first ``n_frames`` frames for training (``None``: all). The ``"test"`` and
+        ``"all"`` splits always have the whole horizon of the file.
     dtype:
         Floating dtype of the returned tensors.
     """
@@ -111,7 +111,7 @@ class ParticleTrajectoryDataset(Dataset):
             raise DataFileError(
                 self.path, f"n_frames={n_frames} must be in [2, {n_time}] (frames in the file)"
             )
-        self.n_frames = n_time if n_frames is None or split == "test" else n_frames
+        self.n_frames = n_frames if n_frames is not None and split == "train" else n_time
         self.has_state = "affine" in self.file and "deformation" in self.file
         self.dtype = dtype
         self.time = torch.as_tensor(self.file.time[: self.n_frames], dtype=torch.float64)

@@ -54,6 +54,8 @@ def test_training_horizon_is_cut_and_the_test_split_keeps_the_whole_one(with_sta
     assert train[0]["position"].shape[0] == 2 and train[0]["y"].shape[0] == 1
     assert test[0]["position"].shape[0] == 4
     assert list(test.trajectories) == [2]
+    everything = ParticleTrajectoryDataset(with_state, split="all", n_frames=2)
+    assert everything[0]["position"].shape[0] == 4
 
 
 def test_a_single_trajectory_file_is_its_own_test_split(positions_only: Path) -> None:
