@@ -59,7 +59,11 @@ Timing: every side first runs one untimed warm-up rollout of the full length wit
 shapes (for jax this is the jit compilation, excluded from the timing; ``block_until_ready``
 marks the end of each jax run), then ``--repeats`` timed rollouts; the median wall time is
 reported. Throughput = batch * n_steps / time in *trajectory-steps/s*. ``ours/this`` = sciml's
-throughput (same dtype) / this row's throughput: >= 1 means sciml is faster.
+throughput (same dtype) / this row's throughput: >= 1 means sciml is faster. ``ours/this (CPU
+time)`` is the same ratio from the median *process CPU time* of the timed runs (this row's / ours):
+on a machine shared with other jobs the sides run minutes apart under different loads, and CPU
+time, unlike wall time, does not count the time slices other processes take (it still counts
+their cache pollution). With ``--threads 1`` both are the single-core cost.
 
 Precision: JAX computes in float32 unless ``jax_enable_x64`` is set; this script enables x64 (so
 the float64 rows really are float64) and builds exponax's float32 steppers by casting all of the
@@ -150,6 +154,7 @@ class Result:
     dtype: str
     seconds: float | None = None
     steps_per_s: float | None = None
+    cpu_seconds: float | None = None  # median process CPU time of the timed runs
     error: float | None = None
     note: str = ""
 
@@ -192,17 +197,23 @@ def max_error(u: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(u, dtype=np.float64) - ref)))
 
 
-def time_runs(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, float, np.ndarray]:
-    """One untimed warm-up, then ``repeats`` timed runs: (median s, warm-up s, last result)."""
+def time_runs(
+    run: Callable[[], np.ndarray], repeats: int
+) -> tuple[float, float, np.ndarray, float]:
+    """One untimed warm-up, then ``repeats`` timed runs.
+
+    Returns (median wall s, warm-up s, last result, median process CPU s).
+    """
     t0 = time.perf_counter()
     out = run()
     warmup = time.perf_counter() - t0
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = run()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), warmup, out
+        cpu_times.append(time.process_time() - c0)
+    return statistics.median(times), warmup, out, statistics.median(cpu_times)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -225,8 +236,8 @@ def ours(case: Case, kind: str, dtype: str, u0: np.ndarray, repeats: int) -> Tim
             traj = solver.rollout(state, case.n_steps, save_every=case.n_steps)
         return traj[:, -1].numpy()
 
-    seconds, _, out = time_runs(run, repeats)
-    return Result(case.name, OURS, str(out.dtype), seconds, _rate(case, seconds)), out
+    seconds, _, out, cpu = time_runs(run, repeats)
+    return Result(case.name, OURS, str(out.dtype), seconds, _rate(case, seconds), cpu), out
 
 
 def _rate(case: Case, seconds: float) -> float:
@@ -351,8 +362,8 @@ def numpy_side(
     case: Case, kind: str, dtype: str, u0: np.ndarray, repeats: int, threads: int
 ) -> Timed:
     build = numpy_burgers if kind == "burgers" else numpy_ns
-    seconds, _, out = time_runs(build(case, dtype, u0, threads), repeats)
-    return Result(case.name, NUMPY, str(out.dtype), seconds, _rate(case, seconds)), out
+    seconds, _, out, cpu = time_runs(build(case, dtype, u0, threads), repeats)
+    return Result(case.name, NUMPY, str(out.dtype), seconds, _rate(case, seconds), cpu), out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -452,8 +463,8 @@ def exponax_side(mods, case: Case, kind: str, dtype: str, u0: np.ndarray, repeat
         mods, case, kind, dtype, convection=1.0 if kind == "burgers" else -1.0
     )
     run = exponax_run(mods, stepper, case.n_steps, u0, dtype)
-    seconds, warmup, out = time_runs(run, repeats)
-    res = Result(case.name, EXPONAX, str(out.dtype), seconds, _rate(case, seconds))
+    seconds, warmup, out, cpu = time_runs(run, repeats)
+    res = Result(case.name, EXPONAX, str(out.dtype), seconds, _rate(case, seconds), cpu)
     res.note = f"warm-up incl. jit {warmup:.1f} s (excluded)"
     return res, out
 
@@ -522,24 +533,27 @@ def header(args: argparse.Namespace) -> list[str]:
 
 def table(results: list[Result], cases: list[Case]) -> list[str]:
     by_case = {c.name: c for c in cases}
-    ours_rate = {
-        (r.case, r.dtype): r.steps_per_s for r in results if r.impl == OURS and r.steps_per_s
-    }
+    ours = {(r.case, r.dtype): r for r in results if r.impl == OURS and r.steps_per_s}
     lines = [
         "| case | implementation | dtype | batch x grid | steps x dt (t_end) | median s "
-        "| trajectory-steps/s | max abs err vs exact | ours/this | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| trajectory-steps/s | max abs err vs exact | ours/this | ours/this (CPU time) | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         c = by_case[r.case]
         grid = f"{c.n}" if "1D" in c.name else f"{c.n}^2"
-        base = ours_rate.get((r.case, r.dtype))
-        ratio = f"{base / r.steps_per_s:.2f}" if base and r.steps_per_s and r.impl != OURS else "-"
+        base = ours.get((r.case, r.dtype))
+        ratio = cpu_ratio = "-"
+        if base is not None and r.steps_per_s and r.impl != OURS:
+            ratio = f"{base.steps_per_s / r.steps_per_s:.2f}"
+            if base.cpu_seconds and r.cpu_seconds:
+                cpu_ratio = f"{r.cpu_seconds / base.cpu_seconds:.2f}"
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
         lines.append(
             f"| {r.case} | {r.impl} | {r.dtype} | {c.batch} x {grid} "
             f"| {c.n_steps} x {c.dt:g} ({c.t_end:g}) | {fmt(r.seconds, '.3f')} "
-            f"| {fmt(r.steps_per_s, ',.0f')} | {fmt(r.error, '.2e')} | {ratio} | {r.note} |"
+            f"| {fmt(r.steps_per_s, ',.0f')} | {fmt(r.error, '.2e')} | {ratio} | {cpu_ratio} "
+            f"| {r.note} |"
         )
     return lines
 

@@ -15,11 +15,13 @@ from these two for a diagonal ``L`` and is built by the IMEX steppers themselves
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
 
+from sciml.solvers.spectral._ops import real_pair, scale
 from sciml.solvers.spectral.grid import DEALIAS_MODES, Grid, as_batch_param
 
 __all__ = ["SpectralEquation"]
@@ -46,6 +48,10 @@ class SpectralEquation(ABC):
     n_channels: int = 1
     #: spatial dimensions the equation is written for (``None``: any)
     spatial_dims: tuple[int, ...] | None = None
+    #: ``True`` when, with the 2/3 rule, :math:`\hat N` is zero outside the mask and depends on
+    #: ``u_hat`` only through its unmasked modes; steppers may then form their stage values
+    #: already masked and call :meth:`nonlinear_of_masked`, which skips the mask pass.
+    masked_nonlinearity: bool = False
 
     def __init__(
         self, grid: Grid, *, dealias: str = "2/3", dealias_fraction: float = 2 / 3
@@ -62,6 +68,17 @@ class SpectralEquation(ABC):
         self.grid = grid
         self.dealias = dealias
         self._mask = grid.dealias_mask(dealias_fraction) if dealias == "2/3" else None
+        # Columns of the last (rfft) axis that the inverse transforms of the 2/3 and "none" rules
+        # keep: in 2D/3D only the K unmasked ones (the leading axes are then transformed for K
+        # columns, a third less work); in 1D all of them (zero-filling K -> N/2 + 1 would cost a
+        # copy). None for the 3/2 rule.
+        self._n_low: int | None = None
+        if dealias != "3/2":
+            n_f = grid.fourier_shape[-1]
+            kept = n_f if self._mask is None else int(self._mask.reshape(-1, n_f)[0].sum())
+            self._n_low = kept if grid.ndim > 1 else n_f
+        self._physical_mask = None if self._mask is None else self.physical_factor(1.0)
+        self._fourier_mask = None if dealias == "3/2" else self.fourier_factor(1.0)
         self._batch: int | None = grid.batch_size
         self._params: dict[str, torch.Tensor] = {}
 
@@ -101,25 +118,93 @@ class SpectralEquation(ABC):
     def nonlinear(self, u_hat: torch.Tensor) -> torch.Tensor:
         """:math:`\\hat N(\\hat u)` of a spectrum ``(B, C, *N_f)`` → ``(B, C, *N_f)``."""
 
+    def nonlinear_of_masked(self, u_hat: torch.Tensor) -> torch.Tensor:
+        """:meth:`nonlinear` of a spectrum ``(B, C, *N_f)`` that is already zero outside the mask.
+
+        Equations with :attr:`masked_nonlinearity` override it to skip the input mask.
+        """
+        return self.nonlinear(u_hat)
+
+    @property
+    def stage_mask(self) -> torch.Tensor | None:
+        """The mask ``(1, 1, *N_f)`` (grid dtype) a stepper may apply to stage values, or ``None``.
+
+        Set only for :attr:`masked_nonlinearity` equations with the 2/3 rule.
+        """
+        if not self.masked_nonlinearity or self._mask is None:
+            return None
+        return self._mask.to(self.grid.dtype)
+
     def max_velocity(self, u_hat: torch.Tensor) -> torch.Tensor | None:
         """Largest advection speed of the state (for the CFL warning), or ``None`` if none."""
         return None
 
     # -- pseudo-spectral products -------------------------------------------------------------
-    def to_physical(self, u_hat: torch.Tensor) -> torch.Tensor:
-        """Field values for products: dealiased on ``N`` points or padded on ``3N/2`` points."""
-        if self.dealias == "3/2":
-            return self.grid.padded_irfft(u_hat)
+    def _masked(self, symbol: torch.Tensor | float) -> torch.Tensor:
+        """``symbol`` times the dealiasing mask, broadcast to at least ``(1, 1, *N_f)``."""
+        if not isinstance(symbol, torch.Tensor):
+            symbol = torch.tensor(symbol, dtype=self.grid.dtype, device=self.grid.device)
         if self._mask is not None:
-            u_hat = u_hat * self._mask
-        return self.grid.irfft(u_hat)
+            symbol = symbol * self._mask
+        shape = torch.broadcast_shapes(symbol.shape, (1, 1, *self.grid.fourier_shape))
+        return symbol.expand(shape)
 
-    def to_fourier(self, v: torch.Tensor) -> torch.Tensor:
-        """Coefficients on the grid of a product computed by :meth:`to_physical` values."""
+    def physical_factor(self, symbol: torch.Tensor | float) -> torch.Tensor:
+        """``symbol`` times the dealiasing mask, as the ``factor`` of :meth:`to_physical`.
+
+        Precompute it once (in ``__init__``): ``to_physical(u_hat, factor)`` then equals
+        ``to_physical(symbol * u_hat)`` with one multiplication pass instead of two. ``symbol``
+        broadcasts to ``(Bl, C, *N_f)``; the result is ``(Bl, C, ..., K[, 2])``: only the ``K``
+        columns of the last axis the inverse transform keeps, real symbols as (re, im) pairs
+        (see :func:`~sciml.solvers.spectral._ops.real_pair`).
+        """
+        symbol = self._masked(symbol)
+        return real_pair(symbol if self._n_low is None else symbol[..., : self._n_low])
+
+    def fourier_factor(self, symbol: torch.Tensor | float) -> torch.Tensor:
+        """``symbol`` times the dealiasing mask, as the ``factor`` of :meth:`to_fourier`.
+
+        ``to_fourier(v, factor)`` then equals ``symbol * to_fourier(v)`` in one pass. For the 2/3
+        and "none" rules the factor also carries the ``1/prod(N)`` of the forward transform
+        (exact when ``prod(N)`` is a power of two). Shape ``(Bl, C, *N_f[, 2])``.
+        """
+        symbol = self._masked(symbol)
+        if self.dealias != "3/2":  # the padded transform normalises itself
+            symbol = symbol / math.prod(self.grid.shape)
+        return real_pair(symbol)
+
+    def to_physical(
+        self, u_hat: torch.Tensor, factor: torch.Tensor | None = None, *, masked: bool = False
+    ) -> torch.Tensor:
+        """Field values for products: dealiased on ``N`` points or padded on ``3N/2`` points.
+
+        ``factor`` (from :meth:`physical_factor`, mask included) multiplies ``u_hat``
+        ``(B, C, *N_f)`` first; ``masked=True`` (no ``factor``) says ``u_hat`` is already zero
+        outside the mask. Returns ``(B', C', *N)`` or ``(B', C', *M)`` (``M = 3N/2``), ``B', C'``
+        the broadcast of ``u_hat`` and ``factor``.
+        """
+        if factor is None and not masked:
+            factor = self._physical_mask
+        if self._n_low is None:
+            u_hat = u_hat if factor is None else scale(u_hat, factor)
+            return self.grid.padded_irfft(u_hat)
+        u_hat = u_hat[..., : self._n_low]
+        return self.grid.irfft_low(u_hat if factor is None else scale(u_hat, factor))
+
+    def to_fourier(self, v: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
+        """Coefficients ``(B, C, *N_f)`` of a product ``v`` computed from :meth:`to_physical` values.
+
+        ``factor`` (from :meth:`fourier_factor`) multiplies the dealiased coefficients.
+        """
+        factor = self._fourier_mask if factor is None else factor
         if self.dealias == "3/2":
-            return self.grid.truncated_rfft(v)
-        v_hat = self.grid.rfft(v)
-        return v_hat * self._mask if self._mask is not None else v_hat
+            v_hat = self.grid.truncated_rfft(v)
+            if factor is None:
+                return v_hat
+        else:
+            v_hat = self.grid.rfft(v, scaled=False)  # 1/prod(N) is in the factor
+        # a fresh tensor: scaled in place unless autograd needs it
+        return scale(v_hat, factor, inplace=True)
 
     def physical_fn(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """Evaluate ``fn(x_1, ..., x_D)`` of the grid coordinates into a spectrum (forcings)."""

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from sciml.solvers.spectral._ops import can_update
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
@@ -84,6 +85,13 @@ class NavierStokes2D(SpectralEquation):
         k2 = -grid.laplacian_symbol()
         # inverse Laplacian with the mean mode set to zero (ψ is defined up to a constant)
         self._inv_k2 = torch.where(k2 > 0, 1 / torch.where(k2 > 0, k2, 1), torch.zeros_like(k2))
+        # (Bl, 4, N_x, N_y//2+1): the symbols of u, v, d_x w, d_y w applied to w_hat, input mask
+        # included, so the four fields come from one broadcast product and one batched irfft2
+        u_sym, v_sym = self._iky * self._inv_k2, -self._ikx * self._inv_k2
+        symbols = torch.broadcast_tensors(u_sym, v_sym, self._ikx, self._iky)
+        self._field_factor = self.physical_factor(torch.cat(symbols, dim=1))
+        # -1 with the output mask folded in (real, so it multiplies the (re, im) view)
+        self._advection_factor = self.fourier_factor(-torch.ones_like(k2))
         self.forcing_hat = self._build_forcing(forcing, forcing_amplitude, forcing_wavenumber)
 
     def _build_forcing(
@@ -135,11 +143,20 @@ class NavierStokes2D(SpectralEquation):
         return self._iky * psi, -self._ikx * psi
 
     def nonlinear(self, w_hat: torch.Tensor) -> torch.Tensor:
-        u_hat, v_hat = self.velocity_hat(w_hat)
-        u, v = self.to_physical(u_hat), self.to_physical(v_hat)
-        wx, wy = self.to_physical(self._ikx * w_hat), self.to_physical(self._iky * w_hat)
-        out = -self.to_fourier(u * wx + v * wy)
-        return out if self.forcing_hat is None else out + self.forcing_hat
+        # (B, 1, N_x, N_f) x (Bl, 4, N_x, N_f) -> fields (B, 4, N_x, N_y) = (u, v, w_x, w_y)
+        fields = self.to_physical(w_hat, self._field_factor)
+        u, v, wx, wy = fields.split(1, dim=1)
+        advection = u * wx  # a fresh buffer: accumulate in place where autograd allows
+        if can_update(advection, v, wy):
+            advection.addcmul_(v, wy)
+        else:
+            advection = advection + v * wy
+        out = self.to_fourier(advection, self._advection_factor)
+        if self.forcing_hat is None:
+            return out
+        if can_update(out, self.forcing_hat):
+            return out.add_(self.forcing_hat)
+        return out + self.forcing_hat
 
     def max_velocity(self, w_hat: torch.Tensor) -> torch.Tensor:
         u_hat, v_hat = self.velocity_hat(w_hat.detach())
