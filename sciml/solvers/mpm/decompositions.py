@@ -7,22 +7,28 @@ The undeformed state ``F = I`` has repeated singular values, where the textbook 
   (written as ``cos θ = a/r``, ``sin θ = b/r`` with ``r = √(a² + b²)``): smooth wherever
   ``r > 0``.
 * :func:`svd` — a rotation-variant SVD ``F = U diag(σ) Vᵀ`` (``det U = det V = 1``, the sign of
-  ``det F`` carried by ``σ_d``) with a custom backward. Writing ``P = Uᵀ δF V = s + a`` (symmetric
-  plus skew parts), the infinitesimal rotations are ``Ω_U = s∘D + a∘E`` and ``Ω_V = s∘D − a∘E``
-  with ``D_ij = 1/(σ_j − σ_i)``, ``E_ij = 1/(σ_i + σ_j)``. Only ``D`` diverges at repeated
-  singular values, and it cancels in ``R = U Vᵀ``; we clamp ``|σ_j − σ_i| ≥ ε`` in ``D`` so that
-  the gradient stays finite and the gradient of ``R`` (and of σ) stays exact.
+  ``det F`` carried by ``σ_d``) with a custom backward. The 3D forward is a vectorized one-sided
+  Jacobi SVD (:func:`_svd3d`), about 5× faster on CPU than batched LAPACK on 3×3 matrices.
+  Writing ``P = Uᵀ δF V = s + a`` (symmetric plus skew parts), the infinitesimal rotations are
+  ``Ω_U = s∘D + a∘E`` and ``Ω_V = s∘D − a∘E`` with ``D_ij = 1/(σ_j − σ_i)``,
+  ``E_ij = 1/(σ_i + σ_j)``. Only ``D`` diverges at repeated singular values, and it cancels in
+  ``R = U Vᵀ``; we clamp ``|σ_j − σ_i| ≥ ε`` in ``D`` so that the gradient stays finite and the
+  gradient of ``R`` (and of σ) stays exact.
 * :func:`sym_function` — ``f(A) = Q f(Λ) Qᵀ`` for symmetric ``A`` with the Daleckii–Krein backward
   ``∇_A = Q (G ∘ Qᵀ ḡ Q) Qᵀ``, ``G_ij = (f(λ_i) − f(λ_j))/(λ_i − λ_j)`` and ``G_ij = f′(λ̄)`` for
   (near-)equal eigenvalues: exact and finite everywhere. Hencky strains ``½ log(F Fᵀ)`` and the
   log-strain return mappings are built from it.
 
 References: Townsend (2016), "Differentiating the singular value decomposition"; Ionescu et al.
-(2015), matrix backpropagation; Higham (2008), *Functions of Matrices*, Thm 3.11.
+(2015), matrix backpropagation; Higham (2008), *Functions of Matrices*, Thm 3.11; McAdams et al.
+(2011), "Computing the singular value decomposition of 3×3 matrices with minimal branching and
+elementary floating point operations"; Demmel & Veselić (1992), "Jacobi's method is more accurate
+than QR".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -95,23 +101,120 @@ def _eigh(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return _eigh2d(A) if A.shape[-1] == 2 else torch.linalg.eigh(A)
 
 
+# Cyclic one-sided Jacobi sweeps reaching rounding level (see :func:`_svd3d`).
+_JACOBI_SWEEPS = {torch.float32: 4, torch.float64: 5}
+
+
+def _dot3(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(m,)`` dot products of the ``(≥3, m)`` column blocks ``x[:3]`` and ``y[:3]``.
+
+    Three fused multiply-adds on contiguous rows: a reduction over the leading axis is several
+    times slower on CPU.
+    """
+    return torch.addcmul(torch.addcmul(x[0] * y[0], x[1], y[1]), x[2], y[2])
+
+
+def _svd3d(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rotation-variant SVD of ``(..., 3, 3)`` matrices by vectorized one-sided Jacobi.
+
+    Same conventions as :func:`svd`: ``U``, ``V`` proper rotations, ``σ₀ ≥ σ₁ ≥ |σ₂|`` with
+    ``sign σ₂ = sign det F``. Pure elementwise torch on ``(m,)`` rows (no LAPACK, no per-matrix
+    Python loop, no host synchronisation), so it runs on any device.
+
+    1. Scale ``F`` by ``s = max |F_ij|`` (no over/underflow in the squared norms below).
+    2. One-sided (Hestenes) Jacobi: ``B ← B G_pq``, ``V ← V G_pq`` from ``B = F``, ``V = I``
+       for the pairs ``(0,1), (0,2), (1,2)``, repeated for a fixed number of sweeps (4 in float32,
+       5 in float64: the convergence is quadratic, and one sweep fewer leaves residuals up to
+       ~1e-5 / ~4e-11 on random matrices). With ``α = ‖b_p‖²``, ``β = ‖b_q‖²``,
+       ``γ = b_p·b_q`` and ``τ = β − α``, the rotation ``b_p ← c b_p − s b_q``,
+       ``b_q ← s b_p + c b_q`` with ``t = s/c = sign(τ) 2γ / (|τ| + √(τ² + 4γ²))``,
+       ``c = 1/√(1 + t²)``, makes the two columns orthogonal and leaves ``‖b_p‖² = α − tγ``,
+       ``‖b_q‖² = β + tγ``. When the latter is larger we turn a further quarter turn,
+       ``(c, s) ← (−s, c)``, which swaps the columns (one negated) so that the last sweep leaves
+       them sorted by decreasing norm (McAdams et al. 2011). The dot products are recomputed
+       from ``B`` at each rotation, which keeps the columns orthogonal *relative to their
+       norms*: small singular values come out with small relative error (Demmel & Veselić 1992),
+       unlike the eigenvectors of ``FᵀF``.
+    3. ``F V = B = U R`` by Gram–Schmidt with ``u₂ = u₀ × u₁`` (so ``det U = 1``):
+       ``σ₀ = ‖b₀‖``, ``σ₁ = u₁·b₁``, ``σ₂ = u₂·b₂`` (signed). When ``b₁`` is negligible
+       (rank ≤ 1) ``u₁`` is any unit vector orthogonal to ``u₀``. The dropped entries of ``R``
+       above the diagonal are ``u_i·b_j``, of the order of rounding after convergence.
+
+    Accuracy (measured, module tests): ``‖U diag(σ) Vᵀ − F‖₂ / ‖F‖₂`` and ``‖UᵀU − I‖_max``,
+    ``‖VᵀV − I‖_max`` ≲ 2e-6 in float32 and ≲ 4e-15 in float64; ``|σ|`` agree with float64
+    ``torch.linalg.svdvals`` to ≲ 1e-6 / 2e-14 of ``‖F‖₂``. Other floating dtypes run in
+    float32.
+
+    Parameters
+    ----------
+    F:
+        ``(..., 3, 3)`` real matrices.
+
+    Returns
+    -------
+    U, sigma, V:
+        ``(..., 3, 3)``, ``(..., 3)``, ``(..., 3, 3)`` (see :func:`svd`).
+    """
+    dtype = F.dtype
+    work = dtype if dtype in _JACOBI_SWEEPS else torch.float32
+    batch = F.shape[:-2]
+    m = math.prod(batch)
+    # (column, row, matrix) layout: every entry is a contiguous (m,) row.
+    X = F.to(work).reshape(m, 3, 3).permute(2, 1, 0)
+    scale = X.abs().amax((0, 1))
+    scale = torch.where(scale > 0, scale, 1.0)
+    eye = torch.eye(3, dtype=work, device=F.device)[:, :, None].expand(3, 3, m)
+    # Column p of B stacked over column p of V: (6, m) blocks rotated together.
+    cols = list(torch.cat([X / scale, eye], 1).unbind(0))
+    tiny = torch.finfo(work).tiny
+    for _ in range(_JACOBI_SWEEPS[work]):
+        for p, q in ((0, 1), (0, 2), (1, 2)):
+            wp, wq = cols[p], cols[q]
+            alpha, beta, gamma2 = _dot3(wp, wp), _dot3(wq, wq), 2 * _dot3(wp, wq)
+            tau = beta - alpha
+            den = (tau.abs() + torch.hypot(tau, gamma2)).clamp_min(tiny)
+            t = gamma2 / torch.copysign(den, tau)
+            c = torch.rsqrt(1 + t * t)
+            s = c * t
+            swap = t * gamma2 > -tau  # ‖b_q‖² > ‖b_p‖² after the rotation
+            c, s = torch.where(swap, -s, c), torch.where(swap, c, s)
+            cols[p] = torch.addcmul(c * wp, s, wq, value=-1)
+            cols[q] = torch.addcmul(c * wq, s, wp)
+    b0, b1, b2 = (col[:3] for col in cols)
+    n0 = _dot3(b0, b0)
+    e0 = torch.tensor([[1.0], [0.0], [0.0]], dtype=work, device=F.device)
+    u0 = torch.where(n0 > 0, b0 * torch.rsqrt(n0), e0)  # n0 = 0 only for F = 0
+    w = b1 - _dot3(u0, b1) * u0
+    wn2 = _dot3(w, w)
+    # w is trusted when it is not cancellation noise of a negligible b₁.
+    ok = (wn2 > 0.25 * _dot3(b1, b1)) & (wn2 > tiny)
+    x, y, z = u0.unbind(0)
+    zero = torch.zeros_like(x)
+    # e_x × u₀ or e_y × u₀, whichever is longer (norm² ≥ ½).
+    ortho = torch.where(x * x <= y * y, torch.stack([zero, -z, y]), torch.stack([z, zero, -x]))
+    ortho = ortho * torch.rsqrt(_dot3(ortho, ortho))
+    u1 = torch.where(ok, w * torch.rsqrt(torch.where(ok, wn2, 1.0)), ortho)
+    s1 = _dot3(u1, b1)
+    u1 = torch.where(s1 < 0, -u1, u1)
+    u2 = torch.linalg.cross(u0, u1, dim=0)
+    sigma = torch.stack([n0.sqrt(), s1.abs(), _dot3(u2, b2)], 1) * scale[:, None]
+    U = torch.stack([u0, u1, u2], 1).permute(2, 0, 1)
+    V = torch.stack([col[3:] for col in cols], 1).permute(2, 0, 1)
+    return (
+        U.reshape(*batch, 3, 3).to(dtype),
+        sigma.reshape(*batch, 3).to(dtype),
+        V.reshape(*batch, 3, 3).to(dtype),
+    )
+
+
 class _SafeSVD(torch.autograd.Function):
     @staticmethod
     def forward(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if F.shape[-1] == 2:
             return _svd2d(F)
-        U, S, Vh = torch.linalg.svd(F)
-        V = Vh.transpose(-1, -2)
-        # Make U and V proper rotations; the sign of det F moves to the smallest singular value.
-        du = torch.sign(det(U))
-        dv = torch.sign(det(V))
-        U = U.clone()
-        V = V.clone()
-        S = S.clone()
-        U[..., :, -1] *= du.unsqueeze(-1)
-        V[..., :, -1] *= dv.unsqueeze(-1)
-        S[..., -1] *= du * dv
-        return U, S, V
+        if F.shape[-1] == 3 and F.shape[-2] == 3:
+            return _svd3d(F)
+        raise ValueError(f"svd expects (..., d, d) matrices with d in {{2, 3}}, got {F.shape}")
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001 (torch hook signature)
@@ -158,7 +261,8 @@ def svd(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     U, sigma, V:
         ``(..., d, d)`` rotations, ``(..., d)`` singular values in descending order of magnitude
         (the last one negative when ``det F < 0``; in 2D, the eigenvalues of the polar factor
-        ``S``, largest first), ``(..., d, d)`` rotations.
+        ``S``, largest first), ``(..., d, d)`` rotations. d ∈ {2, 3}: closed form in 2D,
+        vectorized Jacobi in 3D (:func:`_svd3d`).
     """
     return _SafeSVD.apply(F)
 
