@@ -60,7 +60,7 @@ SPEC = Path(__file__).parents[1] / "nclaw_jelly.yaml"
 TRAIN_FRAMES = 201
 #: learning rates tried in turn (NCLaw's 1.0 first); a law is trained at the first that does not
 #: diverge, and the diverged attempts are reported
-LAW_LRS = {"nclaw": (1.0,), "mlp_law": (1.0, 0.1, 0.01, 0.001)}
+LAW_LRS = {"nclaw": (1.0, 0.1), "mlp_law": (1.0, 0.1, 0.01, 0.001)}
 #: the GNS steps 2 ms (2 saved frames) at a time: black-box particle simulators use frames
 #: coarser than the simulator's step
 GNS_STRIDE = 2
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         stride=GNS_STRIDE,
     )
     timings["gns"] = time.perf_counter() - started
-    n_frames = 61 if args.quick else int(generate["n_steps"]) + 1
+    n_frames = 61 if args.quick else int(generate["n_steps"]) // int(generate["save_every"]) + 1
 
     def gns_mse(name: str, frames: int) -> float:
         n_traj = TEST_DATA.get(name, {}).get("n_samples", 1)
