@@ -24,8 +24,9 @@ free rollout from the first frame, NCLaw's metric):
 Run (about 30 min on 2 cores; ``--quick`` runs every step in 2–3 min, numbers meaningless)::
 
     .venv/bin/python examples/nclaw/reproduce.py --out runs/nclaw_repro
-    .venv/bin/python examples/nclaw/reproduce.py --spec examples/nclaw_plasticine.yaml \
-        --out runs/nclaw_repro_plasticine       # the same on elastoplastic plasticine
+
+``--spec`` runs the same comparison from another NCLaw spec (its ``data.generate`` section makes
+the training and test data).
 
 It writes ``results.md`` (the table), ``results.json`` and ``results.png`` into ``--out``.
 """
