@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from sciml.models.config import strict_config
+from sciml.models.nclaw import gelu_mlp
 from sciml.registry import MODELS
 
 __all__ = ["MLPLaw"]
@@ -59,13 +60,7 @@ class MLPLaw(nn.Module):
             raise ValueError(f"hidden widths must be positive integers, got {list(hidden)}")
         self.dim = dim
         self.stress_scale = stress_scale
-        widths = [dim * dim, *hidden, dim * dim]
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.Linear(a, b))
-            if i < len(widths) - 2:
-                layers.append(nn.GELU())
-        self.net = nn.Sequential(*layers)
+        self.net = gelu_mlp([dim * dim, *hidden, dim * dim], bias=True)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

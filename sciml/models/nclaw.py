@@ -50,6 +50,16 @@ def invariant_features(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return z, R
 
 
+def gelu_mlp(widths: Sequence[int], *, bias: bool) -> nn.Sequential:
+    """``Linear(widths[0] → widths[1]) → GELU → … → Linear(… → widths[-1])`` (no final GELU)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(a, b, bias=bias))
+        if i < len(widths) - 2:
+            layers.append(nn.GELU())
+    return nn.Sequential(*layers)
+
+
 def _sym(M: torch.Tensor) -> torch.Tensor:
     return 0.5 * (M + M.transpose(-1, -2))
 
@@ -72,13 +82,7 @@ class InvariantMLP(nn.Module):
         if not hidden or min(hidden) < 1:
             raise ValueError(f"hidden widths must be positive integers, got {list(hidden)}")
         self.dim = dim
-        widths = [dim + dim * dim + 1, *hidden, dim * dim]
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.Linear(a, b, bias=False))
-            if i < len(widths) - 2:
-                layers.append(nn.GELU())
-        self.net = nn.Sequential(*layers)
+        self.net = gelu_mlp([dim + dim * dim + 1, *hidden, dim * dim], bias=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
