@@ -30,7 +30,6 @@ so a model trained on the first ``n_frames`` frames is tested on a longer one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -151,14 +150,6 @@ class ParticleTrajectoryDataset(Dataset):
         """Every trajectory stacked ``{key: (len(self), ...)}`` (all share ``P`` and ``T``)."""
         samples = [self[i] for i in range(len(self))]
         return {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
-
-    def scalars(self, names: Sequence[str]) -> dict[str, np.ndarray]:
-        """Per-trajectory scalars of the split (e.g. ``E``, ``vx``) for reports."""
-        out = {}
-        for name in names:
-            value = np.asarray(self.file.scalars[name]).reshape(-1)
-            out[name] = value[list(self.trajectories)] if value.size > 1 else value
-        return out
 
     def __repr__(self) -> str:
         return (

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sciml.data.particle_states import STATE_KEYS
 from sciml.models.config import strict_config
 from sciml.registry import MODELS
 from sciml.solvers.mpm import Grid, MPMSimulator, MPMState, NonFiniteStateError, Walls
@@ -84,7 +85,7 @@ class LearnedMPM(nn.Module):
         Learning-rate ratio of the plastic to the elastic network.
     """
 
-    input_keys = ("position", "velocity", "affine", "deformation", "mass", "volume")
+    input_keys = STATE_KEYS
     resolution_invariant = False
 
     def __init__(
