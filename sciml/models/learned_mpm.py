@@ -19,6 +19,16 @@ simulated **as one batch** of ``B · ⌈(T − 1)/λ⌉`` scenes: the same loss 
 them one after the other, in one pass. In eval mode there is no reset: a free rollout from
 frame 0, the quantity NCLaw reports.
 
+**Diverged segments.** Early in training a freshly updated law can make some segments blow up
+(a stiff law overshoots the stable time step; NCLaw's plasticine and sand at lr 1.0). With
+``diverged_segments="stop"`` (the default) the loss is then NaN and the trainer stops, keeping
+the last good checkpoint. With ``"skip"`` the segments that stay finite are simulated again and
+trained on, and the diverged ones contribute nothing to that step's loss (their predicted frames
+are the ground truth, with no gradient); :meth:`training_statistics` reports how many were
+skipped, which the trainer logs as the ``skipped_segments`` column of ``metrics.csv``. If every
+segment diverges the loss is NaN and the run stops as before. (NCLaw's code instead passes
+gradients through ``nan_to_num``.)
+
 **Optimizer groups.** :meth:`parameter_groups` gives the plastic network ``plastic_lr_scale`` times
 the learning rate of the elastic one (NCLaw: Adam with 1.0 and 0.1).
 
@@ -40,7 +50,10 @@ from sciml.models.config import strict_config
 from sciml.registry import MODELS
 from sciml.solvers.mpm import Grid, MPMSimulator, MPMState, NonFiniteStateError, Walls
 
-__all__ = ["LearnedMPM", "simulation_settings"]
+__all__ = ["DIVERGED_SEGMENTS", "LearnedMPM", "simulation_settings"]
+
+#: what a training step may do with teacher-forced segments that blow up
+DIVERGED_SEGMENTS = ("stop", "skip")
 
 
 def simulation_settings(config: Mapping[str, Any], dim: int) -> dict[str, Any]:
@@ -83,6 +96,9 @@ class LearnedMPM(nn.Module):
         stores the whole graph.
     plastic_lr_scale:
         Learning-rate ratio of the plastic to the elastic network.
+    diverged_segments:
+        ``"stop"`` or ``"skip"``: what a training step does with teacher-forced segments whose
+        simulation blows up (module docstring).
     """
 
     input_keys = STATE_KEYS
@@ -96,6 +112,7 @@ class LearnedMPM(nn.Module):
         teacher_forcing: Sequence[int] = (25, 200),
         checkpoint_every: int | None = None,
         plastic_lr_scale: float = 0.1,
+        diverged_segments: str = "stop",
     ) -> None:
         super().__init__()
         settings = dict(simulation)
@@ -106,10 +123,17 @@ class LearnedMPM(nn.Module):
             )
         if not plastic_lr_scale > 0:
             raise ValueError(f"plastic_lr_scale must be positive, got {plastic_lr_scale}")
+        if diverged_segments not in DIVERGED_SEGMENTS:
+            raise ValueError(
+                f"diverged_segments must be one of {list(DIVERGED_SEGMENTS)}, "
+                f"got {diverged_segments!r}"
+            )
         self.settings = settings
         self.teacher_forcing = (lo, hi)
         self.checkpoint_every = checkpoint_every
         self.plastic_lr_scale = plastic_lr_scale
+        self.diverged_segments = diverged_segments
+        self._skipped_segments = 0
         self.law = law
         self.simulator = MPMSimulator(
             Grid(int(settings["dim"]), int(settings["grid_n"])),
@@ -127,6 +151,12 @@ class LearnedMPM(nn.Module):
         lo, hi = self.teacher_forcing
         ramp = 0.5 * (1.0 - math.cos(math.pi * min(1.0, max(0.0, fraction))))
         self.reset_interval = int(round(lo + (hi - lo) * ramp))
+
+    def training_statistics(self) -> dict[str, float]:
+        """Counts since the last call, logged by the trainer: ``skipped_segments``."""
+        stats = {"skipped_segments": float(self._skipped_segments)}
+        self._skipped_segments = 0
+        return stats
 
     def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
         """Optimizer groups: the plastic network (if any) at ``plastic_lr_scale · lr``."""
@@ -228,6 +258,16 @@ class LearnedMPM(nn.Module):
             per_segment(volume),
         )
         x = self.simulate(state, lam)  # (B·S, λ, P, d)
+        if self.diverged_segments == "skip" and not bool(torch.isfinite(x).all()):
+            frames = (starts[:, None] + torch.arange(1, lam + 1, device=starts.device)).clamp(
+                max=n_out
+            )
+            finite = self.simulator.finite_scenes(state, lam * self.substeps, dt=self.dt)
+            if bool(finite.any()):  # otherwise the NaN frames stop the run
+                self._skipped_segments += int((~finite).sum())
+                kept = finite.nonzero().squeeze(1)
+                target = position[:, frames].flatten(0, 1).detach()
+                x = target.index_put((kept,), self.simulate(state.select(kept), lam))
         return x.unflatten(0, (b, s)).flatten(1, 2)[:, :n_out]
 
     def extra_repr(self) -> str:
@@ -247,6 +287,7 @@ def build_learned_mpm(
     teacher_forcing: Sequence[int] = (25, 200),
     checkpoint_every: int | None = None,
     plastic_lr_scale: float = 0.1,
+    diverged_segments: str = "stop",
 ) -> LearnedMPM:
     """A :class:`LearnedMPM` with the registered law ``law`` (``nclaw``, ``mlp_law``, …) built
     with ``law_options`` and the data's dimension. ``simulation`` is filled in from the dataset."""
@@ -258,4 +299,5 @@ def build_learned_mpm(
         teacher_forcing=teacher_forcing,
         checkpoint_every=checkpoint_every,
         plastic_lr_scale=plastic_lr_scale,
+        diverged_segments=diverged_segments,
     )

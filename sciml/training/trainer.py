@@ -63,8 +63,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 class TrainerSetupError(ValueError):
-    """The trainer cannot start: unwritable run directory, nothing to resume, or a resume whose
-    spec/config differs from the one the run was started with."""
+    """The trainer cannot start: unwritable run directory, nothing to resume, a resume whose
+    spec/config differs from the one the run was started with, or a loss that depends on no
+    trainable parameter."""
 
 
 @dataclass
@@ -105,6 +106,7 @@ class _Progress:
     best_val_loss: float = math.inf
     best_step: int = -1
     window: list[float] = field(default_factory=lambda: [0.0, 0.0])  # train-loss sum, count
+    statistics: dict[str, float] = field(default_factory=dict)  # model counts, summed per window
     elapsed: float = 0.0
 
 
@@ -138,7 +140,10 @@ class Trainer:
         Optional hooks: ``parameter_groups(lr) -> list[dict]`` (torch param groups with their own
         learning rates, all scaled by the schedule) and ``set_training_progress(fraction)``,
         called before every optimizer step with ``(step − 1) / total_steps`` (a curriculum, e.g.
-        the teacher-forcing interval of :class:`~sciml.models.learned_mpm.LearnedMPM`).
+        the teacher-forcing interval of :class:`~sciml.models.learned_mpm.LearnedMPM`), and
+        ``training_statistics() -> dict[str, float]``, counts since its last call (always the
+        same keys), read after every step, summed over each log window and written as extra
+        ``metrics.csv`` columns (rank 0's counts under DDP).
     loss_fn:
         ``loss_fn(pred, target) -> scalar``, a mean over the batch (so that accumulation and
         data parallelism reproduce the large-batch gradient).
@@ -212,6 +217,11 @@ class Trainer:
         self.optimizer = build_optimizer(params, config.optimizer, config.lr, config.weight_decay)
         # A model with a curriculum (e.g. a teacher-forcing interval) follows the step count.
         self._progress_hook = getattr(self.model, "set_training_progress", None)
+        # A model may count events of its own (e.g. skipped diverged segments) for the log.
+        self._statistics_hook = getattr(self.model, "training_statistics", None)
+        self.statistic_names: tuple[str, ...] = (
+            tuple(self._statistics_hook()) if callable(self._statistics_hook) else ()
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
 
         self._build_loaders(train_dataset, val_dataset, collate_fn or collate)
@@ -309,6 +319,7 @@ class Trainer:
             "best_val_loss": p.best_val_loss,
             "best_step": p.best_step,
             "window": list(p.window),
+            "statistics": dict(p.statistics),
             "elapsed": p.elapsed,
             "history": list(history),
             "config": self.config.to_dict(),
@@ -366,6 +377,7 @@ class Trainer:
             best_val_loss=float(state["best_val_loss"]),
             best_step=int(state["best_step"]),
             window=[float(v) for v in state["window"]],
+            statistics={k: float(v) for k, v in state.get("statistics", {}).items()},
             elapsed=float(state["elapsed"]),
         )
         return p, list(state["history"])
@@ -394,7 +406,9 @@ class Trainer:
                     )
                 seed_everything(self.config.seed)
                 p, history = _Progress(), []
-            logger = RunLogger(self.run_dir, history, enabled=self.ctx.is_main)
+            logger = RunLogger(
+                self.run_dir, history, enabled=self.ctx.is_main, extra_columns=self.statistic_names
+            )
             try:
                 interrupted = self._loop(p, logger)
             finally:
@@ -435,6 +449,9 @@ class Trainer:
                 while p.batch_in_epoch < n_batches and p.step < self.total_steps:
                     n_micro = min(self.config.grad_accum_steps, n_batches - p.batch_in_epoch)
                     loss, lr, stop_all = self._train_step(batches, n_micro, p.step + 1, stop)
+                    if callable(self._statistics_hook):
+                        for name, value in self._statistics_hook().items():
+                            p.statistics[name] = p.statistics.get(name, 0.0) + float(value)
                     p.step += 1
                     p.batch_in_epoch += n_micro
                     p.elapsed = time.perf_counter() - started
@@ -505,7 +522,15 @@ class Trainer:
                 with self._autocast():
                     pred = self.ddp_model(*[batch[k] for k in self.input_keys])
                     loss = self.loss_fn(pred, batch["y"])
-                self.scaler.scale(loss / n_micro).backward()
+                if loss.requires_grad:
+                    self.scaler.scale(loss / n_micro).backward()
+                elif bool(torch.isfinite(loss)):
+                    raise TrainerSetupError(
+                        "the training loss does not depend on any trainable parameter (it has no "
+                        "autograd graph); check that the model's forward uses its parameters"
+                    )
+                # else: a NaN computed without a graph (e.g. a simulation that blew up at its
+                # first step) is reported as a non-finite loss below, like any other.
             losses.append(loss.detach())
         mean_loss, stop_all = self._reduce_step(losses, stop.requested)
         if not math.isfinite(mean_loss):
@@ -573,8 +598,10 @@ class Trainer:
                 "val_loss": p.last_val_loss if evaluate else None,
                 "lr": lr,
                 "time": p.elapsed,
+                **{name: p.statistics.get(name, 0.0) for name in self.statistic_names},
             }
             p.window = [0.0, 0.0]
+            p.statistics = {}
             logger.log(row)
             bar.set_postfix(loss=f"{row['train_loss']:.3g}", refresh=False)
         names = ["best.pt"] if improved else []

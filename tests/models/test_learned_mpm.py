@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from sciml.data.particle_states import STATE_KEYS, ParticleTrajectoryDataset
 from sciml.data.recipes.base import generate
@@ -120,3 +121,66 @@ def test_gradient_of_the_rollout_loss_reaches_the_law(jelly_file: Path):
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+class _LawBreakingWhenStretched(nn.Module):
+    """Jelly with a learnable stiffness factor whose stress is NaN wherever ``F₀₀ > 1.5``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jelly = make_material("jelly", E=E_JELLY)
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def stress(self, F: torch.Tensor) -> torch.Tensor:
+        tau = self.scale * self.jelly.stress(F)
+        return torch.where(F[..., :1, :1] > 1.5, torch.nan, tau)
+
+    def project(self, F: torch.Tensor) -> torch.Tensor:
+        return F
+
+
+@pytest.mark.parametrize("diverged_segments", ["stop", "skip"])
+def test_diverged_segments_stop_the_step_or_are_skipped_and_counted(
+    jelly_file: Path, diverged_segments: str
+):
+    """Segments start at frames 0, 3, 6; the ground-truth F of scene 0 at frame 3 is made one the
+    law cannot simulate, so exactly that segment blows up."""
+    batch, sim = _batch(jelly_file)
+    deformation = batch["deformation"].clone()
+    deformation[0, 3, :, 0, 0] = 2.0
+    batch["deformation"] = deformation
+    model = (
+        LearnedMPM(_LawBreakingWhenStretched(), sim, diverged_segments=diverged_segments)
+        .double()
+        .train()
+    )
+    model.reset_interval = 3
+    pred = model(*[batch[k] for k in STATE_KEYS])
+    if diverged_segments == "stop":
+        assert torch.isnan(pred).any()
+        assert model.training_statistics() == {"skipped_segments": 0.0}
+        return
+    assert model.training_statistics() == {"skipped_segments": 1.0}
+    assert model.training_statistics() == {"skipped_segments": 0.0}  # counts since the last call
+    # the skipped segment (frames 4..6 of scene 0 = outputs 3..5) is the detached ground truth
+    assert torch.equal(pred[0, 3:6], batch["y"][0, 3:6])
+    # every other segment was simulated with the (true) law
+    torch.testing.assert_close(pred, batch["y"], rtol=0, atol=1e-6)
+    (g_skip,) = torch.autograd.grad((pred - batch["y"]).square().sum(), model.law.scale)
+    assert torch.isfinite(g_skip) and g_skip != 0
+    # the gradient is that of the kept segments alone: the same frames of a clean run, with the
+    # broken segment's frames left out of the loss by hand
+    clean = LearnedMPM(_LawBreakingWhenStretched(), sim).double().train()
+    clean.reset_interval = 3
+    full = clean(*[_batch(jelly_file)[0][k] for k in STATE_KEYS])
+    mask = torch.ones_like(full)
+    mask[0, 3:6] = 0
+    (g_kept,) = torch.autograd.grad(((full - batch["y"]).square() * mask).sum(), clean.law.scale)
+    torch.testing.assert_close(g_skip, g_kept, rtol=1e-10, atol=0)
+
+
+def test_unknown_diverged_segments_mode_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"diverged_segments must be one of \['stop', 'skip'\]"):
+        build_learned_mpm(
+            {"dim": 2, "grid_n": 16, "dt": 1e-3, "substeps": 1}, diverged_segments="nan"
+        )

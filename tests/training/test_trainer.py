@@ -366,3 +366,63 @@ def test_model_hooks_see_training_progress_and_set_group_learning_rates(tmp_path
     assert model.progress == [0.0, 0.25, 0.5, 0.75]  # before each of the 4 steps
     # the schedule scales every group alike: cosine after 4 of 4 steps is 0
     assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.0, 0.0]
+
+
+class _CountingMLP(TinyMLP):
+    """TinyMLP reporting how many forward passes it ran since it was last asked."""
+
+    def __init__(self) -> None:
+        super().__init__(dropout=0.0)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+    def training_statistics(self) -> dict[str, float]:
+        stats = {"forward_calls": float(self.calls)}
+        self.calls = 0
+        return stats
+
+
+def test_model_statistics_are_summed_per_log_window_into_metrics_csv(tmp_path: Path) -> None:
+    config = TrainerConfig(
+        epochs=3, batch_size=8, lr=1e-3, log_every=2, eval_every=100, progress=False
+    )
+    trainer = Trainer(
+        _CountingMLP(),
+        nn.MSELoss(),
+        SyntheticDataset(16),
+        SyntheticDataset(8, seed=2),
+        config,
+        tmp_path,
+    )
+    trainer.fit()
+    with open(tmp_path / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[-1] == "forward_calls"
+    # one training forward per step (2 batches × 3 epochs), rows every 2 steps; the validation
+    # at the last step runs after that step's statistics were read
+    assert [(int(r["step"]), float(r["forward_calls"])) for r in rows] == [
+        (2, 2.0),
+        (4, 2.0),
+        (6, 2.0),
+    ]
+
+
+def test_nan_loss_without_an_autograd_graph_is_a_non_finite_loss(tmp_path: Path) -> None:
+    class NaNConstant(nn.Module):
+        def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return torch.tensor(math.nan)
+
+    with pytest.raises(NonFiniteLossError, match="at step 1"):
+        make_trainer(tmp_path, loss_fn=NaNConstant()).fit()
+
+
+def test_loss_independent_of_the_parameters_is_refused(tmp_path: Path) -> None:
+    class Constant(nn.Module):
+        def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return target.square().mean()
+
+    with pytest.raises(TrainerSetupError, match="does not depend on any trainable parameter"):
+        make_trainer(tmp_path, loss_fn=Constant()).fit()

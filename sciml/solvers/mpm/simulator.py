@@ -300,6 +300,30 @@ class MPMSimulator(nn.Module):
             done += count
         return self._trajectory(xs, vs, state, save_every)
 
+    @torch.no_grad()
+    def finite_scenes(self, state: MPMState, n_steps: int, *, dt: float) -> torch.Tensor:
+        """``(B,)`` bool: which scenes of the batch stay finite for ``n_steps`` steps of ``dt``.
+
+        Scenes do not interact, so a scene that blows up is frozen at its last finite state and
+        the others go on. No autograd graph is built (a cheap pre-pass, e.g. to find the
+        segments a learned law cannot simulate yet).
+        """
+        self.check_state(state)
+        alive = torch.ones(state.x.shape[0], dtype=torch.bool, device=state.x.device)
+        for _ in range(n_steps):
+            new = self._step(state, dt)
+            for t in (new.x, new.v, new.F):
+                alive &= torch.isfinite(t.flatten(1).sum(1, dtype=torch.float64))
+            if not bool(alive.any()):
+                break
+            state = MPMState.from_tensors(
+                tuple(
+                    torch.where(alive.view(-1, *[1] * (n.dim() - 1)), n, o)
+                    for n, o in zip(new.tensors(), state.tensors())
+                )
+            )
+        return alive
+
     @staticmethod
     def _trajectory(
         xs: list[torch.Tensor], vs: list[torch.Tensor], state: MPMState, save_every: int

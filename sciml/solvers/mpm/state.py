@@ -105,6 +105,10 @@ class MPMState:
         """A copy with some fields replaced."""
         return replace(self, **changes)
 
+    def select(self, scenes: torch.Tensor) -> MPMState:
+        """The scenes ``scenes`` (an index or boolean mask over the batch) as a new state."""
+        return MPMState.from_tensors(tuple(t[scenes] for t in self.tensors()))
+
     @classmethod
     def create(
         cls,

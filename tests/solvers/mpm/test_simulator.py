@@ -135,6 +135,38 @@ def test_nan_in_state_stops_the_rollout_with_the_step_index(grid2d: Grid, make_b
         assert torch.equal(traj.state.x, traj.x[:, -1])  # the last finite state, step 5
 
 
+class _BreaksWhenStretched(FixedCorotated):
+    """Jelly whose stress is NaN wherever ``F₀₀ > 1.5`` (a law that cannot handle those states)."""
+
+    def stress(self, F: torch.Tensor) -> torch.Tensor:
+        tau = super().stress(F)
+        return torch.where(F[..., :1, :1] > 1.5, torch.nan, tau)
+
+
+def test_finite_scenes_names_the_scenes_that_blow_up_and_runs_the_others_on(
+    grid2d: Grid, make_block
+) -> None:
+    state = make_block(grid2d, velocity=(0.5, -0.5), batch=3)
+    sim = MPMSimulator(grid2d, _BreaksWhenStretched(1e4, 0.2))
+    assert sim.finite_scenes(state, 20, dt=1e-3).tolist() == [True, True, True]
+    F = state.F.clone()
+    F[1, :, 0, 0] = 2.0  # scene 1 starts stretched: NaN at its first step
+    assert sim.finite_scenes(state.replace(F=F), 20, dt=1e-3).tolist() == [True, False, True]
+    F[:, :, 0, 0] = 2.0
+    assert sim.finite_scenes(state.replace(F=F), 20, dt=1e-3).tolist() == [False] * 3
+    with pytest.raises(NonFiniteStateError):
+        sim.rollout(state.replace(F=F), 20, dt=1e-3)
+
+
+def test_select_keeps_the_chosen_scenes(grid2d: Grid, make_block) -> None:
+    state = make_block(grid2d, velocity=(0.5, -0.5), batch=3)
+    picked = state.select(torch.tensor([2, 0]))
+    assert picked.x.shape[0] == 2
+    for a, b in zip(picked.tensors(), state.tensors()):
+        assert torch.equal(a, b[[2, 0]])
+    assert torch.equal(state.select(torch.tensor([True, False, True])).v, state.v[[0, 2]])
+
+
 def test_nan_in_the_initial_state_is_refused(grid2d: Grid, make_block) -> None:
     state = make_block(grid2d)
     v = state.v.clone()
