@@ -84,6 +84,9 @@ def test_training_writes_a_run_with_the_simulation_settings_of_the_data(nclaw_ru
     }
     rows = (nclaw_run / "metrics.csv").read_text().splitlines()
     assert len(rows) > 1 and (nclaw_run / "checkpoints" / "best.pt").exists()
+    # the model's training statistics are a column of the log (none skipped in "stop" mode)
+    assert rows[0].endswith(",skipped_segments")
+    assert all(row.endswith(",0.0") for row in rows[1:])
 
 
 def test_evaluation_reports_free_rollout_position_errors_over_the_whole_horizon(nclaw_run: Path):
