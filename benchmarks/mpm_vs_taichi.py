@@ -17,7 +17,9 @@ the sides with the same K), ``--repeats R`` (median of R timed runs after one un
 default 3), ``--steps-2d`` / ``--steps-3d`` (forward steps; forward+backward runs half as many),
 ``--dims 2 3``, ``--no-taichi``, ``--no-warp``, ``--no-backward``, ``--no-memory``,
 ``--taichi-backward-3d`` (off by default: building Taichi's 3D autodiff kernels, through its
-SVD, did not finish in 10 minutes here),
+SVD, did not finish in 10 minutes here), ``--no-water-3d-backward`` (drop the extra 3D
+forward+backward row with the water law, on by default whenever 3D and backward run; building
+its Taichi autodiff kernels took about 3 minutes here on a cold kernel cache),
 ``--mem-particles-side 64`` and ``--mem-steps 500`` (the memory part: a 64² block on a 64² grid
 for 500 steps), ``--mem-checkpoint 25`` (``checkpoint_every`` of the checkpointed run),
 ``--mem-max-gib 6`` (skip the memory part's uncheckpointed run if the saved-tensor estimate from a
@@ -54,6 +56,20 @@ rounds call the sides in turn (interleaved), so that a change of load hits every
   the ``.grad`` kernels of G2P, grid update and P2G), so Taichi's backward includes one extra
   forward pass (the usual DiffTaichi scheme; ours stores the grid instead). The two gradients are
   compared (relative difference printed).
+* forward + backward, 3D, water (no SVD) -- the row "3D 29791 p, 64^3, water (no SVD)": the same
+  3D problem, steps, loss and timing as the 3D forward+backward row, but both sides use the weakly
+  compressible water law instead of jelly, so that Taichi's 3D autodiff compiles (no SVD): NCLaw's
+  preset E = 1e5 Pa, ν = 0.3, ρ = 1e3 kg/m³; Kirchhoff stress ``τ = λ J (J − 1) I`` with
+  ``J = det F``, and after each step ``F ← max(J, 1e-6)^(1/3) I`` (ours:
+  ``sciml.solvers.mpm.materials.Fluid``; Taichi: the same ``TaichiMPM`` kernels with
+  ``material="water"``). The gradient with respect to E goes through ``λ(E, ν)``. Since the
+  initial velocity field has divergence tr A = 0.5 /s, J departs from 1 and the pressure is not
+  zero. One difference in Taichi's backward for this row: the grid update's adjoint is a
+  hand-written kernel (torch's rule for ``mv / m``: ``m̄ = −v̄ · (mv/m) / m``) instead of
+  ``grid_op.grad()``, because Taichi's autodiff rule ``m̄ = −v̄ · mv / (m m)`` underflows ``m m``
+  to 0 in float32: the 3D block starts exactly on the lattice (fractional offsets 0.5 and 1.0),
+  so some stencil weights start at 0 and after one step are ~1e-9, nodes get masses ~1e-29 kg,
+  and ``.grad()`` returned NaN gradients. P2G and G2P keep Taichi's autodiff.
 
 Particle-steps/s = particles × steps / median seconds. Ratio = ours / anchor throughput (≥ 1: ours
 is faster). The project's goal is forward ≥ 0.5× Taichi on the CPU.
@@ -101,10 +117,14 @@ import torch  # noqa: E402
 from _env import cpu_model, version  # noqa: E402  (benchmarks/ is the script's folder)
 
 from sciml.solvers.mpm import Grid, MPMSimulator, MPMState  # noqa: E402
-from sciml.solvers.mpm.materials import DENSITY, FixedCorotated  # noqa: E402
+from sciml.solvers.mpm.materials import DENSITY, PRESETS, FixedCorotated, Fluid  # noqa: E402
 from sciml.solvers.mpm.shapes import box  # noqa: E402
 
 E_PA, NU = 1e5, 0.2
+# (E, ν) per material: "jelly" (fixed corotated, the main rows) and "water" (weakly compressible
+# fluid, NCLaw's preset; the extra 3D forward+backward row, whose stress needs no SVD)
+MATERIALS = {"jelly": (E_PA, NU), "water": (PRESETS["water"][1]["E"], PRESETS["water"][1]["nu"])}
+WATER_MIN_J = 1e-6  # ``Fluid``'s default floor on J in its projection F <- J^(1/d) I
 DT = 1e-4
 GRAVITY = 9.8
 BOUND = 3
@@ -152,9 +172,14 @@ def make_problem(dim: int, n: int, side: int) -> Problem:
 
 
 # -- ours ---------------------------------------------------------------------------------------
-def _ours_setup(p: Problem, *, grad: bool):
-    E = torch.tensor(E_PA, dtype=torch.float32, requires_grad=grad)
-    sim = MPMSimulator(Grid(p.dim, p.n), FixedCorotated(E, NU))
+def _ours_setup(p: Problem, *, grad: bool, material: str = "jelly"):
+    e_pa, nu = MATERIALS[material]
+    E = torch.tensor(e_pa, dtype=torch.float32, requires_grad=grad)
+    if material == "jelly":
+        law = FixedCorotated(E, nu)
+    else:
+        law = Fluid(E, nu, min_J=WATER_MIN_J)
+    sim = MPMSimulator(Grid(p.dim, p.n), law)
     v0 = torch.from_numpy(p.v0).requires_grad_(grad)
     state = MPMState.create(
         torch.from_numpy(p.x0), density=DENSITY, particle_volume=p.spacing**p.dim, v=v0
@@ -173,9 +198,11 @@ def ours_forward(p: Problem, steps: int) -> Callable[[], np.ndarray]:
     return run
 
 
-def ours_backward(p: Problem, steps: int) -> Callable[[], tuple[float, np.ndarray]]:
+def ours_backward(
+    p: Problem, steps: int, material: str = "jelly"
+) -> Callable[[], tuple[float, np.ndarray]]:
     def run() -> tuple[float, np.ndarray]:
-        sim, state, E, v0 = _ours_setup(p, grad=True)
+        sim, state, E, v0 = _ours_setup(p, grad=True, material=material)
         traj = sim.rollout(state, steps, dt=DT, save_every=steps)
         loss = ((traj.state.x - 0.5) ** 2).sum(-1).mean()
         loss.backward()
@@ -186,15 +213,22 @@ def ours_backward(p: Problem, steps: int) -> Callable[[], tuple[float, np.ndarra
 
 # -- Taichi -------------------------------------------------------------------------------------
 class TaichiMPM:
-    """MLS-MPM in Taichi, written to match ``sciml.solvers.mpm`` step for step (see docstring)."""
+    """MLS-MPM in Taichi, written to match ``sciml.solvers.mpm`` step for step (see docstring).
 
-    def __init__(self, ti, p: Problem, *, grad_steps: int = 0) -> None:  # noqa: ANN001
+    ``material``: "jelly" (fixed corotated, as ``FixedCorotated``) or "water" (as ``Fluid``:
+    ``τ = λ J (J − 1) I`` and ``F ← max(J, min_J)^(1/d) I`` after each step; no SVD)."""
+
+    def __init__(  # noqa: ANN001
+        self, ti, p: Problem, *, grad_steps: int = 0, material: str = "jelly"
+    ) -> None:
         self.ti, self.p = ti, p
         dim, n, f32 = p.dim, p.n, ti.f32
         dx, inv_dx = p.dx, float(p.n)
         vol = p.spacing**dim
         mass = DENSITY * vol
-        mu0, lam0 = E_PA / (2 * (1 + NU)), E_PA * NU / ((1 + NU) * (1 - 2 * NU))
+        e_pa, nu = MATERIALS[material]
+        self.e_pa = e_pa
+        mu0, lam0 = e_pa / (2 * (1 + nu)), e_pa * nu / ((1 + nu) * (1 - 2 * nu))
         nodes = (n + 1,) * dim
         N = p.n_particles
         stencil = ti.static(ti.ndrange(*((3,) * dim)))
@@ -217,12 +251,33 @@ class TaichiMPM:
             return base, fx, w
 
         @ti.func
-        def kirchhoff(Fp, mu, lam):
+        def kirchhoff_jelly(Fp, mu, lam):
             R, _ = ti.polar_decompose(Fp)
             J = Fp.determinant()
             return 2 * mu * (Fp - R) @ Fp.transpose() + ti.Matrix.identity(f32, dim) * lam * J * (
                 J - 1
             )
+
+        @ti.func
+        def kirchhoff_water(Fp, mu, lam):
+            J = Fp.determinant()
+            return ti.Matrix.identity(f32, dim) * lam * J * (J - 1)
+
+        @ti.func
+        def project_jelly(Fp):
+            return Fp
+
+        @ti.func
+        def project_water(Fp):
+            J = ti.max(Fp.determinant(), WATER_MIN_J)
+            return ti.Matrix.identity(f32, dim) * ti.pow(J, 1.0 / dim)
+
+        if material == "jelly":
+            kirchhoff, project = kirchhoff_jelly, project_jelly
+        elif material == "water":
+            kirchhoff, project = kirchhoff_water, project_water
+        else:
+            raise ValueError(f"unknown material {material!r}")
 
         @ti.func
         def grid_update(I, mv, m):
@@ -269,7 +324,7 @@ class TaichiMPM:
                     nC += 4 * inv_dx * inv_dx * weight * g.outer_product(dpos)
                 v[q] = nv
                 C[q] = nC
-                F[q] = (ti.Matrix.identity(f32, dim) + DT * nC) @ F[q]
+                F[q] = project((ti.Matrix.identity(f32, dim) + DT * nC) @ F[q])
                 x[q] = ti.math.clamp(x[q] + DT * nv, dx, 1 - dx)
 
         self.substep = substep
@@ -311,7 +366,7 @@ class TaichiMPM:
             for q in range(N):
                 s = step[None]
                 E = Ef[None]
-                mu, lam = E / (2 * (1 + NU)), E * NU / ((1 + NU) * (1 - 2 * NU))
+                mu, lam = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
                 base, fx, w = weights(xs[s, q])
                 tau = kirchhoff(Fs[s, q], mu, lam)
                 affine = (-DT * vol * 4 * inv_dx * inv_dx) * tau + mass * Cs[s, q]
@@ -345,7 +400,7 @@ class TaichiMPM:
                     nC += 4 * inv_dx * inv_dx * weight * g.outer_product(dpos)
                 vs[s + 1, q] = nv
                 Cs[s + 1, q] = nC
-                Fs[s + 1, q] = (ti.Matrix.identity(f32, dim) + DT * nC) @ Fs[s, q]
+                Fs[s + 1, q] = project((ti.Matrix.identity(f32, dim) + DT * nC) @ Fs[s, q])
                 xs[s + 1, q] = ti.math.clamp(xs[s, q] + DT * nv, dx, 1 - dx)
 
         @ti.kernel
@@ -353,7 +408,29 @@ class TaichiMPM:
             for q in range(N):
                 loss[None] += (xs[T, q] - 0.5).norm_sqr() / N
 
+        @ti.kernel
+        def grid_op_adjoint():
+            # hand-written adjoint of grid_op, used for the water row (see the module docstring):
+            # Taichi's autodiff rule for a / b, -ā a / (b b), underflows b b to 0 in float32 at
+            # nodes with a tiny mass (~1e-29 kg) and returns inf / NaN; this is torch's rule,
+            # -ā (a / b) / b, with the same wall masks as the forward
+            for I in ti.grouped(gmi):
+                m = gmi[I]
+                if m > 0:
+                    v_free = gvi[I] / m
+                    vv = v_free
+                    vv[dim - 1] -= DT * GRAVITY
+                    adj = gvo.grad[I]
+                    for k in ti.static(range(dim)):
+                        if I[k] < BOUND and vv[k] < 0:
+                            adj[k] = 0
+                        if I[k] > n - BOUND and vv[k] > 0:
+                            adj[k] = 0
+                    gvi.grad[I] += adj / m
+                    gmi.grad[I] -= adj.dot(v_free) / m
+
         self.step = step
+        self._grid_op_backward = grid_op_adjoint if material == "water" else grid_op.grad
         self._grad_kernels = (clear_grid, clear_grid_grad, p2g, grid_op, g2p, compute_loss)
 
     def init(self) -> None:
@@ -383,7 +460,7 @@ class TaichiMPM:
         self.vs.from_numpy(vs0)
         self.Fs.from_numpy(Fs0)
         self.Cs.fill(0)
-        self.Ef[None] = E_PA
+        self.Ef[None] = self.e_pa
         self.loss[None] = 0
         for field_ in (self.xs, self.vs, self.Cs, self.Fs):
             field_.grad.fill(0)
@@ -404,7 +481,7 @@ class TaichiMPM:
             grid_op()
             clear_grid_grad()
             g2p.grad()
-            grid_op.grad()
+            self._grid_op_backward()
             p2g.grad()
         self.ti.sync()
         return float(self.Ef.grad[None]), self.vs.grad.to_numpy()[0]
@@ -690,6 +767,7 @@ class Row:
     cpu: dict[str, float | None] = field(default_factory=dict)  # side -> median CPU seconds
     notes: dict[str, str] = field(default_factory=dict)  # side -> "not run: ..."
     check: str = ""
+    label: str = ""  # appended to the problem column, e.g. ", water (no SVD)"
 
     def rate(self, side: str, clock: str = "wall") -> float | None:
         t = (self.wall if clock == "wall" else self.cpu).get(side)
@@ -762,20 +840,23 @@ def forward_row(p: Problem, steps: int, args: argparse.Namespace, ti, wp) -> Row
     return row
 
 
-def backward_row(p: Problem, steps: int, args: argparse.Namespace, ti) -> Row:  # noqa: ANN001
-    row = Row(p.dim, p.n_particles, p.n, steps, "forward+backward")
-    sides: dict[str, Callable[[], object]] = {"ours": ours_backward(p, steps)}
+def backward_row(  # noqa: ANN001
+    p: Problem, steps: int, args: argparse.Namespace, ti, material: str = "jelly"
+) -> Row:
+    label = "" if material == "jelly" else f", {material} (no SVD)"
+    row = Row(p.dim, p.n_particles, p.n, steps, "forward+backward", label=label)
+    sides: dict[str, Callable[[], object]] = {"ours": ours_backward(p, steps, material)}
     row.notes["warp"] = "not run: forward only (Warp's tape not wired up here)"
     if ti is None:
         row.notes["taichi"] = args.taichi_reason
-    elif p.dim == 3 and not args.taichi_backward_3d:
+    elif p.dim == 3 and material == "jelly" and not args.taichi_backward_3d:
         row.notes["taichi"] = (
             "not run: compiling Taichi's autodiff kernels through its 3D SVD did not finish in "
             "10 minutes on the reference machine (--taichi-backward-3d to try)"
         )
     else:
         try:
-            solver = TaichiMPM(ti, p, grad_steps=steps)
+            solver = TaichiMPM(ti, p, grad_steps=steps, material=material)
             sides["taichi"] = solver.forward_backward
         except Exception as exc:
             _fail(row, "taichi", exc)
@@ -907,7 +988,7 @@ def render(header: list[str], rows: list[Row], mem, args: argparse.Namespace) ->
 
     for r in rows:
         lines.append(
-            f"| {r.dim}D {r.particles} p, {r.grid}^{r.dim} | {r.kind} | {r.steps} | "
+            f"| {r.dim}D {r.particles} p, {r.grid}^{r.dim}{r.label} | {r.kind} | {r.steps} | "
             f"{_fmt_rate(r.rate('ours'))} | {_fmt_rate(r.rate('taichi'))} | "
             f"{ratio(r, 'taichi', 'wall')} | {_fmt_rate(r.rate('warp'))} | "
             f"{ratio(r, 'warp', 'wall')} | {ratio(r, 'taichi', 'cpu')} | "
@@ -917,7 +998,9 @@ def render(header: list[str], rows: list[Row], mem, args: argparse.Namespace) ->
     lines += ["", "Checks and anchors not run:", ""]
     for r in rows:
         extra = "; ".join(f"{k}: {v}" for k, v in r.notes.items())
-        lines.append(f"- {r.dim}D {r.kind}: {r.check or '—'}" + (f"; {extra}" if extra else ""))
+        lines.append(
+            f"- {r.dim}D{r.label} {r.kind}: {r.check or '—'}" + (f"; {extra}" if extra else "")
+        )
     if mem is not None:
         side, steps = args.mem_particles_side, args.mem_steps
         lines += [
@@ -954,6 +1037,13 @@ def main(argv: list[str] | None = None) -> None:
         "--taichi-backward-3d",
         action="store_true",
         help="also time Taichi's 3D autodiff (slow build)",
+    )
+    ap.add_argument(
+        "--water-3d-backward",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with 3D and backward: add a 3D forward+backward row with the water law (no SVD, "
+        "so Taichi's autodiff compiles); default on",
     )
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--mem-particles-side", type=int, default=64)
@@ -1005,6 +1095,13 @@ def main(argv: list[str] | None = None) -> None:
         f"spacing Δx/2; median of {args.repeats} timed runs after one warm-up (compilation "
         "excluded); forward+backward runs half the forward steps",
     ]
+    if 3 in args.dims and not args.no_backward and args.water_3d_backward:
+        header.append(
+            '- the "water (no SVD)" row: weakly compressible fluid (E = '
+            f"{MATERIALS['water'][0]:g} Pa, ν = {MATERIALS['water'][1]}, ρ = {DENSITY:g} kg/m³; "
+            "τ = λ J (J − 1) I, F ← max(J, 1e-6)^(1/3) I after each step) on both sides, "
+            "otherwise as the 3D forward+backward row"
+        )
     print("\n".join(header), flush=True)
 
     rows: list[Row] = []
@@ -1037,6 +1134,19 @@ def main(argv: list[str] | None = None) -> None:
                 file=sys.stderr,
                 flush=True,
             )
+            if dim == 3 and args.water_3d_backward:
+                t0 = time.perf_counter()
+                rows.append(backward_row(p, max(1, steps // 2), args, ti, material="water"))
+                r = rows[-1]
+                print(
+                    f"  {dim}D water (no SVD) forward+backward: ours {_fmt_rate(r.rate('ours'))}, "
+                    f"taichi {_fmt_rate(r.rate('taichi'))}; CPU time: ours "
+                    f"{_fmt_rate(r.rate('ours', 'cpu'))}, taichi "
+                    f"{_fmt_rate(r.rate('taichi', 'cpu'))} "
+                    f"({time.perf_counter() - t0:.1f}s wall); {r.check}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     mem = None
     if not args.no_memory:
