@@ -21,10 +21,10 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -53,6 +53,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PARTICLE_KIND = "particle_trajectory"
 #: training sets up to this size are stacked into memory once (batched indexing, no collation)
 IN_MEMORY_BYTES = 2**30
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -194,8 +196,17 @@ def _prepare_learned_simulator(
         "dataset_kind": spec.data.kind,
     }
     seed_everything(spec.seed)
-    model = build_simulator(info).to(dtype)
+    model = _build(spec, build_simulator, info).to(dtype)
     return model, InMemoryDataset(train_set.tensors()), test_set, info
+
+
+def _build(spec: Spec, build: Callable[[dict[str, Any]], T], info: dict[str, Any]) -> T:
+    """``build(info)``, with a constructor's rejection of a spec value (``ValueError`` or
+    ``TypeError``, e.g. ``model.n_layers=-1``) reported as a :class:`SpecError`."""
+    try:
+        return build(info)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"model {spec.model_name!r}: invalid option value: {exc}") from None
 
 
 def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
@@ -220,7 +231,7 @@ def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, A
         "dataset_kind": spec.data.kind,
     }
     seed_everything(spec.seed)  # model initialization is part of the seeded run
-    model = build_normalized_model(info).to(dtype)
+    model = _build(spec, build_normalized_model, info).to(dtype)
     nbytes = len(train_set) * sum(v.numel() * v.element_size() for v in sample.values())
     if nbytes <= IN_MEMORY_BYTES:
         # batched indexing instead of per-sample collation (most of a small model's step)

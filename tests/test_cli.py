@@ -78,6 +78,24 @@ def test_missing_data_file_is_one_clear_line(capsys, tiny_spec_file: Path, tmp_p
     )
 
 
+def test_model_option_value_rejected_by_the_model_is_one_clear_line(
+    capsys, tiny_spec_file: Path, tmp_path
+):
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        str(tiny_spec_file),
+        "--set",
+        "model.n_layers=0",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert_one_line_error(
+        code, err, r"model 'fno': invalid option value: fno option n_layers must be a positive"
+    )
+    assert not (tmp_path / "r").exists()
+
+
 def test_nan_in_data_is_one_clear_line(capsys, tiny_spec_file: Path, poisson_file: Path, tmp_path):
     import shutil
 
