@@ -19,7 +19,8 @@ free rollout from the first frame, NCLaw's metric):
 * ``train (0.2 s)`` — the training trajectory over the trained horizon (in distribution);
 * ``horizon 2x`` — the same trajectory over 0.4 s (401 frames);
 * ``velocity`` — 3 trajectories of the same body with random linear velocity and spin;
-* ``shape`` — a disk of another size and particle count, with the training velocity and spin.
+* ``shape`` — a disk (2D) or ball (3D) of another size and particle count, with the training
+  velocity and spin.
 
 Run (about 30 min on 2 cores; ``--quick`` runs every step in 2–3 min, numbers meaningless)::
 
@@ -33,7 +34,8 @@ plastic network (about 40 min)::
         --out runs/nclaw_repro_plasticine
 
 Its ``model.diverged_segments: skip`` applies to both learned laws; the number of skipped
-segments is reported with the training times.
+segments is reported with the training times. ``--spec examples/nclaw_jelly3d.yaml`` runs it in
+3D (NCLaw's training scene: a 1000-particle cube on a 20³ grid).
 
 It writes ``results.md`` (the table), ``results.json`` and ``results.png`` into ``--out``.
 """
@@ -75,30 +77,43 @@ GNS_STRIDE = 2
 
 #: the rows of the results table
 TESTS = ("train (0.2 s)", "horizon 2x", "velocity", "shape")
-#: recipe overrides of each test file, on top of the training data's ``generate`` section
-TEST_DATA: dict[str, dict[str, Any]] = {
-    "velocity": {
-        "n_samples": 3,
-        "seed": 1,
-        "velocity": None,
-        "spin": None,
-        "speed_max": 2.0,
-        "spin_max": 6.0,
-    },
-    "shape": {"shape": "disk", "particles_per_side": 22, "size_range": [0.46, 0.46], "seed": 2},
+#: the out-of-distribution test files
+TEST_FILES = ("velocity", "shape")
+#: recipe overrides of the "velocity" test file, on top of the training data's ``generate``
+VELOCITY_TEST: dict[str, Any] = {
+    "n_samples": 3,
+    "seed": 1,
+    "velocity": None,
+    "spin": None,
+    "speed_max": 2.0,
+    "spin_max": 6.0,
+}
+#: recipe overrides of the "shape" test file per recipe: a disk of 384 particles instead of a
+#: 256-particle square (2D), a ball of 912 particles instead of a 1000-particle cube (3D)
+SHAPE_TEST: dict[str, dict[str, Any]] = {
+    "mpm2d": {"shape": "disk", "particles_per_side": 22, "size_range": [0.46, 0.46], "seed": 2},
+    "mpm3d": {"shape": "ball", "particles_per_side": 12, "size_range": [0.6, 0.6], "seed": 2},
 }
 
 
-def make_data(generate: dict[str, Any], out: Path, quick: bool) -> dict[str, Path]:
+def test_overrides(recipe: str) -> dict[str, dict[str, Any]]:
+    """Recipe overrides of each test file (:data:`TEST_FILES`) for ``recipe``."""
+    if recipe not in SHAPE_TEST:
+        raise SystemExit(f"reproduce.py needs an mpm2d or mpm3d spec, got dataset {recipe!r}")
+    return {"velocity": VELOCITY_TEST, "shape": SHAPE_TEST[recipe]}
+
+
+def make_data(recipe: str, generate: dict[str, Any], out: Path, quick: bool) -> dict[str, Path]:
     """The training file and the test files (same MPM settings, other bodies/velocities)."""
+    overrides = test_overrides(recipe)
     files = {"train": out / "data" / "train.h5"}
-    files.update({name: out / "data" / f"{name}.h5" for name in TEST_DATA})
+    files.update({name: out / "data" / f"{name}.h5" for name in TEST_FILES})
     base = dict(generate)
     if quick:
         base["n_steps"] = 60
     for name, path in files.items():
         if not path.exists():
-            sciml.generate("mpm2d", path, {**base, **TEST_DATA.get(name, {})}, progress=False)
+            sciml.generate(recipe, path, {**base, **overrides.get(name, {})}, progress=False)
     return files
 
 
@@ -186,7 +201,7 @@ def learned_law_errors(run: Path, files: dict[str, Path], out: Path) -> dict[str
         ),
         "horizon 2x": cell(horizon, train),
     }
-    for name in TEST_DATA:
+    for name in TEST_FILES:
         errors[name] = cell(*evaluate(name))
     if checkpoint == "last":
         errors = {k: f"{v} (last checkpoint)" for k, v in errors.items()}
@@ -212,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     out: Path = args.out
-    generate = yaml.safe_load(args.spec.read_text())["data"]["generate"]
-    files = make_data(generate, out, args.quick)
+    data = yaml.safe_load(args.spec.read_text())["data"]
+    generate = data["generate"]
+    files = make_data(data["dataset"], generate, out, args.quick)
     results: dict[str, dict[str, str]] = {}
     timings: dict[str, float] = {}
     skipped: dict[str, int] = {}  # teacher-forced segments skipped in training (diverged)
@@ -250,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     n_frames = 61 if args.quick else int(generate["n_steps"]) // int(generate["save_every"]) + 1
 
     def gns_mse(name: str, frames: int) -> float:
-        n_traj = TEST_DATA.get(name, {}).get("n_samples", 1)
+        n_traj = VELOCITY_TEST["n_samples"] if name == "velocity" else 1
         errors = [
             gns_position_mse(gns, files[name], k, frames, stride=GNS_STRIDE) for k in range(n_traj)
         ]
@@ -260,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     results[f"gns ({gns_steps} steps)"] = {
         "train (0.2 s)": f"{gns_mse('train', TRAIN_FRAMES):.3g}",
         "horizon 2x": f"{gns_mse('train', n_frames):.3g}",
-        **{name: f"{gns_mse(name, n_frames):.3g}" for name in TEST_DATA},
+        **{name: f"{gns_mse(name, n_frames):.3g}" for name in TEST_FILES},
     }
 
     tests = list(TESTS)
