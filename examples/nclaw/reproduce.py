@@ -28,7 +28,7 @@ Run (about 30 min on 2 cores; ``--quick`` runs every step in 2–3 min, numbers 
 
 ``--spec`` runs the same comparison from another NCLaw spec (its ``data.generate`` section makes
 the training and test data), e.g. the elastoplastic one, where NCLaw learns the elastic and the
-plastic network (about 40 min)::
+plastic network (about 25 min)::
 
     .venv/bin/python examples/nclaw/reproduce.py --spec examples/nclaw_plasticine.yaml \
         --out runs/nclaw_repro_plasticine
