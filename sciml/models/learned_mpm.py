@@ -259,13 +259,13 @@ class LearnedMPM(nn.Module):
         )
         x = self.simulate(state, lam)  # (B·S, λ, P, d)
         if self.diverged_segments == "skip" and not bool(torch.isfinite(x).all()):
-            frames = (starts[:, None] + torch.arange(1, lam + 1, device=starts.device)).clamp(
-                max=n_out
-            )
             finite = self.simulator.finite_scenes(state, lam * self.substeps, dt=self.dt)
             if bool(finite.any()):  # otherwise the NaN frames stop the run
                 self._skipped_segments += int((~finite).sum())
                 kept = finite.nonzero().squeeze(1)
+                # ground-truth frames of every segment, (B·S, λ, P, d) like x
+                steps = torch.arange(1, lam + 1, device=starts.device)
+                frames = (starts[:, None] + steps).clamp(max=n_out)
                 target = position[:, frames].flatten(0, 1).detach()
                 x = target.index_put((kept,), self.simulate(state.select(kept), lam))
         return x.unflatten(0, (b, s)).flatten(1, 2)[:, :n_out]

@@ -17,8 +17,9 @@ Phys. 50, 1983), which for a divergence-free ``u`` is an identity,
 so a step needs the inverse transforms of ``u`` and ``v`` and the forward transforms of
 ``u² − v²`` and ``uv`` (4 FFTs) instead of those of ``u, v, ∂_xω, ∂_yω`` and ``u·∇ω`` (5).
 With the 2/3 or 3/2 rule the quadratic products are alias-free, so both forms give the same
-Galerkin-truncated term (to round-off); without dealiasing their aliasing errors differ. Fields are ``(B, 1, N_x, N_y)`` with axis ``-2`` = ``x`` and
-``-1`` = ``y``. Forcings:
+Galerkin-truncated term (to round-off); without dealiasing their aliasing errors differ.
+
+Fields are ``(B, 1, N_x, N_y)`` with axis ``-2`` = ``x`` and ``-1`` = ``y``. Forcings:
 
 * ``"fno"`` — Li et al. (FNO, ICLR 2021, §5.3): :math:`f = 0.1\big(\sin 2\pi(x+y)/L +
   \cos 2\pi(x+y)/L\big)` (the paper's unit box when ``L = 1``), no drag, :math:`\nu \in
@@ -90,9 +91,10 @@ class NavierStokes2D(SpectralEquation):
         self.drag = self.param("drag", drag)
         if (self.nu.detach() < 0).any() or (self.drag.detach() < 0).any():
             raise ValueError(f"nu and drag must be >= 0, got nu={nu}, drag={drag}")
-        kx = grid.wavenumber(0, odd=True).to(grid.complex_dtype)
-        ky = grid.wavenumber(1, odd=True).to(grid.complex_dtype)
-        self._ikx, self._iky = 1j * kx, 1j * ky
+        # first derivatives use the odd wavenumbers (Nyquist zeroed), second ones the full ones
+        kx_odd, ky_odd = grid.wavenumber(0, odd=True), grid.wavenumber(1, odd=True)
+        self._ikx = 1j * kx_odd.to(grid.complex_dtype)
+        self._iky = 1j * ky_odd.to(grid.complex_dtype)
         k2 = -grid.laplacian_symbol()
         # inverse Laplacian with the mean mode set to zero (ψ is defined up to a constant)
         self._inv_k2 = torch.where(k2 > 0, 1 / torch.where(k2 > 0, k2, 1), torch.zeros_like(k2))
@@ -104,7 +106,6 @@ class NavierStokes2D(SpectralEquation):
         )
         # -u.grad(w) = -k_x k_y FT(u^2 - v^2) + (k_x^2 - k_y^2) FT(uv): real symbols with the
         # output mask folded in, (1, 2, N_x, N_y//2+1[, 2]) for the two products
-        kx_odd, ky_odd = grid.wavenumber(0, odd=True), grid.wavenumber(1, odd=True)
         kx, ky = grid.wavenumber(0), grid.wavenumber(1)
         advection = torch.broadcast_tensors(-kx_odd * ky_odd, kx**2 - ky**2)
         self._advection_factor = self.fourier_factor(torch.cat(advection, dim=1))
