@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from tiny_run import SyntheticDataset, TinyMLP, make_trainer
 from torch import nn
 
+import sciml.training.trainer as trainer_module
 from sciml.training import (
     NonFiniteLossError,
     Trainer,
@@ -288,6 +290,73 @@ def test_mixed_precision_trains_on_cuda(tmp_path: Path, amp: str) -> None:
     assert all(p.dtype == torch.float32 and p.is_cuda for p in trainer.model.parameters())
     state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert bool(state["scaler"]) == (amp == "fp16")
+
+
+@pytest.fixture
+def amp_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accept ``amp`` on CPU, so that the trainer's mixed-precision path (autocast, loss
+    scaling, unscaling before clipping, scaler checkpoints) runs here as it does on CUDA."""
+    monkeypatch.setattr(trainer_module, "AMP_DEVICE_TYPES", ("cuda", "cpu"))
+
+
+def _fp16_scaler(init_scale: float, growth_interval: int = 2000) -> torch.amp.GradScaler:
+    return torch.amp.GradScaler("cpu", init_scale=init_scale, growth_interval=growth_interval)
+
+
+@pytest.mark.parametrize("amp, low", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_mixed_precision_runs_the_forward_in_low_precision_and_keeps_float32_weights(
+    tmp_path: Path, amp_on_cpu: None, amp: str, low: torch.dtype
+) -> None:
+    settings = {"dtype": "float32", "max_steps": 12, "dropout": 0.0}
+    reference = make_trainer(tmp_path / "float32", **settings).fit()
+    trainer = make_trainer(tmp_path / amp, amp=amp, **settings)
+    seen: set[torch.dtype] = set()
+    trainer.model.net[0].register_forward_hook(lambda m, i, out: seen.add(out.dtype))
+    result = trainer.fit()
+    assert seen == {low}
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    # It trains like the float32 run, to the low precision's rounding (bf16: 8 mantissa bits).
+    curve = [row["train_loss"] for row in result.history]
+    assert curve == pytest.approx([row["train_loss"] for row in reference.history], rel=5e-3)
+    assert result.final_val_loss == pytest.approx(reference.final_val_loss, rel=1e-2)
+    state = load_checkpoint(tmp_path / amp / "checkpoints" / "last.pt")
+    # fp16 scales the loss; a healthy run never overflows, so the scale is still torch's 2^16.
+    assert state["scaler"] == ({} if amp == "bf16" else {**state["scaler"], "scale": 2.0**16})
+
+
+def test_fp16_step_with_overflowing_gradients_is_skipped_and_the_loss_scale_halves(
+    tmp_path: Path, amp_on_cpu: None
+) -> None:
+    trainer = make_trainer(tmp_path, amp="fp16", dtype="float32", max_steps=1)
+    # Loss × 2^100 is finite in float32, but its gradient overflows the float16 activations.
+    trainer.scaler = _fp16_scaler(2.0**100)
+    before = _weights(trainer)
+    result = trainer.fit()
+    assert math.isfinite(result.history[-1]["train_loss"])
+    assert all(torch.equal(before[k], v) for k, v in _weights(trainer).items())
+    assert trainer.scaler.get_scale() == 2.0**99
+
+
+def test_fp16_run_resumed_from_a_checkpoint_ends_bit_identical(
+    tmp_path: Path, amp_on_cpu: None
+) -> None:
+    """The loss scale and its growth tracker travel with the checkpoint: from a large initial
+    scale that halves on overflow and doubles every 2 good steps, which steps are skipped
+    depends on them, and so do the final weights."""
+    settings = {"amp": "fp16", "dtype": "float32", "max_steps": 10, "checkpoint_every": 4}
+    full = make_trainer(tmp_path / "full", **settings)
+    full.scaler = _fp16_scaler(2.0**24, growth_interval=2)
+    full.fit()
+    step4 = load_checkpoint(tmp_path / "full" / "checkpoints" / "step_4.pt")
+    assert step4["scaler"]["scale"] != full.scaler.get_scale()  # the scale moved after step 4
+
+    resumed_dir = tmp_path / "resumed" / "checkpoints"
+    resumed_dir.mkdir(parents=True)
+    shutil.copy(tmp_path / "full" / "checkpoints" / "step_4.pt", resumed_dir / "last.pt")
+    resumed = make_trainer(tmp_path / "resumed", **settings)
+    resumed.fit(resume=True)
+    assert resumed.scaler.state_dict() == full.scaler.state_dict()
+    assert all(torch.equal(_weights(full)[k], v) for k, v in _weights(resumed).items())
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
