@@ -73,8 +73,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from sciml.catalog import preset_names
     from sciml.data.recipes.base import generate
-    from sciml.spec import SpecError, load_preset, load_spec, parse_override, preset_names
+    from sciml.spec import SpecError, load_preset, load_spec, parse_override
 
     recipe, spec_params, default_out = args.recipe, {}, None
     if args.spec is not None:
@@ -121,8 +122,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
-    from sciml.registry import DATASETS, LOSSES, METRICS, MODELS, RECIPES
-    from sciml.spec import preset_names
+    from sciml.catalog import preset_names
+    from sciml.registry import DATASETS, EQUATIONS, LOSSES, METRICS, MODELS, RECIPES
 
     print(f"sciml {sciml.__version__}  (torch {torch.__version__})")
     for title, names in (
@@ -133,7 +134,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("metrics", METRICS.names()),
         ("model presets", preset_names("models")),
         ("dataset presets", preset_names("datasets")),
-        ("solver presets", preset_names("solvers")),
+        ("solver presets (sciml.solvers.presets.build_solver)", preset_names("solvers")),
+        ("equations (for solver presets)", EQUATIONS.names()),
     ):
         print(f"{title}: {', '.join(names) if names else '-'}")
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]

@@ -28,6 +28,7 @@ _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
     "dataset": ("sciml.data.grid", "sciml.data.pdebench", "sciml.data.particle_states"),
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
+    "equation": ("sciml.solvers.spectral",),
 }
 
 
@@ -126,3 +127,5 @@ RECIPES: Registry[Callable[..., Any]] = Registry("recipe")
 DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
 LOSSES: Registry[Callable[..., Any]] = Registry("loss")
 METRICS: Registry[Callable[..., Any]] = Registry("metric")
+#: Pseudo-spectral equations (``SpectralEquation`` subclasses) that solver presets name.
+EQUATIONS: Registry[Callable[..., Any]] = Registry("equation")

@@ -19,15 +19,14 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
-import re
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sciml.catalog import PresetError, YamlLoader, load_yaml, read_preset
 from sciml.registry import (
     DATASETS,
     LOSSES,
@@ -41,28 +40,6 @@ from sciml.registry import (
 
 class SpecError(ValueError):
     """A user error in a spec: the message is meant to be printed as is (no traceback)."""
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 floats: ``1e-3`` is a float, not the string "1e-3"."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+][0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def _yaml_load(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 class _Strict(BaseModel):
@@ -178,30 +155,12 @@ class Spec(_Strict):
 # catalog of presets
 
 
-def catalog_dir(group: str) -> Path:
-    """Folder of the shipped presets of ``group`` (``"models"``, ``"datasets"``, ``"solvers"``)."""
-    return Path(str(resources.files("sciml") / "catalog" / group))
-
-
-def preset_names(group: str) -> list[str]:
-    d = catalog_dir(group)
-    return sorted(p.stem for p in d.glob("*.yaml")) if d.exists() else []
-
-
 def load_preset(group: str, name: str) -> dict[str, Any]:
     """The mapping stored in ``catalog/<group>/<name>.yaml``; :class:`SpecError` lists the names."""
-    path = catalog_dir(group) / f"{name}.yaml"
-    if not path.exists():
-        names = preset_names(group)
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpecError(
-            f"unknown {group[:-1]} preset {name!r}.{hint} Available: {', '.join(names)}"
-        )
-    data = _yaml_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: a preset must be a mapping")
-    return data
+    try:
+        return read_preset(group, name)
+    except PresetError as err:
+        raise SpecError(str(err)) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,7 +199,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not parts:
         raise SpecError(f"--set {text!r}: empty key")
     try:
-        parsed = _yaml_load(value) if value.strip() else None
+        parsed = load_yaml(value) if value.strip() else None
     except yaml.YAMLError as exc:
         raise SpecError(f"--set {text!r}: value is not valid YAML ({exc})") from None
     return parts, parsed
@@ -395,8 +354,8 @@ def load_spec(
             raise SpecError(f"{source}: spec file not found")
         text = p.read_text()
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        raw = _yaml_load(text)
+        node = yaml.compose(text, Loader=YamlLoader)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -37,6 +37,8 @@ def test_version_and_info(capsys):
     assert code == 0
     assert "models: " in out and "fno" in out and "deeponet" in out
     assert "recipes (sciml generate): " in out and "poisson2d" in out
+    assert "ns2d-kolmogorov" in out.split("solver presets")[1].splitlines()[0]
+    assert "navier_stokes2d" in out.split("equations")[1].splitlines()[0]
     assert "devices: cpu" in out
 
 

@@ -55,6 +55,7 @@ class Advection1D(SpectralRecipe):
     Config = Advection1DConfig
     summary = "1D linear advection u_t + beta u_x = 0, beta=0.1 (PDEBench, Takamoto et al. 2022)"
     name = "advection1d"
+    solver_preset = "advection1d-pdebench"
 
     def equation(self, grid: Grid, config: Advection1DConfig) -> SpectralEquation:  # type: ignore[override]
         return Advection(grid, velocity=config.beta)

@@ -43,6 +43,7 @@ class Burgers1D(SpectralRecipe):
     Config = Burgers1DConfig
     summary = "1D viscous Burgers, nu=0.1, GRF u0 (FNO, Li et al. 2021); ETDRK4 fine -> subsampled"
     name = "burgers1d"
+    solver_preset = "burgers1d-fno"
 
     def equation(self, grid: Grid, config: Burgers1DConfig) -> SpectralEquation:  # type: ignore[override]
         return Burgers(grid, nu=config.nu)

@@ -45,6 +45,7 @@ class KdV1D(SpectralRecipe):
     Config = KdV1DConfig
     summary = "1D KdV u_t + 6uu_x + u_xxx = 0, L=64, GRF u0, ETDRK4 (Brandstetter et al. 2022)"
     name = "kdv1d"
+    solver_preset = "kdv1d"
     length = 64.0
 
     def equation(self, grid: Grid, config: KdV1DConfig) -> SpectralEquation:  # type: ignore[override]

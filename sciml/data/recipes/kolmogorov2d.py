@@ -60,6 +60,7 @@ class Kolmogorov2D(SpectralRecipe):
     Config = Kolmogorov2DConfig
     summary = "2D Kolmogorov flow, Re=1000, forcing sin(4y), drag 0.1 (Kochkov et al. 2021)"
     name = "kolmogorov2d"
+    solver_preset = "ns2d-kolmogorov"
     field_name = "vorticity"
     n_dims = 2
     length = 2 * math.pi

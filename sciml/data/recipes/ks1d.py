@@ -40,8 +40,9 @@ class KS1D(SpectralRecipe):
     """Kuramoto–Sivashinsky on [0, 32π) from GRF data after a warm-up."""
 
     Config = KS1DConfig
-    summary = "1D Kuramoto-Sivashinsky, L=32pi, ETDRK4 h=1/4 (Kassam & Trefethen 2005)"
+    summary = "1D Kuramoto-Sivashinsky, L=32pi, ETDRK4 dt=0.2 (Kassam & Trefethen 2005 setup)"
     name = "ks1d"
+    solver_preset = "ks1d"
     length = 32 * math.pi
 
     def equation(self, grid: Grid, config: KS1DConfig) -> SpectralEquation:  # type: ignore[override]

@@ -54,6 +54,7 @@ class NS2D(SpectralRecipe):
     Config = NS2DConfig
     summary = "2D Navier-Stokes vorticity, nu=1e-3, FNO forcing, GRF w0 (FNO, Li et al. 2021)"
     name = "ns2d"
+    solver_preset = "ns2d-fno"
     field_name = "vorticity"
     n_dims = 2
 

@@ -89,6 +89,9 @@ class SpectralRecipe(Recipe):
     n_dims: ClassVar[int] = 1
     #: domain length ``L`` of every axis
     length: ClassVar[float] = 1.0
+    #: the solver preset (``sciml/catalog/solvers``) that is this recipe's solver with
+    #: ``paper=True`` (checked by the tests), or ``None``
+    solver_preset: ClassVar[str | None] = None
 
     @abstractmethod
     def equation(self, grid: Grid, config: SpectralRecipeConfig) -> SpectralEquation:
@@ -97,6 +100,14 @@ class SpectralRecipe(Recipe):
     def scalars(self, config: SpectralRecipeConfig) -> dict[str, float]:
         """Per-trajectory scalars stored with the data (PDE parameters)."""
         return {}
+
+    def solver(
+        self, config: SpectralRecipeConfig, device: str | torch.device = "cpu"
+    ) -> SpectralSolver:
+        """The float64 solver on the fine grid (``n_fine`` points per axis) with ``config``'s
+        equation, step and scheme."""
+        grid = Grid((config.n_fine,) * self.n_dims, self.length, dtype=torch.float64, device=device)
+        return SpectralSolver(self.equation(grid, config), config.dt, config.scheme)
 
     def initial_condition(
         self, config: SpectralRecipeConfig, grid: Grid, size: int, start: int
@@ -122,9 +133,8 @@ class SpectralRecipe(Recipe):
         self, config: SpectralRecipeConfig, start: int, size: int, device: str | torch.device
     ) -> dict[str, torch.Tensor]:
         """Trajectories ``start .. start+size``: ``{field: (size, T, *n_x)}`` (float32, CPU)."""
-        grid = Grid((config.n_fine,) * self.n_dims, self.length, dtype=torch.float64, device=device)
-        solver = SpectralSolver(self.equation(grid, config), config.dt, config.scheme)
-        state = self.initial_condition(config, grid, size, start)
+        solver = self.solver(config, device)
+        state = self.initial_condition(config, solver.grid, size, start)
         save_every = round(config.t_end / config.dt / (config.n_t - 1))
         warmup = round(config.t_warmup / config.dt)
         with torch.no_grad():

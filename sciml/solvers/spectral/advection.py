@@ -13,12 +13,14 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["Advection"]
 
 
+@EQUATIONS.register("advection")
 class Advection(SpectralEquation):
     """Linear advection with constant velocity.
 

@@ -12,12 +12,14 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.advection import Advection
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["AdvectionDiffusion"]
 
 
+@EQUATIONS.register("advection_diffusion")
 class AdvectionDiffusion(Advection):
     """Advection with velocity ``velocity`` plus diffusion with diffusivity ``nu``."""
 

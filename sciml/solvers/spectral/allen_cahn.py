@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["AllenCahn"]
 
 
+@EQUATIONS.register("allen_cahn")
 class AllenCahn(SpectralEquation):
     """Allen–Cahn with interface diffusivity ``epsilon`` (float or ``(B,)`` tensor, ``> 0``)."""
 

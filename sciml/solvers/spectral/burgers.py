@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral._ops import can_update
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
@@ -20,6 +21,7 @@ from sciml.solvers.spectral.grid import Grid
 __all__ = ["Burgers"]
 
 
+@EQUATIONS.register("burgers")
 class Burgers(SpectralEquation):
     """1D viscous Burgers with viscosity ``nu`` (float or ``(B,)`` tensor, ``> 0``)."""
 

@@ -10,12 +10,14 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["Diffusion"]
 
 
+@EQUATIONS.register("diffusion")
 class Diffusion(SpectralEquation):
     """Heat equation with diffusivity ``nu`` (float or ``(B,)`` tensor, ``>= 0``)."""
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["GrayScott"]
 
 
+@EQUATIONS.register("gray_scott")
 class GrayScott(SpectralEquation):
     """Gray–Scott model; state ``(B, 2, *N)`` = ``(u, v)``; parameters floats or ``(B,)``."""
 

@@ -13,12 +13,14 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["KuramotoSivashinsky"]
 
 
+@EQUATIONS.register("ks")
 class KuramotoSivashinsky(SpectralEquation):
     """1D KS; the domain length (set on the grid) is the bifurcation parameter."""
 

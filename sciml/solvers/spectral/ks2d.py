@@ -15,12 +15,14 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
 
 __all__ = ["KuramotoSivashinsky2D"]
 
 
+@EQUATIONS.register("ks2d")
 class KuramotoSivashinsky2D(SpectralEquation):
     """Gradient-form KS on any periodic grid; the domain length is the bifurcation parameter."""
 

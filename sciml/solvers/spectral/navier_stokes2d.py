@@ -43,6 +43,7 @@ from typing import Any
 
 import torch
 
+from sciml.registry import EQUATIONS
 from sciml.solvers.spectral._ops import can_update, recording
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.grid import Grid
@@ -53,6 +54,7 @@ __all__ = ["NavierStokes2D", "FORCINGS"]
 FORCINGS = ("none", "fno", "kolmogorov")
 
 
+@EQUATIONS.register("navier_stokes2d")
 class NavierStokes2D(SpectralEquation):
     """Vorticity-form 2D Navier–Stokes (see module docstring).
 

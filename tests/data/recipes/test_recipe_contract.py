@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 import yaml
 
+from sciml.catalog import catalog_dir
 from sciml.data.format import DatasetFile
 from sciml.data.recipes.base import RecipeError, generate, make_config
 from sciml.registry import RECIPES
-from sciml.spec import catalog_dir, load_preset
+from sciml.spec import load_preset
 
 
 @dataclass(frozen=True)
