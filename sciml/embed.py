@@ -186,7 +186,8 @@ def export(
     x = example_input(surrogate, batch=batch_size)
     suffix = ".pt2" if format == "export" else ".ts"
     out = Path(out) if out is not None else run_dir / f"surrogate{suffix}"
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    # the temporary name keeps the suffix: torch.export.load warns about any other than .pt2
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
     with torch.no_grad():
         expected = surrogate(x)
         if format == "export":
