@@ -40,6 +40,9 @@ def atomic_write_bytes(
         path = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            # mkstemp creates the file private (0600); give it the mode open() would (0666 less
+            # the umask), so that a run's logs and checkpoints are as readable as its other files.
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
@@ -50,6 +53,13 @@ def atomic_write_bytes(
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it; it is restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(state: dict[str, Any], *paths: str | os.PathLike[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from sciml.training.checkpoint import (
     REQUIRED_KEYS,
     CheckpointError,
+    atomic_write_bytes,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
@@ -121,3 +123,16 @@ def test_required_keys_are_the_documented_ones() -> None:
 def test_save_needs_a_destination() -> None:
     with pytest.raises(ValueError, match="at least one destination"):
         save_checkpoint(_state())
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_mode_open_would_give_them(tmp_path: Path, umask: int) -> None:
+    """Not mkstemp's private 0600: logs and checkpoints are as readable as the run's other files."""
+    previous = os.umask(umask)
+    try:
+        atomic_write_bytes(b"data", [tmp_path / "file.bin"])
+        (tmp_path / "plain.bin").write_bytes(b"data")
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE((tmp_path / "file.bin").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.bin").stat().st_mode) == 0o666 & ~umask
