@@ -540,6 +540,15 @@ def _warp_kernels(wp, dim, n, dx, inv_dx, vol, mass, mu0, lam0):  # noqa: ANN001
     c_aff = -DT * vol * 4 * inv_dx * inv_dx
     c_apic = 4 * inv_dx * inv_dx
     lo, hi = dx, 1.0 - dx
+
+    @wp.func  # quadratic B-spline weight of node offset i at fractional position f
+    def bspline(f: float, i: int) -> float:
+        if i == 0:
+            return 0.5 * (1.5 - f) * (1.5 - f)
+        if i == 1:
+            return 0.75 - (f - 1.0) * (f - 1.0)
+        return 0.5 * (f - 0.5) * (f - 0.5)
+
     if dim == 2:
 
         @wp.kernel
@@ -569,22 +578,9 @@ def _warp_kernels(wp, dim, n, dx, inv_dx, vol, mass, mu0, lam0):  # noqa: ANN001
             affine = c_aff * tau + mass * C[q]
             mv = mass * v[q]
             for i in range(3):
-                wi = 0.0
-                if i == 0:
-                    wi = 0.5 * (1.5 - fx[0]) * (1.5 - fx[0])
-                elif i == 1:
-                    wi = 0.75 - (fx[0] - 1.0) * (fx[0] - 1.0)
-                else:
-                    wi = 0.5 * (fx[0] - 0.5) * (fx[0] - 0.5)
+                wi = bspline(fx[0], i)
                 for j in range(3):
-                    wj = 0.0
-                    if j == 0:
-                        wj = 0.5 * (1.5 - fx[1]) * (1.5 - fx[1])
-                    elif j == 1:
-                        wj = 0.75 - (fx[1] - 1.0) * (fx[1] - 1.0)
-                    else:
-                        wj = 0.5 * (fx[1] - 0.5) * (fx[1] - 0.5)
-                    weight = wi * wj
+                    weight = wi * bspline(fx[1], j)
                     dpos = (wp.vec2(float(i), float(j)) - fx) * dx
                     wp.atomic_add(gv, bi + i, bj + j, weight * (mv + affine * dpos))
                     wp.atomic_add(gm, bi + i, bj + j, weight * mass)
@@ -597,14 +593,12 @@ def _warp_kernels(wp, dim, n, dx, inv_dx, vol, mass, mu0, lam0):  # noqa: ANN001
             if m > 0.0:
                 vv = gv[i, j] / m
             vv = vv + wp.vec2(0.0, -DT * GRAVITY)
-            if i < BOUND and vv[0] < 0.0:
-                vv = wp.vec2(0.0, vv[1])
-            if i > n - BOUND and vv[0] > 0.0:
-                vv = wp.vec2(0.0, vv[1])
-            if j < BOUND and vv[1] < 0.0:
-                vv = wp.vec2(vv[0], 0.0)
-            if j > n - BOUND and vv[1] > 0.0:
-                vv = wp.vec2(vv[0], 0.0)
+            idx = wp.vec2i(i, j)
+            for a in range(2):
+                if idx[a] < BOUND and vv[a] < 0.0:
+                    vv[a] = 0.0
+                if idx[a] > n - BOUND and vv[a] > 0.0:
+                    vv[a] = 0.0
             gv[i, j] = vv
 
         @wp.kernel
@@ -623,22 +617,9 @@ def _warp_kernels(wp, dim, n, dx, inv_dx, vol, mass, mu0, lam0):  # noqa: ANN001
             nv = wp.vec2()
             nC = wp.mat22()
             for i in range(3):
-                wi = 0.0
-                if i == 0:
-                    wi = 0.5 * (1.5 - fx[0]) * (1.5 - fx[0])
-                elif i == 1:
-                    wi = 0.75 - (fx[0] - 1.0) * (fx[0] - 1.0)
-                else:
-                    wi = 0.5 * (fx[0] - 0.5) * (fx[0] - 0.5)
+                wi = bspline(fx[0], i)
                 for j in range(3):
-                    wj = 0.0
-                    if j == 0:
-                        wj = 0.5 * (1.5 - fx[1]) * (1.5 - fx[1])
-                    elif j == 1:
-                        wj = 0.75 - (fx[1] - 1.0) * (fx[1] - 1.0)
-                    else:
-                        wj = 0.5 * (fx[1] - 0.5) * (fx[1] - 0.5)
-                    weight = wi * wj
+                    weight = wi * bspline(fx[1], j)
                     dpos = (wp.vec2(float(i), float(j)) - fx) * dx
                     g = gv[bi + i, bj + j]
                     nv = nv + weight * g
@@ -650,14 +631,6 @@ def _warp_kernels(wp, dim, n, dx, inv_dx, vol, mass, mu0, lam0):  # noqa: ANN001
             x[q] = wp.vec2(wp.clamp(xn[0], lo, hi), wp.clamp(xn[1], lo, hi))
 
         return p2g, grid_op, g2p
-
-    @wp.func
-    def bspline(f: float, i: int) -> float:
-        if i == 0:
-            return 0.5 * (1.5 - f) * (1.5 - f)
-        if i == 1:
-            return 0.75 - (f - 1.0) * (f - 1.0)
-        return 0.5 * (f - 0.5) * (f - 0.5)
 
     @wp.kernel
     def p2g3(

@@ -172,7 +172,8 @@ def export(
 
     * ``"export"``: a ``torch.export`` program (``.pt2``), load with ``torch.export.load(path)
       .module()``;
-    * ``"torchscript"``: a traced TorchScript module (``.ts``), load with ``torch.jit.load``.
+    * ``"torchscript"``: a traced TorchScript module (``.ts``), load with ``torch.jit.load``
+      (for C++ / older deployments; torch 2.13 deprecates ``torch.jit``, so prefer ``"export"``).
 
     Both are specialized to inputs of shape ``(batch_size, C_in, *S)`` on the training grid:
     neuraloperator's FNO fixes the batch size when traced (its einsum contraction path is computed
