@@ -45,7 +45,7 @@ from sciml.models.build import build_normalized_model, build_simulator
 from sciml.models.learned_mpm import simulation_settings
 from sciml.registry import DATASETS, LOSSES, METRICS
 from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
-from sciml.training import Trainer, TrainerConfig, seed_everything
+from sciml.training import Trainer, TrainerConfig, check_device, seed_everything
 from sciml.training.config import fingerprint
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -257,6 +257,7 @@ def train(
 ) -> RunResult:
     """Train the model of ``spec`` into ``run_dir`` (default ``runs/<spec.name>``)."""
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
+    _check_trainer_device(spec)
     # Under torchrun every rank runs this function; only rank 0 owns the run directory.
     main_rank = int(os.environ.get("RANK", "0")) == 0
     if main_rank and run_dir.exists() and any(run_dir.iterdir()):
@@ -281,8 +282,19 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
     """Continue an interrupted run from its last checkpoint, with the spec saved in it."""
     run_dir = Path(run_dir)
     spec = _run_spec(run_dir)
+    _check_trainer_device(spec)
     model, train_set, test_set, _ = _prepare(spec)
     return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=True)
+
+
+def _check_trainer_device(spec: Spec) -> None:
+    """``trainer.device``/``amp``/``dtype`` usable on this machine, checked before any file is
+    written (a :class:`SpecError` otherwise)."""
+    t = spec.trainer
+    try:
+        check_device(t.device, t.amp, t.dtype)
+    except ValueError as err:
+        raise SpecError(f"spec {spec.name!r}: trainer: {err}") from None
 
 
 def _fit(
@@ -449,6 +461,10 @@ def evaluate(
     """
     run_dir = Path(run_dir)
     spec = _run_spec(run_dir)
+    try:
+        check_device(device)
+    except ValueError as err:
+        raise SpecError(f"--device: {err}") from None
     out = Path(out_dir) if out_dir is not None else run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     if spec.data.kind == PARTICLE_KIND:

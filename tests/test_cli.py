@@ -7,6 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import sciml
 from sciml.cli import main
@@ -98,6 +99,26 @@ def test_model_option_value_rejected_by_the_model_is_one_clear_line(
         code, err, r"model 'fno': invalid option value: fno option n_layers must be a positive"
     )
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the errors raised without CUDA")
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.amp=bf16", r"trainer: amp='bf16' needs a CUDA device, but device is 'cpu'"),
+        ("trainer.device=cuda", r"trainer: device='cuda' but CUDA is not available"),
+        ("trainer.device=gpu", r"trainer: device='gpu' is not a torch device name"),
+    ],
+)
+def test_device_this_machine_lacks_is_one_line_and_writes_nothing(
+    capsys, tiny_spec_file: Path, tmp_path, override: str, message: str
+):
+    out = tmp_path / "r"
+    code, _, err = run_cli(
+        capsys, "train", str(tiny_spec_file), "--set", override, "--out", str(out)
+    )
+    assert_one_line_error(code, err, message)
+    assert not out.exists()
 
 
 def test_nan_in_data_is_one_clear_line(capsys, tiny_spec_file: Path, poisson_file: Path, tmp_path):

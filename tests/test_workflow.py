@@ -49,6 +49,13 @@ def test_unknown_resolution_lists_the_available_ones(tiny_run: Path, tmp_path):
         sciml.evaluate(tiny_run, resolutions=[12], out_dir=tmp_path)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
+def test_evaluation_on_a_missing_device_is_refused_before_writing(tiny_run: Path, tmp_path):
+    with pytest.raises(sciml.spec.SpecError, match=r"--device: device='cuda' but CUDA is not"):
+        sciml.evaluate(tiny_run, device="cuda", out_dir=tmp_path / "eval")
+    assert not (tmp_path / "eval").exists()
+
+
 def test_loaded_surrogate_takes_batched_and_single_samples_in_physical_units(tiny_run: Path):
     surrogate = sciml.load(tiny_run)
     assert isinstance(surrogate, Surrogate) and not surrogate.training

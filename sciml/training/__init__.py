@@ -10,6 +10,7 @@ from sciml.training.trainer import (
     Trainer,
     TrainerSetupError,
     TrainResult,
+    check_device,
     seed_everything,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "Trainer",
     "TrainerConfig",
     "TrainerSetupError",
+    "check_device",
     "fingerprint",
     "load_checkpoint",
     "seed_everything",

@@ -64,6 +64,39 @@ CHECKPOINT_FORMAT = 1
 AMP_DEVICE_TYPES: tuple[str, ...] = ("cuda",)
 
 
+def check_device(device: str, amp: str = "none", dtype: str = "float32") -> torch.device:
+    """The torch device ``device`` names, if this machine has it and ``amp``/``dtype`` suit it.
+
+    Raises :class:`ValueError` with a one-line reason: not a device name, CUDA absent or a CUDA
+    index this machine lacks, mixed precision off :data:`AMP_DEVICE_TYPES` or from a ``dtype``
+    other than float32. Checked before anything is written, so a bad choice costs nothing.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device name (e.g. 'cpu', 'cuda', 'cuda:1')"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                "device(s), numbered from 0"
+            )
+    if amp == "none":
+        return dev
+    if dev.type not in AMP_DEVICE_TYPES:
+        raise ValueError(
+            f"amp={amp!r} needs a CUDA device, but device is {device!r}; "
+            f"use amp='none' on {dev.type.upper()}"
+        )
+    if dtype != "float32":
+        raise ValueError(f"amp={amp!r} mixes precision from float32; dtype is {dtype!r}")
+    return dev
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss (or the parameters) became NaN/Inf; the run stopped without saving that state."""
 
@@ -208,7 +241,7 @@ class Trainer:
         self._last_saved_step: int | None = None  # step of the newest last.pt on disk
 
         self.dtype = getattr(torch, config.dtype)
-        self._check_device(torch.device(config.device))
+        check_device(config.device, config.amp, config.dtype)
         self.ctx = init_distributed(config.device)
         self.device = self.ctx.device
         if self.ctx.is_main:
@@ -283,20 +316,6 @@ class Trainer:
             persistent_workers=cfg.num_workers > 0,
             **loader_kw,
         )
-
-    def _check_device(self, device: torch.device) -> None:
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={str(device)!r} but CUDA is not available; use device='cpu'")
-        amp = self.config.amp
-        if amp == "none":
-            return
-        if device.type not in AMP_DEVICE_TYPES:
-            raise ValueError(
-                f"amp={amp!r} needs a CUDA device, but device is {str(device)!r}; "
-                f"use amp='none' on {device.type.upper()}"
-            )
-        if self.dtype != torch.float32:
-            raise ValueError(f"amp={amp!r} mixes precision from float32; dtype is {self.dtype}")
 
     def _prepare_run_dir(self) -> None:
         try:

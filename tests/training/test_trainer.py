@@ -292,6 +292,27 @@ def test_mixed_precision_trains_on_cuda(tmp_path: Path, amp: str) -> None:
     assert bool(state["scaler"]) == (amp == "fp16")
 
 
+@pytest.mark.parametrize(
+    ("device", "amp", "dtype", "message"),
+    [
+        ("gpu", "none", "float32", "device='gpu' is not a torch device name"),
+        ("cpu", "fp16", "float32", "amp='fp16' needs a CUDA device, but device is 'cpu'"),
+        ("cuda:64", "none", "float32", "device='cuda:64' but"),
+    ],
+)
+def test_check_device_names_the_problem(device: str, amp: str, dtype: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        trainer_module.check_device(device, amp, dtype)
+
+
+def test_check_device_accepts_the_cpu_and_refuses_amp_from_float64(amp_on_cpu: None) -> None:
+    assert trainer_module.check_device("cpu") == torch.device("cpu")
+    with pytest.raises(
+        ValueError, match="amp='bf16' mixes precision from float32; dtype is 'float64'"
+    ):
+        trainer_module.check_device("cpu", "bf16", "float64")
+
+
 @pytest.fixture
 def amp_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """Accept ``amp`` on CPU, so that the trainer's mixed-precision path (autocast, loss
