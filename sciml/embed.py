@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from sciml.devices import resolve_device
 from sciml.models.build import build_normalized_model, build_simulator
 
 MODEL_INFO = "model.json"
@@ -129,6 +130,7 @@ def load(
     checkpoint:
         ``"best"`` (lowest validation loss) or ``"last"``.
     """
+    device = resolve_device(device)  # a clear ValueError for a device this machine lacks
     run_dir = Path(run_dir)
     info = _read_info(run_dir)
     path = run_dir / "checkpoints" / f"{checkpoint}.pt"

@@ -56,6 +56,11 @@ def test_evaluation_on_a_missing_device_is_refused_before_writing(tiny_run: Path
     assert not (tmp_path / "eval").exists()
 
 
+def test_loading_onto_an_unknown_device_names_it(tiny_run: Path):
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device name"):
+        sciml.load(tiny_run, device="gpu")
+
+
 def test_loaded_surrogate_takes_batched_and_single_samples_in_physical_units(tiny_run: Path):
     surrogate = sciml.load(tiny_run)
     assert isinstance(surrogate, Surrogate) and not surrogate.training

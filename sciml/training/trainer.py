@@ -36,6 +36,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from tqdm import tqdm
 
+from sciml.devices import resolve_device
 from sciml.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -65,26 +66,13 @@ AMP_DEVICE_TYPES: tuple[str, ...] = ("cuda",)
 
 
 def check_device(device: str, amp: str = "none", dtype: str = "float32") -> torch.device:
-    """The torch device ``device`` names, if this machine has it and ``amp``/``dtype`` suit it.
+    """The torch device ``device`` names, if this machine has it (:func:`resolve_device`) and
+    ``amp``/``dtype`` suit it.
 
-    Raises :class:`ValueError` with a one-line reason: not a device name, CUDA absent or a CUDA
-    index this machine lacks, mixed precision off :data:`AMP_DEVICE_TYPES` or from a ``dtype``
-    other than float32. Checked before anything is written, so a bad choice costs nothing.
+    Raises :class:`ValueError` with a one-line reason, also for mixed precision off
+    :data:`AMP_DEVICE_TYPES` or from a ``dtype`` other than float32.
     """
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device={device!r} is not a torch device name (e.g. 'cpu', 'cuda', 'cuda:1')"
-        ) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
-                "device(s), numbered from 0"
-            )
+    dev = resolve_device(device)
     if amp == "none":
         return dev
     if dev.type not in AMP_DEVICE_TYPES:

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from tqdm.auto import tqdm
 
 from sciml.data.format import DatasetLayout, DatasetWriter
+from sciml.devices import resolve_device
 from sciml.registry import RECIPES
 
 
@@ -37,6 +38,14 @@ class RecipeConfig(BaseModel):
     n_samples: int = 32
     seed: int = 0
     batch_size: int = 16
+
+    @model_validator(mode="after")
+    def _check_sizes_and_seed(self) -> RecipeConfig:
+        # here rather than as Field bounds, which a subclass redefining the default would drop
+        for name, least in (("n_samples", 1), ("batch_size", 1), ("seed", 0)):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        return self
 
 
 class Recipe(ABC):
@@ -74,8 +83,15 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Recipe
     try:
         return cls.Config(**overrides)
     except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msgs = "; ".join(_error_text(e) for e in exc.errors())
         raise RecipeError(f"recipe {name!r}: {msgs}") from None
+
+
+def _error_text(error: Any) -> str:
+    """``"key: reason"`` for one pydantic error (just the reason for a whole-config check)."""
+    loc = ".".join(map(str, error["loc"]))
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg
 
 
 def generate(
@@ -88,6 +104,10 @@ def generate(
 ) -> Path:
     """Generate dataset ``name`` into ``out_path`` (the public entry point, ``sciml generate``)."""
     config = make_config(name, overrides)
+    try:
+        device = resolve_device(device)
+    except ValueError as err:
+        raise RecipeError(f"recipe {name!r}: {err}") from None
     recipe: Recipe = RECIPES.get(name)()
     return recipe.generate(config, out_path, device=device, progress=progress)
 

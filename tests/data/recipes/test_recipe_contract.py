@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from sciml.catalog import catalog_dir
@@ -124,7 +125,7 @@ INVALID = [
     ("heat2d", {"theta": 2.0}, "theta: Input should be less than or equal to 1"),
     ("elasticity_plate", {"poisson": 0.5}, "poisson: Input should be less than 0.5"),
     ("mpm2d", {"materials": ["rubber"]}, "materials"),
-    ("mpm3d", {"center": [0.5, 0.5]}, "center: Value error, needs 3 components"),
+    ("mpm3d", {"center": [0.5, 0.5]}, "center: needs 3 components"),
     ("dam_break", {"aspect_range": [1.0, 6.0]}, "the tallest column .* does not fit"),
     ("column_collapse", {"lattice": [1, 8]}, "lattice needs at least 2 particles per axis"),
 ]
@@ -251,6 +252,39 @@ def test_spatial_mean_is_conserved(case: Case, generated) -> None:
 def test_invalid_value_is_refused_with_the_reason(name: str, overrides: dict, reason: str) -> None:
     with pytest.raises(RecipeError, match=reason):
         make_config(name, overrides)
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        # a field bound where the recipe declares one, else the base config's check
+        (
+            {"n_samples": 0},
+            "n_samples( must be >= 1, got 0|: Input should be greater than or equal to 1)",
+        ),
+        (
+            {"batch_size": 0},
+            "batch_size( must be >= 1, got 0|: Input should be greater than or equal to 1)",
+        ),
+        ({"seed": -1}, "seed must be >= 0, got -1"),
+    ],
+)
+def test_every_recipe_refuses_empty_sizes_and_negative_seeds(
+    name: str, overrides: dict, reason: str
+) -> None:
+    with pytest.raises(RecipeError, match=f"recipe {name!r}: {reason}"):
+        make_config(name, overrides)
+
+
+def test_a_device_this_machine_lacks_is_refused_before_writing(tmp_path: Path) -> None:
+    out = tmp_path / "x.h5"
+    with pytest.raises(RecipeError, match="device='gpu' is not a torch device name"):
+        generate("poisson1d", out, device="gpu", progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(RecipeError, match="CUDA is not available"):
+            generate("poisson1d", out, device="cuda", progress=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(("name", "parameter", "paper_value"), PAPER)
