@@ -545,6 +545,11 @@ class DatasetFile(LazyH5File):
             }
             self.spatial_shape = tuple(len(self.coords[d]) for d in self.spatial_dims)
         self.cells = np.asarray(f["mesh/cells"][...]) if "mesh/cells" in f else None
+        #: ``{dim: "PERIODIC" | "WALL" | "OPEN"}`` for the dimensions the file gives one
+        self.boundary: dict[str, str] = {}
+        for group in f["boundary_conditions"].values() if "boundary_conditions" in f else ():
+            for dim in group.attrs.get("associated_dims", []):
+                self.boundary[str(dim)] = str(group.attrs.get("bc_type", "")).upper()
         self.scalars: dict[str, np.ndarray] = {}
         self.series: dict[str, np.ndarray] = {}
         if "scalars" in f:

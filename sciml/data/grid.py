@@ -148,6 +148,7 @@ class GridDatasetBase(Dataset):
             raise ValueError(f"{self.path}: subsample is only defined on cartesian grids")
         n_space = 1 if unstructured else len(self.file.spatial_dims)
         self._space = _spatial_slices(subsample, n_space, self.path)
+        self._check_periodic_strides()
         self.coords = self._coordinates()
         self.spatial_shape = tuple(self.coords.shape[1:])
         self.time = torch.as_tensor(self.file.time, dtype=torch.float64)
@@ -157,6 +158,23 @@ class GridDatasetBase(Dataset):
     def _open(self, path: str | os.PathLike, check_finite: bool) -> Any:
         """The validated, lazily read file."""
         return DatasetFile(path, check_finite=check_finite)
+
+    def _check_periodic_strides(self) -> None:
+        """A stride must divide the points of a periodic axis: otherwise the subsampled grid
+        is not uniform across the wrap-around (its last gap is shorter), which an FFT-based
+        model would silently treat as uniform."""
+        boundary = getattr(self.file, "boundary", {})
+        for axis, (dim, piece) in enumerate(zip(self.file.spatial_dims, self._space)):
+            n, stride = self.file.spatial_shape[axis], piece.step or 1
+            if boundary.get(dim) == "PERIODIC" and n % stride:
+                divisors = [k for k in range(1, n + 1) if n % k == 0]
+                raise DataFileError(
+                    self.path,
+                    f"subsample {stride} does not divide the {n} points of the periodic axis "
+                    f"{dim!r} (the subsampled grid would not be uniform); use one of "
+                    f"{divisors[:8]}{' ...' if len(divisors) > 8 else ''}",
+                    f"dimensions/{dim}",
+                )
 
     def _coordinates(self) -> Tensor:
         if self.file.grid_type == "unstructured":

@@ -7,7 +7,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sciml.data.format import DataFileError, DatasetLayout, FieldLayout, write_dataset
+from sciml.data.format import (
+    DataFileError,
+    DatasetFile,
+    DatasetLayout,
+    FieldLayout,
+    write_dataset,
+)
 from sciml.data.grid import AllToAllDataset, GridPairDataset, TimeWindowDataset, split_range
 from sciml.registry import DATASETS
 
@@ -68,6 +74,18 @@ def test_grid_pair_sample_has_documented_shapes_and_values(grid_file):
     np.testing.assert_array_equal(s["y"][0].numpy(), _code(n, T - 1, x, y))
     np.testing.assert_array_equal(s["y"][1].numpy(), -_code(n, T - 1, x, y))
     np.testing.assert_allclose(s["coords"][1, 0].numpy(), np.linspace(0, 2, Y))
+
+
+def test_a_stride_that_does_not_divide_a_periodic_axis_is_refused(grid_file):
+    """6 periodic points with stride 4 would keep x = 0, 4 and wrap with a gap of 2, not 4;
+    the wall axis (4 points, stride 3 above) has no such constraint."""
+    assert DatasetFile(grid_file).boundary == {"x": "PERIODIC", "y": "WALL"}
+    with pytest.raises(
+        DataFileError,
+        match=r"\[dimensions/x\]: subsample 4 does not divide the 6 "
+        r"points of the periodic axis 'x' .* use one of \[1, 2, 3, 6\]",
+    ):
+        GridPairDataset(grid_file, ["u"], ["u"], subsample=(4, 1))
 
 
 def test_grid_pair_subsample_strides_fields_and_coordinates(grid_file):
