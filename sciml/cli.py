@@ -37,13 +37,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from sciml import workflow
-    from sciml.spec import load_spec
+    from sciml.spec import SpecError, load_spec
 
     if args.resume:
         result = workflow.resume(args.resume, progress=not args.quiet)
     else:
         if args.spec is None:
-            raise SystemExit("sciml train: give a spec file, or --resume RUN_DIR")
+            raise SpecError("give a spec file, or --resume RUN_DIR")
         spec = load_spec(args.spec, args.set)
         result = workflow.train(spec, args.out, overwrite=args.overwrite, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report, not one per rank
@@ -143,6 +143,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sciml", description="Train, evaluate and embed PDE surrogates from YAML specs."
@@ -173,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="another dataset file of the same layout")
     p.add_argument(
         "--resolution",
-        type=int,
+        type=_positive_int,
         action="append",
         default=[],
         help="also evaluate zero-shot at this grid size (repeatable)",
@@ -211,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--format", choices=["export", "torchscript"], default="export")
     p.add_argument(
-        "--batch-size", type=int, default=1, help="batch size the file is specialized to"
+        "--batch-size",
+        type=_positive_int,
+        default=1,
+        help="batch size the file is specialized to",
     )
     p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2 or .ts)")
     p.set_defaults(func=_cmd_export)

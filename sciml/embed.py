@@ -184,6 +184,8 @@ def export(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if format not in ("export", "torchscript"):
+        raise ValueError(f"unknown export format {format!r}; use 'export' or 'torchscript'")
     run_dir = Path(run_dir)
     surrogate = load(run_dir)
     x = example_input(surrogate, batch=batch_size)
@@ -191,22 +193,28 @@ def export(
     out = Path(out) if out is not None else run_dir / f"surrogate{suffix}"
     # the temporary name keeps the suffix: torch.export.load warns about any other than .pt2
     tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    with torch.no_grad():
-        expected = surrogate(x)
-        if format == "export":
-            program = torch.export.export(surrogate, (x,))
-            torch.export.save(program, tmp)
-            got = torch.export.load(tmp).module()(x)
-        elif format == "torchscript":
-            traced = torch.jit.trace(surrogate, (x,), check_trace=False)
-            traced.save(str(tmp))
-            got = torch.jit.load(str(tmp))(x)
-        else:
-            raise ValueError(f"unknown export format {format!r}; use 'export' or 'torchscript'")
-    if not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
+    try:
+        tmp.touch()  # fail before the slow export if the folder cannot take the file
+    except OSError as exc:
+        raise RunDirError(f"{out}: cannot write there: {exc}") from None
+    try:
+        with torch.no_grad():
+            expected = surrogate(x)
+            if format == "export":
+                program = torch.export.export(surrogate, (x,))
+                torch.export.save(program, tmp)
+                got = torch.export.load(tmp).module()(x)
+            else:
+                traced = torch.jit.trace(surrogate, (x,), check_trace=False)
+                traced.save(str(tmp))
+                got = torch.jit.load(str(tmp))(x)
+        if not torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
+            raise RuntimeError(
+                "exported model differs from the in-memory one by "
+                f"{(got - expected).abs().max():.3e}"
+            )
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(
-            f"exported model differs from the in-memory one by {(got - expected).abs().max():.3e}"
-        )
+        raise
     os.replace(tmp, out)
     return out

@@ -466,7 +466,10 @@ def evaluate(
     except ValueError as err:
         raise SpecError(f"--device: {err}") from None
     out = Path(out_dir) if out_dir is not None else run_dir / "eval"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"{out}: cannot create the evaluation folder: {exc}") from None
     if spec.data.kind == PARTICLE_KIND:
         return _evaluate_learned_simulator(spec, run_dir, data, out, device, checkpoint)
     dtype = DTYPES[spec.trainer.dtype]

@@ -183,6 +183,24 @@ def test_train_evaluate_export_through_the_cli(capsys, tiny_spec_file: Path, tmp
     assert code == 0, err
     assert (run_dir / "surrogate.ts").is_file()
 
+    # where an output cannot go: one line, exit 2, nothing left behind
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "evaluate", str(run_dir), "--out", str(blocker / "eval"))
+    assert_one_line_error(code, err, r"a_file/eval: cannot create the evaluation folder")
+    code, _, err = run_cli(capsys, "export", str(run_dir), "--out", str(blocker / "m.pt2"))
+    assert_one_line_error(code, err, r"a_file/m\.pt2: cannot write there")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "run"]
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(run_dir), "--batch-size", "0"])
+    assert exc.value.code == 2
+    assert "--batch-size: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_train_without_a_spec_or_resume_is_one_line(capsys):
+    code, _, err = run_cli(capsys, "train")
+    assert_one_line_error(code, err, r"sciml train: error: give a spec file, or --resume RUN_DIR")
+
 
 def test_torchrun_trains_with_two_processes_through_the_cli(tiny_spec_file: Path, tmp_path):
     import os
