@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeVar
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.data.format import DataFileError, DatasetFile
+from sciml.data.format import DataFileError, DatasetFile, file_identity, identity_difference
 from sciml.data.grid import InMemoryDataset
 from sciml.data.particle_states import STATE_KEYS
 from sciml.embed import MODEL_INFO, RunDirError, Surrogate, load
@@ -53,6 +53,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PARTICLE_KIND = "particle_trajectory"
 #: training sets up to this size are stacked into memory once (batched indexing, no collation)
 IN_MEMORY_BYTES = 2**30
+#: file in a run directory recording the identity of the data file the run started on
+DATA_IDENTITY = "data_identity.json"
 
 T = TypeVar("T")
 
@@ -275,6 +277,7 @@ def train(
             raise RunDirError(f"{run_dir}: cannot create the run directory: {exc}") from None
         save_spec(spec, run_dir / "spec.yaml")
         _atomic_text(run_dir / MODEL_INFO, json.dumps(info))
+        _atomic_text(run_dir / DATA_IDENTITY, json.dumps(file_identity(spec.data.file)))
     return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=False)
 
 
@@ -283,8 +286,26 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
     run_dir = Path(run_dir)
     spec = _run_spec(run_dir)
     _check_trainer_device(spec)
+    _check_same_data(spec, run_dir)
     model, train_set, test_set, _ = _prepare(spec)
     return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=True)
+
+
+def _check_same_data(spec: Spec, run_dir: Path) -> None:
+    """Refuse to resume on a data file whose identity (:func:`file_identity`) changed since the
+    run started, e.g. regenerated with other parameters: the resumed run would silently train on
+    other data. Runs from before this record existed are not checked."""
+    recorded = run_dir / DATA_IDENTITY
+    if not recorded.is_file():
+        return
+    difference = identity_difference(
+        json.loads(recorded.read_text()), file_identity(spec.data.file)
+    )
+    if difference is not None:
+        raise SpecError(
+            f"{run_dir}: cannot resume: the data file {spec.data.file} changed since the run "
+            f"started ({difference}); restore it, or start a new run"
+        )
 
 
 def _check_trainer_device(spec: Spec) -> None:

@@ -130,6 +130,31 @@ def test_resume_refuses_a_run_whose_spec_changed(tiny_run: Path, tmp_path):
         sciml.resume(copy, progress=False)
 
 
+def test_resume_refuses_a_data_file_regenerated_since_the_run_started(
+    tiny_spec_file: Path, poisson_file: Path, tmp_path
+):
+    import shutil
+
+    from sciml.data.recipes.base import generate
+
+    data = tmp_path / "poisson2d.h5"
+    shutil.copy(poisson_file, data)
+    spec = sciml.load_spec(tiny_spec_file, [f"data.path={data}", "trainer.max_steps=2"])
+    run = sciml.train(spec, tmp_path / "run", progress=False).run_dir
+    assert sciml.resume(run, progress=False).steps == 2  # same file: resumes (nothing left)
+
+    generate("poisson2d", data, {"n_samples": 24, "resolution": 16, "seed": 1}, progress=False)
+    with pytest.raises(
+        sciml.spec.SpecError,
+        match=r"the data file .*poisson2d\.h5 changed since "
+        r"the run started \(attribute 'config' was .*\"seed\": 0.*, is .*\"seed\": 1",
+    ):
+        sciml.resume(run, progress=False)
+
+    (run / "data_identity.json").unlink()  # a run from before the record existed
+    assert sciml.resume(run, progress=False).steps == 2
+
+
 def test_unwritable_run_directory_is_refused(tiny_spec_file: Path, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -642,6 +642,39 @@ class DatasetFile(LazyH5File):
         )
 
 
+def file_identity(path: str | os.PathLike) -> dict[str, Any]:
+    """What identifies the contents of the HDF5 file at ``path`` without reading its arrays:
+    the root attributes (for our files: dataset name, generator, version, full config, seed) and
+    the name, shape and dtype of every dataset. Two generations with other parameters, seed or
+    size differ here; the comparison costs only metadata reads. ``{}`` if there is no file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    arrays: dict[str, list[Any]] = {}
+    with h5py.File(path, "r") as f:
+        attrs = {k: _attr(v) for k, v in sorted(f.attrs.items())}
+
+        def visit(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset):
+                arrays[name] = [list(obj.shape), str(obj.dtype)]
+
+        f.visititems(visit)
+    return {"attrs": attrs, "arrays": arrays}
+
+
+def identity_difference(before: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
+    """The first difference between two :func:`file_identity` results, in words, or ``None``."""
+    if not now:
+        return "the file is gone"
+    for part, what in (("attrs", "attribute"), ("arrays", "array")):
+        old, new = before.get(part, {}), now.get(part, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                return f"{what} {key!r} was {old.get(key)!r}, is {new.get(key)!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class FieldInfo:
     """Where and how a field is stored: ``key`` in the file, tensor ``order``, full ``shape``."""

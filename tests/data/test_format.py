@@ -18,6 +18,8 @@ from sciml.data.format import (
     DatasetLayout,
     DatasetWriter,
     FieldLayout,
+    file_identity,
+    identity_difference,
     write_dataset,
 )
 
@@ -345,3 +347,24 @@ def test_writing_arrays_that_do_not_match_the_layout_is_refused(tmp_path, change
     with pytest.raises(ValueError, match=match):
         write_dataset(tmp_path / "bad.h5", layout, arrays)
     assert not (tmp_path / "bad.h5").exists()
+
+
+def test_file_identity_tells_regenerated_files_apart_from_metadata(tmp_path):
+    import h5py
+
+    path = tmp_path / "any.h5"
+    with h5py.File(path, "w") as f:  # any HDF5 file, e.g. a PDEBench one without our attributes
+        f.attrs["seed"] = 0
+        f.create_dataset("tensor", data=np.zeros((4, 8), np.float32))
+    before = file_identity(path)
+    assert before == {"attrs": {"seed": 0}, "arrays": {"tensor": [[4, 8], "float32"]}}
+    assert identity_difference(before, file_identity(path)) is None
+    with h5py.File(path, "w") as f:
+        f.attrs["seed"] = 0
+        f.create_dataset("tensor", data=np.zeros((5, 8), np.float32))
+    assert identity_difference(before, file_identity(path)) == (
+        "array 'tensor' was [[4, 8], 'float32'], is [[5, 8], 'float32']"
+    )
+    path.unlink()
+    assert file_identity(path) == {}
+    assert identity_difference(before, {}) == "the file is gone"
