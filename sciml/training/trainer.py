@@ -57,6 +57,8 @@ from sciml.training.optim import LRSchedule, build_optimizer
 from sciml.training.sampler import EpochBatchSampler
 
 CHECKPOINT_FORMAT = 1
+#: metrics.csv column: optimizer steps skipped by fp16 loss scaling (overflowing gradients)
+AMP_SKIPPED = "amp_skipped_steps"
 
 #: Device types on which ``amp`` is accepted. The code path (``torch.autocast`` and
 #: ``torch.amp.GradScaler`` on ``device.type``) is device-generic, but on CPU autocast makes a
@@ -246,10 +248,12 @@ class Trainer:
         self._progress_hook = getattr(self.model, "set_training_progress", None)
         # A model may count events of its own (e.g. skipped diverged segments) for the log.
         self._statistics_hook = getattr(self.model, "training_statistics", None)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
+        # fp16 loss scaling skips the optimizer step whose gradients overflow: counted in the log
         self.statistic_names: tuple[str, ...] = (
             tuple(self._statistics_hook()) if callable(self._statistics_hook) else ()
-        )
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.amp == "fp16")
+        ) + ((AMP_SKIPPED,) if self.scaler.is_enabled() else ())
+        self._step_skipped = 0.0  # whether the last optimizer step was skipped (fp16 overflow)
 
         self._build_loaders(train_dataset, val_dataset, collate_fn or collate)
         self.steps_per_epoch = math.ceil(self.sampler.batches_per_epoch / config.grad_accum_steps)
@@ -462,9 +466,11 @@ class Trainer:
                 while p.batch_in_epoch < n_batches and p.step < self.total_steps:
                     n_micro = min(self.config.grad_accum_steps, n_batches - p.batch_in_epoch)
                     loss, lr, stop_all = self._train_step(batches, n_micro, p.step + 1, stop)
-                    if callable(self._statistics_hook):
-                        for name, value in self._statistics_hook().items():
-                            p.statistics[name] = p.statistics.get(name, 0.0) + float(value)
+                    counts = self._statistics_hook() if callable(self._statistics_hook) else {}
+                    if self.scaler.is_enabled():
+                        counts = {**counts, AMP_SKIPPED: self._step_skipped}
+                    for name, value in counts.items():
+                        p.statistics[name] = p.statistics.get(name, 0.0) + float(value)
                     p.step += 1
                     p.batch_in_epoch += n_micro
                     p.elapsed = time.perf_counter() - started
@@ -555,8 +561,11 @@ class Trainer:
         if self.config.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.scaler.is_enabled():  # update() backs the scale off exactly when it skipped
+            self._step_skipped = float(self.scaler.get_scale() < scale)
         self.schedule.step()
         return mean_loss, lr, stop_all
 

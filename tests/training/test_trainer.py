@@ -343,6 +343,8 @@ def test_mixed_precision_runs_the_forward_in_low_precision_and_keeps_float32_wei
     state = load_checkpoint(tmp_path / amp / "checkpoints" / "last.pt")
     # fp16 scales the loss; a healthy run never overflows, so the scale is still torch's 2^16.
     assert state["scaler"] == ({} if amp == "bf16" else {**state["scaler"], "scale": 2.0**16})
+    skipped = [row.get("amp_skipped_steps") for row in result.history]
+    assert skipped == ([None] * len(skipped) if amp == "bf16" else [0.0] * len(skipped))
 
 
 def test_fp16_step_with_overflowing_gradients_is_skipped_and_the_loss_scale_halves(
@@ -356,6 +358,7 @@ def test_fp16_step_with_overflowing_gradients_is_skipped_and_the_loss_scale_halv
     assert math.isfinite(result.history[-1]["train_loss"])
     assert all(torch.equal(before[k], v) for k, v in _weights(trainer).items())
     assert trainer.scaler.get_scale() == 2.0**99
+    assert result.history[-1]["amp_skipped_steps"] == 1.0  # and the log says so
 
 
 def test_fp16_run_resumed_from_a_checkpoint_ends_bit_identical(
