@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from sciml.data.format import DataFileError, DatasetFile, file_identity, identity_difference
 from sciml.data.grid import InMemoryDataset
 from sciml.data.particle_states import STATE_KEYS
+from sciml.devices import resolve_device
 from sciml.embed import MODEL_INFO, RunDirError, Surrogate, load
 from sciml.evaluation.plots import plot_particles, plot_rollout_error, plot_samples
 from sciml.evaluation.runner import (
@@ -483,7 +484,7 @@ def evaluate(
     run_dir = Path(run_dir)
     spec = _run_spec(run_dir)
     try:
-        check_device(device)
+        resolve_device(device)
     except ValueError as err:
         raise SpecError(f"--device: {err}") from None
     out = Path(out_dir) if out_dir is not None else run_dir / "eval"
