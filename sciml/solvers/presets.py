@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from sciml.catalog import PresetError, catalog_dir, read_preset
+from sciml.devices import resolve_device
 from sciml.registry import EQUATIONS, UnknownNameError
 from sciml.solvers.spectral import Grid, SpectralEquation, SpectralSolver
 
@@ -54,16 +55,16 @@ def _preset_path(name: str) -> Path:
 def equation_parameters(equation: type[SpectralEquation]) -> list[str]:
     """Keyword parameters of ``equation``'s constructor besides the grid (those of
     :class:`SpectralEquation`, e.g. ``dealias``, included when it forwards ``**kwargs``)."""
-    names, forwards = [], False
+    names: list[str] = []
     for cls in (equation, SpectralEquation):
-        for p in inspect.signature(cls.__init__).parameters.values():
-            if p.kind is p.VAR_KEYWORD:
-                forwards = True
-            elif p.name not in ("self", "grid") and p.name not in names:
-                names.append(p.name)
-        if not forwards:
+        params = list(inspect.signature(cls.__init__).parameters.values())
+        names += [
+            p.name
+            for p in params
+            if p.kind is not p.VAR_KEYWORD and p.name not in ("self", "grid", *names)
+        ]
+        if all(p.kind is not p.VAR_KEYWORD for p in params):
             break
-        forwards = False
     return names
 
 
@@ -102,7 +103,10 @@ def build_solver(
     shape = config["shape"]
     length = {"length": config["length"]} if "length" in config else {}  # else Grid's 2π
     grid = Grid(
-        shape if isinstance(shape, int) else tuple(shape), **length, dtype=dtype, device=device
+        shape if isinstance(shape, int) else tuple(shape),
+        **length,
+        dtype=dtype,
+        device=None if device is None else resolve_device(device),
     )
     return SpectralSolver(
         equation_cls(grid, **parameters), float(config["dt"]), config.get("scheme", "etdrk4")
