@@ -102,10 +102,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from sciml import workflow
     from sciml.spec import load_spec
 
     spec = load_spec(args.spec, args.set)
-    print(f"{args.spec}: valid (model {spec.model_name}, dataset {spec.data.dataset})")
+    if spec.data.file.exists():
+        # with the data at hand, also open the splits and build the model (catches a data
+        # mismatch or a model option value the constructor rejects before a run starts)
+        c = workflow.check(spec)
+        checked = (
+            f"; {spec.data.file}: {c['n_train']} train / {c['n_test']} test samples; "
+            f"{c['n_parameters']:,} parameters"
+        )
+    else:
+        checked = (
+            f"; data file {spec.data.file} not found (make it with: sciml generate --spec "
+            f"{args.spec}), so the model was not built"
+        )
+    print(f"{args.spec}: valid (model {spec.model_name}, dataset {spec.data.dataset}){checked}")
     if args.show:
         print(spec.to_yaml())
     return 0

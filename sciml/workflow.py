@@ -181,28 +181,6 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _prepare_learned_simulator(
-    spec: Spec,
-) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
-    """A simulator with a learned law (NCLaw) on whole trajectories: no normalizers; the MPM
-    settings come from the file, so the law is trained in the simulator that made the data."""
-    dtype = DTYPES[spec.trainer.dtype]
-    train_set = build_dataset(spec.data, "train", dtype=dtype)
-    test_set = build_dataset(spec.data, "test", dtype=dtype)
-    simulation = simulation_settings(train_set.file.config, train_set.dim)
-    info: dict[str, Any] = {
-        "name": spec.model_name,
-        "kwargs": {**spec.model_kwargs, "simulation": simulation},
-        "n_dims": train_set.dim,
-        "input_fields": spec.data.inputs,
-        "output_fields": spec.data.outputs,
-        "dataset_kind": spec.data.kind,
-    }
-    seed_everything(spec.seed)
-    model = _build(spec, build_simulator, info).to(dtype)
-    return model, InMemoryDataset(train_set.tensors()), test_set, info
-
-
 def _build(spec: Spec, build: Callable[[dict[str, Any]], T], info: dict[str, Any]) -> T:
     """``build(info)``, with a constructor's rejection of a spec value (``ValueError`` or
     ``TypeError``, e.g. ``model.n_layers=-1``) reported as a :class:`SpecError`."""
@@ -212,29 +190,48 @@ def _build(spec: Spec, build: Callable[[dict[str, Any]], T], info: dict[str, Any
         raise SpecError(f"model {spec.model_name!r}: invalid option value: {exc}") from None
 
 
-def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
-    if spec.data.kind == PARTICLE_KIND:
-        return _prepare_learned_simulator(spec)
+def _open_and_build(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
+    """Open the train/test splits and build the (seeded, untrained) model with the constructor
+    arguments the data fixes. A learned simulator (NCLaw) on whole trajectories takes the MPM
+    settings from the file, so the law is trained in the simulator that made the data."""
     dtype = DTYPES[spec.trainer.dtype]
     train_set = build_dataset(spec.data, "train", dtype=dtype)
     test_set = build_dataset(spec.data, "test", dtype=dtype)
-    sample = train_set[0]
-    x, y = sample["x"], sample["y"]
     info: dict[str, Any] = {
         "name": spec.model_name,
-        "kwargs": spec.model_kwargs,
-        "in_channels": int(x.shape[0]),
-        "out_channels": int(y.shape[0]),
-        "n_dims": int(x.dim() - 1),
-        "spatial_shape": [int(s) for s in x.shape[1:]],
-        "normalize": spec.data.normalize.model_dump(),
         "input_fields": spec.data.inputs,
         "output_fields": spec.data.outputs,
-        "coords": sample["coords"].tolist() if "coords" in sample else None,
         "dataset_kind": spec.data.kind,
     }
+    if spec.data.kind == PARTICLE_KIND:
+        simulation = simulation_settings(train_set.file.config, train_set.dim)
+        info.update(kwargs={**spec.model_kwargs, "simulation": simulation}, n_dims=train_set.dim)
+        builder: Callable[[dict[str, Any]], torch.nn.Module] = build_simulator
+    else:
+        sample = train_set[0]
+        x, y = sample["x"], sample["y"]
+        info.update(
+            kwargs=spec.model_kwargs,
+            in_channels=int(x.shape[0]),
+            out_channels=int(y.shape[0]),
+            n_dims=int(x.dim() - 1),
+            spatial_shape=[int(s) for s in x.shape[1:]],
+            normalize=spec.data.normalize.model_dump(),
+            coords=sample["coords"].tolist() if "coords" in sample else None,
+        )
+        builder = build_normalized_model
     seed_everything(spec.seed)  # model initialization is part of the seeded run
-    model = _build(spec, build_normalized_model, info).to(dtype)
+    model = _build(spec, builder, info).to(dtype)
+    return model, train_set, test_set, info
+
+
+def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
+    """:func:`_open_and_build`, then what training needs: the training set in memory where it
+    fits, and the normalizers (and a POD basis) fitted on it."""
+    model, train_set, test_set, info = _open_and_build(spec)
+    if spec.data.kind == PARTICLE_KIND:
+        return model, InMemoryDataset(train_set.tensors()), test_set, info
+    sample = train_set[0]
     nbytes = len(train_set) * sum(v.numel() * v.element_size() for v in sample.values())
     if nbytes <= IN_MEMORY_BYTES:
         # batched indexing instead of per-sample collation (most of a small model's step)
@@ -249,6 +246,21 @@ def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, A
         # POD-DeepONet: the trunk is the POD basis of the (normalized) training outputs
         fit_pod(torch.cat([model.output_normalizer.encode(b["y"]) for b in batches]))
     return model, train_set, test_set, info
+
+
+def check(spec: Spec) -> dict[str, int]:
+    """What ``sciml validate`` adds when the data file exists: open the splits and build the
+    model, so that a data/spec mismatch or a model option value its constructor rejects is
+    reported before a run starts. Trains nothing, writes nothing.
+
+    Returns ``{"n_train", "n_test", "n_parameters"}``.
+    """
+    model, train_set, test_set, _ = _open_and_build(spec)
+    return {
+        "n_train": len(train_set),
+        "n_test": len(test_set),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def train(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import h5py
@@ -119,6 +120,23 @@ def test_device_this_machine_lacks_is_one_line_and_writes_nothing(
     )
     assert_one_line_error(code, err, message)
     assert not out.exists()
+
+
+def test_validate_with_the_data_at_hand_builds_the_model(capsys, tiny_spec_file: Path, tmp_path):
+    code, out, err = run_cli(capsys, "validate", str(tiny_spec_file))
+    assert code == 0, err
+    assert re.search(
+        r": valid \(model fno, dataset poisson2d\); .*poisson2d\.h5: 16 train / 8 "
+        r"test samples; [\d,]+ parameters$",
+        out.strip(),
+    ), out
+    # a value only the model's constructor rejects is caught before any run starts
+    code, _, err = run_cli(capsys, "validate", str(tiny_spec_file), "--set", "model.n_layers=0")
+    assert_one_line_error(code, err, r"model 'fno': invalid option value")
+    missing = tmp_path / "none.h5"
+    code, out, _ = run_cli(capsys, "validate", str(tiny_spec_file), "--set", f"data.path={missing}")
+    assert code == 0 and "none.h5 not found (make it with: sciml generate --spec" in out
+    assert not missing.exists()
 
 
 def test_nan_in_data_is_one_clear_line(capsys, tiny_spec_file: Path, poisson_file: Path, tmp_path):
