@@ -44,6 +44,21 @@ def test_version_and_info(capsys):
     assert "devices: cpu" in out
 
 
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`sciml info | head -1`: no BrokenPipeError traceback once the reader has gone."""
+    import subprocess
+    import sys
+
+    reader_gone = "import subprocess, sys; " + (
+        "p = subprocess.Popen([sys.executable, '-m', 'sciml', 'info'], stdout=subprocess.PIPE, "
+        "stderr=subprocess.PIPE); p.stdout.close(); sys.stderr.write(p.stderr.read().decode()); "
+        "sys.exit(p.wait())"
+    )
+    done = subprocess.run([sys.executable, "-c", reader_gone], capture_output=True, text=True)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode in (0, 141)
+
+
 def test_validate_accepts_the_shipped_examples(capsys):
     examples = sorted(Path("examples").glob("*.yaml"))
     assert len(examples) >= 7
