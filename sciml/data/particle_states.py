@@ -93,6 +93,16 @@ class ParticleTrajectoryDataset(Dataset):
             )
         n_total = self.file.n_trajectories
         if n_total == 1 and split != "all":
+            # NCLaw's setup: the one trajectory trains (first n_frames) and tests (whole horizon)
+            for name, value in (("n_train", n_train), ("n_test", n_test)):
+                if value not in (None, 1):
+                    raise DataFileError(
+                        self.path,
+                        f"{name}={value}, but the file holds one trajectory, which is both the "
+                        "training (first n_frames frames) and the test trajectory; leave "
+                        f"{name} unset or 1",
+                        "n_trajectories",
+                    )
             self.trajectories = range(1)
         else:
             self.trajectories = split_range(

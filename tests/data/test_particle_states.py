@@ -62,6 +62,16 @@ def test_a_single_trajectory_file_is_its_own_test_split(positions_only: Path) ->
     train = ParticleTrajectoryDataset(positions_only, split="train")
     test = ParticleTrajectoryDataset(positions_only, split="test")
     assert list(train.trajectories) == list(test.trajectories) == [0]
+    assert list(ParticleTrajectoryDataset(positions_only, n_train=1).trajectories) == [0]
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("key", ["n_train", "n_test"])
+def test_a_split_size_a_single_trajectory_file_cannot_have_is_refused(
+    positions_only: Path, split: str, key: str
+) -> None:
+    with pytest.raises(DataFileError, match=f"{key}=5, but the file holds one trajectory"):
+        ParticleTrajectoryDataset(positions_only, split=split, **{key: 5})
 
 
 def test_without_saved_state_only_the_initial_state_is_given(positions_only: Path) -> None:
