@@ -47,6 +47,7 @@ from sciml.models.learned_mpm import simulation_settings
 from sciml.registry import DATASETS, LOSSES, METRICS
 from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
 from sciml.training import Trainer, TrainerConfig, check_device, seed_everything
+from sciml.training.checkpoint import atomic_write_bytes
 from sciml.training.config import fingerprint
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -176,9 +177,7 @@ def _trainer_config(spec: Spec, *, progress: bool) -> TrainerConfig:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(text.encode(), [path])
 
 
 def _build(spec: Spec, build: Callable[[dict[str, Any]], T], info: dict[str, Any]) -> T:
