@@ -29,6 +29,7 @@ _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
     "equation": ("sciml.solvers.spectral",),
+    "constraint": ("sciml.constraints",),
 }
 
 
@@ -127,5 +128,8 @@ RECIPES: Registry[Callable[..., Any]] = Registry("recipe")
 DATASETS: Registry[Callable[..., Any]] = Registry("dataset")
 LOSSES: Registry[Callable[..., Any]] = Registry("loss")
 METRICS: Registry[Callable[..., Any]] = Registry("metric")
+#: Constraints: layers that make any model's physical-units output satisfy a physical law
+#: (``sciml.constraints``); a spec's ``constraint:`` section names one.
+CONSTRAINTS: Registry[Callable[..., Any]] = Registry("constraint")
 #: Pseudo-spectral equations (``SpectralEquation`` subclasses) that solver presets name.
 EQUATIONS: Registry[Callable[..., Any]] = Registry("equation")

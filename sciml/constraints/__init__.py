@@ -1,1 +1,4 @@
-"""constraints."""
+"""Constraints: layers that make a model's physical-units output satisfy a physical law.
+
+Importing this package registers each constraint in :data:`sciml.registry.CONSTRAINTS`.
+"""
