@@ -3,6 +3,7 @@
 from sciml.models import deeponet as deeponet
 from sciml.models import fno as fno
 from sciml.models import learned_mpm as learned_mpm
+from sciml.models import mgno as mgno
 from sciml.models import mlp_law as mlp_law
 from sciml.models import nclaw as nclaw
 from sciml.registry import MODELS
