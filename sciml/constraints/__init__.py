@@ -2,3 +2,5 @@
 
 Importing this package registers each constraint in :data:`sciml.registry.CONSTRAINTS`.
 """
+
+from sciml.constraints import probconserv as probconserv
