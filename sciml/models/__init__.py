@@ -11,5 +11,6 @@ from sciml.registry import MODELS
 
 # torch-geometric takes seconds to import: load the GNS only when a spec asks for it
 MODELS.register_lazy("gns", "sciml.models.gns")
+MODELS.register_lazy("giorom", "sciml.models.giorom")
 from sciml.models import anp as anp
 from sciml.models import ensemble as ensemble

@@ -1,0 +1,412 @@
+"""GIOROM: a reduced-order learned particle simulator that steps a sparse subset of particles.
+
+Viswanath et al., "Reduced-Order Neural Operators: Learning Lagrangian Dynamics on Highly Sparse
+Graphs" (arXiv 2407.03925; v3: "Learning Lagrangian Interaction Dynamics with Sampling-Based
+Model Order Reduction"). The time-stepper sees only ``M ≈ 5–10 %`` of the ``P`` particles of a
+body (chosen once, on the reference frame, by farthest-point sampling, :func:`sparse_indices`);
+:mod:`sciml.models.dense_reconstruction` maps its rollout back to all ``P`` particles.
+
+**Network** (per step, on the ``M`` sparse particles of each example):
+
+1. GNS features (:class:`sciml.models.gns.GNS`): ``H`` normalized velocities and clipped wall
+   distances per node, ``[(x_j − x_i)/r, ‖x_j − x_i‖/r]`` per edge of the radius graph, MLP
+   encoders to a latent size ``L``;
+2. ``n_encoder_layers`` interaction networks on the sparse graph;
+3. the operator block (:class:`LatentGridOperator`): a GNO from the particles to a regular latent
+   grid of ``G^d`` cell centres on the box, an FNO on that grid, a GNO back to the particles,
+   added to the node latents (residual);
+4. ``n_decoder_layers`` interaction networks and the GNS MLP decoder to the normalized
+   acceleration ``â`` (``d`` per particle).
+
+Training noise, the noise-corrected target, the statistics buffers and the semi-implicit Euler
+rollout ``a = σ_a â + μ_a``, ``v_{t+1} = v_t + a``, ``x_{t+1} = x_t + v_{t+1}`` are the GNS's
+(:class:`GIOROM` subclasses it and only inserts the operator block into its processor).
+
+**Training step** (the same as the GNS's, on sparse windows): a batch is the dict of
+:class:`sciml.data.particles.ParticleWindowDataset` built on the *sparse* trajectories
+``positions[n][:, idx[n]]`` (:func:`sparse_positions`):
+
+* ``batch["x"]``: ``(B, M, H+1, d)`` positions at frames ``t−H … t`` (m);
+* ``batch["y"]``: ``(B, M, d)`` normalized target acceleration ``(a_t − μ_a)/σ_a``,
+
+and the loss is ``mean((model(batch["x"]) − batch["y"])²)`` with the model in ``train()`` mode
+(the noise and the target correction happen inside ``forward``). GIOROM adds
+``1e9 · MSE(next position)`` to its loss; with a unit time step the next-position error is
+``σ_a (â − y)``, so that term only reweights the acceleration MSE per component (DERIVED) and is
+left out here.
+
+Shapes: as :class:`~sciml.models.gns.GNS` with ``P`` replaced by the sparse count ``M``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from sciml.data.particles import ParticleStats, read_positions
+from sciml.models.config import strict_config
+from sciml.models.fno import FNO
+from sciml.models.gno import GNO
+from sciml.models.gns import GNS
+from sciml.models.graph_ops import fps, knn_graph
+from sciml.registry import MODELS
+
+__all__ = [
+    "GIOROM",
+    "LatentGridOperator",
+    "SparseTrajectories",
+    "sparse_indices",
+    "sparse_positions",
+]
+
+_METHODS = ("fps", "random")
+
+
+def sparse_indices(
+    reference: Tensor,
+    ratio: float,
+    *,
+    method: str = "fps",
+    radius: float | None = None,
+    seed: int = 0,
+) -> Tensor:
+    """Indices of the ``M = ⌈ratio · P⌉`` particles a reduced-order model steps, per trajectory.
+
+    Parameters
+    ----------
+    reference:
+        ``(N, P, d)`` (or ``(P, d)``) positions of the reference frame (frame 0 of each
+        trajectory, m); GIOROM samples on it once and keeps the same particles for the rollout.
+    ratio:
+        Fraction of the particles kept, in ``(0, 1]`` (GIOROM: 0.05–0.33).
+    method:
+        ``"fps"``: farthest-point sampling from particle 0 (:func:`~sciml.models.graph_ops.fps`,
+        well spread, deterministic); ``"random"``: a uniform draw without replacement from
+        ``seed``.
+    radius:
+        Connectivity radius of the stepper's graph. If given, a sampled particle with no other
+        sampled particle within ``radius`` on the reference frame is an error: the interaction
+        network would see no neighbour there.
+
+    Returns
+    -------
+    Tensor
+        ``(N, M)`` (or ``(M,)``) long indices into the particle axis.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"sampling ratio must be in (0, 1], got {ratio}")
+    if method not in _METHODS:
+        raise ValueError(f"sampling method={method!r} is not one of {list(_METHODS)}")
+    single = reference.dim() == 2
+    ref = reference.unsqueeze(0) if single else reference
+    if ref.dim() != 3:
+        raise ValueError(f"reference must be (N, P, d) or (P, d), got {tuple(reference.shape)}")
+    n, p, d = ref.shape
+    m = math.ceil(ratio * p)
+    if method == "fps":
+        batch = torch.arange(n, device=ref.device).repeat_interleave(p)
+        idx = fps(ref.reshape(n * p, d), batch, ratio).reshape(n, m) - p * torch.arange(
+            n, device=ref.device
+        ).unsqueeze(1)
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        idx = torch.stack([torch.randperm(p, generator=gen)[:m] for _ in range(n)]).to(ref.device)
+    if radius is not None:
+        _check_connected(torch.gather(ref, 1, idx[..., None].expand(n, m, d)), radius, ratio)
+    return idx[0] if single else idx
+
+
+def _check_connected(sparse: Tensor, radius: float, ratio: float) -> None:
+    """Error if a sparse particle has no other sparse particle within ``radius``."""
+    n, m, d = sparse.shape
+    if m < 2:
+        raise ValueError(
+            f"sampling ratio {ratio} keeps {m} particle per trajectory: no graph; raise the ratio"
+        )
+    batch = torch.arange(n, device=sparse.device).repeat_interleave(m)
+    src, tgt = knn_graph(sparse.reshape(n * m, d), 1, batch)
+    nearest = (sparse.reshape(n * m, d)[src] - sparse.reshape(n * m, d)[tgt]).norm(dim=-1)
+    isolated = int((nearest > radius).sum())
+    if isolated:
+        raise ValueError(
+            f"radius {radius} leaves {isolated} of {n * m} sampled particles without a neighbour "
+            f"on the reference frame (sampling ratio {ratio}); the largest nearest-neighbour "
+            f"distance is {float(nearest.max()):.4g}: use a radius at least that large"
+        )
+
+
+def sparse_positions(positions: Tensor, indices: Tensor) -> Tensor:
+    """``(N, T, M, d)`` trajectories of the sampled particles: ``positions[n][:, indices[n]]``.
+
+    ``positions``: ``(N, T, P, d)``; ``indices``: ``(N, M)`` from :func:`sparse_indices`.
+    """
+    n, t, _, d = positions.shape
+    if indices.shape[0] != n or indices.dim() != 2:
+        raise ValueError(
+            f"indices must be (N={n}, M), got {tuple(indices.shape)} for positions "
+            f"{tuple(positions.shape)}"
+        )
+    index = indices[:, None, :, None].expand(n, t, indices.shape[1], d)
+    return torch.gather(positions, 2, index)
+
+
+@dataclass(frozen=True)
+class SparseTrajectories:
+    """Dense particle trajectories with the sparse subset a reduced-order model steps.
+
+    Attributes
+    ----------
+    positions:
+        ``(N, T, P, d)`` dense positions (m); frame 0 is the reference configuration.
+    indices:
+        ``(N, M)`` sampled particles per trajectory (:func:`sparse_indices` on frame 0).
+    """
+
+    positions: Tensor
+    indices: Tensor
+
+    @property
+    def sparse(self) -> Tensor:
+        """``(N, T, M, d)`` positions of the sampled particles."""
+        return sparse_positions(self.positions, self.indices)
+
+    @property
+    def reference(self) -> Tensor:
+        """``(N, P, d)`` reference (frame 0) positions of all particles."""
+        return self.positions[:, 0]
+
+    @classmethod
+    def from_positions(
+        cls,
+        positions: Tensor,
+        ratio: float,
+        *,
+        method: str = "fps",
+        radius: float | None = None,
+        seed: int = 0,
+    ) -> SparseTrajectories:
+        """Sample ``positions`` ``(N, T, P, d)`` on frame 0 (arguments of
+        :func:`sparse_indices`)."""
+        if positions.dim() != 4 or positions.shape[-1] not in (2, 3):
+            raise ValueError(
+                f"positions must be (N, T, P, d) with d in (2, 3), got {tuple(positions.shape)}"
+            )
+        idx = sparse_indices(positions[:, 0], ratio, method=method, radius=radius, seed=seed)
+        return cls(positions, idx)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        ratio: float,
+        *,
+        trajectories: Sequence[int] | None = None,
+        n_frames: int | None = None,
+        method: str = "fps",
+        radius: float | None = None,
+        seed: int = 0,
+    ) -> SparseTrajectories:
+        """Read the ``position`` field of a particle file (``mpm2d``/``mpm3d``; a file without
+        it is a :class:`~sciml.data.format.DataFileError`) and sample it."""
+        positions = read_positions(path, trajectories, n_frames)
+        return cls.from_positions(positions, ratio, method=method, radius=radius, seed=seed)
+
+
+class LatentGridOperator(nn.Module):
+    """Particles → GNO → latent grid → FNO → GNO → particles, added to the node latents.
+
+    .. math::
+
+        h_i \\leftarrow h_i + \\mathcal K_{\\text{out}}\\big(\\text{FNO}(\\mathcal K_{\\text{in}}
+        h)\\big)(x_i),
+
+    with ``K_in`` a nonlinear-kernel :class:`~sciml.models.gno.GNO` from the particles to the
+    ``G^d`` cell centres ``g_k`` of the box (a grid node with no particle within ``r_gno`` gets
+    the constant ``b`` of the GNO), :class:`~sciml.models.fno.FNO` on that grid, and ``K_out`` a
+    linear-kernel GNO back to the particles (GIOROM Sec. 3, its ``nonlinear_kernelonly`` /
+    ``linear`` transforms).
+
+    It sits in the GNS processor (``forward(h, edge_index, e) → (h, e)``), so it receives the
+    particle positions through :meth:`bind` before each call.
+
+    Shapes: ``h (B·M, L)`` with the positions ``(B·M, d)`` bound for ``B`` examples.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        latent: int,
+        bounds: tuple[float, float],
+        grid_size: int,
+        gno_radius: float,
+        width: int,
+        n_modes: int,
+        n_layers: int,
+        kernel_hidden: Sequence[int],
+        max_num_neighbors: int,
+    ) -> None:
+        super().__init__()
+        lo, hi = bounds
+        h = (hi - lo) / grid_size
+        centres = lo + (torch.arange(grid_size, dtype=torch.float64) + 0.5) * h
+        grid = torch.stack(torch.meshgrid(*[centres] * dim, indexing="ij"), -1).reshape(-1, dim)
+        self.register_buffer("grid", grid.float(), persistent=False)  # (G^d, d), derived
+        self.dim, self.grid_size, self.width = dim, grid_size, width
+        self.gno_in = GNO(
+            latent, width, dim, gno_radius, kernel_hidden, "nonlinear", max_num_neighbors
+        )
+        self.fno = FNO(width, width, dim, n_modes=n_modes, hidden_channels=width, n_layers=n_layers)
+        self.gno_out = GNO(
+            width, latent, dim, gno_radius, kernel_hidden, "linear", max_num_neighbors
+        )
+        self._bound: tuple[Tensor, int] | None = None
+
+    def reset_parameters(self) -> None:
+        """Re-initialize both GNOs and the FNO."""
+        self.gno_in.reset_parameters()
+        self.gno_out.reset_parameters()
+        for m in self.fno.modules():
+            if m is not self.fno and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
+    def bind(self, positions: Tensor | None, n_examples: int = 1) -> None:
+        """Set ``(B·M, d)`` particle positions of ``n_examples`` examples for the next call."""
+        self._bound = None if positions is None else (positions, n_examples)
+
+    def forward(self, h: Tensor, edge_index: Tensor, e: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h + K_out FNO K_in h, e)``; the graph ``edge_index`` is not used."""
+        if self._bound is None:
+            raise RuntimeError("LatentGridOperator needs bind(positions, n_examples) first")
+        pos, n_ex = self._bound
+        n_grid = self.grid.shape[0]
+        grid = self.grid.to(pos).repeat(n_ex, 1)
+        batch_p = torch.arange(n_ex, device=pos.device).repeat_interleave(pos.shape[0] // n_ex)
+        batch_g = torch.arange(n_ex, device=pos.device).repeat_interleave(n_grid)
+        g = self.gno_in(h, pos, grid, batch_p, batch_g)  # (B·G^d, width)
+        g = g.reshape(n_ex, *[self.grid_size] * self.dim, self.width).movedim(-1, 1)
+        g = self.fno(g).movedim(1, -1).reshape(n_ex * n_grid, self.width)
+        return h + self.gno_out(g, grid, pos, batch_g, batch_p), e
+
+
+class GIOROM(GNS):
+    """GIOROM time-stepper on a sparse particle set (module docstring for the model and API).
+
+    Parameters
+    ----------
+    dim, history, radius, latent, hidden, n_hidden, noise_std, bounds, wall_features,
+    max_num_neighbors, stats:
+        As :class:`~sciml.models.gns.GNS` (``radius`` is the sparse graph's: larger than a
+        dense GNS's, a few *sparse* particle spacings; GIOROM: window ``H = 5``, noise 3e-4).
+    n_encoder_layers, n_decoder_layers:
+        Interaction networks before and after the operator block (GIOROM: 1–2).
+    grid_size:
+        Latent grid points per axis ``G`` (GIOROM 2D: 32).
+    gno_radius:
+        GNO neighbourhood radius (m); default ``1.5`` grid spacings. Must be at least half a
+        grid-cell diagonal, so that every particle in the box has a grid node within it.
+    gno_kernel_hidden:
+        Hidden widths of the GNO kernel MLPs (GIOROM: ``[32, 64]``).
+    fno_width, fno_modes, fno_layers:
+        FNO processor width, Fourier modes per axis and layers (GIOROM v1: 32, 24, 2).
+    gno_max_num_neighbors:
+        Neighbours kept per GNO query.
+    """
+
+    def __init__(
+        self,
+        dim: int = 2,
+        history: int = 5,
+        radius: float = 0.08,
+        latent: int = 64,
+        hidden: int | None = None,
+        n_encoder_layers: int = 1,
+        n_decoder_layers: int = 1,
+        n_hidden: int = 2,
+        noise_std: float = 0.0,
+        bounds: Sequence[float] = (0.0, 1.0),
+        wall_features: bool = True,
+        max_num_neighbors: int = 64,
+        grid_size: int = 32,
+        gno_radius: float | None = None,
+        gno_kernel_hidden: Sequence[int] = (32, 64),
+        fno_width: int = 32,
+        fno_modes: int = 12,
+        fno_layers: int = 2,
+        gno_max_num_neighbors: int = 256,
+        stats: ParticleStats | None = None,
+    ) -> None:
+        if n_encoder_layers < 1 or n_decoder_layers < 0:
+            raise ValueError(
+                f"giorom needs n_encoder_layers >= 1 and n_decoder_layers >= 0, got "
+                f"{n_encoder_layers}, {n_decoder_layers}"
+            )
+        if grid_size < 2 or not 1 <= fno_modes <= grid_size:
+            raise ValueError(
+                f"giorom needs grid_size >= 2 and 1 <= fno_modes <= grid_size, got grid_size="
+                f"{grid_size}, fno_modes={fno_modes}"
+            )
+        super().__init__(
+            dim,
+            history,
+            radius,
+            latent,
+            hidden,
+            n_encoder_layers + n_decoder_layers,
+            n_hidden,
+            noise_std,
+            bounds,
+            wall_features,
+            max_num_neighbors,
+            stats,
+        )
+        spacing = (self.bounds[1] - self.bounds[0]) / grid_size
+        gno_radius = 1.5 * spacing if gno_radius is None else float(gno_radius)
+        if gno_radius < 0.5 * spacing * math.sqrt(dim):
+            raise ValueError(
+                f"giorom gno_radius={gno_radius} leaves particles without a latent grid node "
+                f"within it (grid spacing {spacing:.4g}); use gno_radius >= "
+                f"{0.5 * spacing * math.sqrt(dim):.4g} (half a cell diagonal)"
+            )
+        self.gno_radius = gno_radius
+        self.n_encoder_layers = n_encoder_layers
+        operator = LatentGridOperator(
+            dim,
+            latent,
+            self.bounds,
+            grid_size,
+            gno_radius,
+            fno_width,
+            fno_modes,
+            fno_layers,
+            gno_kernel_hidden,
+            gno_max_num_neighbors,
+        )
+        layers = list(self.processor)
+        # The GNS processor runs its layers in order on (h, edge_index, e): the operator block
+        # goes between the encoder and decoder interaction networks.
+        self.processor = nn.ModuleList(
+            [*layers[:n_encoder_layers], operator, *layers[n_encoder_layers:]]
+        )
+
+    @property
+    def operator(self) -> LatentGridOperator:
+        """The operator block inside the processor."""
+        return self.processor[self.n_encoder_layers]  # type: ignore[return-value]
+
+    def normalized_acceleration(self, x: Tensor) -> Tensor:
+        """``(B, M, d)`` network output ``â`` for sparse windows ``x`` ``(B, M, H+1, d)``."""
+        self._check(x)
+        B, M = x.shape[:2]
+        self.operator.bind(x[:, :, -1].reshape(B * M, self.dim), B)
+        try:
+            return super().normalized_acceleration(x)
+        finally:
+            self.operator.bind(None)
+
+
+MODELS.register("giorom")(strict_config("giorom")(GIOROM))
