@@ -137,7 +137,8 @@ class GPMEProblem:
 
     ``train_range`` is the uniform training distribution of the parameter, ``test_values`` the
     test parameters (ProbConserv configs ``3b_heat_var_c``, ``1b_pme_var_m``,
-    ``2b_stefan_var_p``), ``t_eval`` the time of the paper's tables and histograms.
+    ``2b_stefan_var_p``), ``t_eval`` the time of the paper's tables and histograms, ``valid``
+    the open interval of admissible parameters.
     """
 
     name: str
@@ -149,20 +150,21 @@ class GPMEProblem:
     train_range: tuple[float, float]
     test_values: tuple[float, ...]
     t_eval: float
+    valid: tuple[float, float]
 
 
 PROBLEMS: dict[str, GPMEProblem] = {
     "heat": GPMEProblem(
         "heat", "k", heat_solution, heat_mass, (0.0, 2 * math.pi), (0.0, 1.0), (1.0, 5.0),
-        (1.0, 5.0), 0.5,
+        (1.0, 5.0), 0.5, (0.0, math.inf),
     ),
     "pme": GPMEProblem(
         "pme", "m", pme_solution, pme_mass, (0.0, 1.0), (0.0, 1.0), (1.0, 6.0),
-        (1.0, 3.0, 6.0), 0.5,
+        (1.0, 3.0, 6.0), 0.5, (0.0, math.inf),
     ),
     "stefan": GPMEProblem(
         "stefan", "u_star", stefan_solution, stefan_mass, (0.0, 1.0), (0.0, 0.1), (0.55, 0.7),
-        (0.6, 0.5), 0.05,
+        (0.6, 0.5), 0.05, (0.0, 1.0),
     ),
 }  # fmt: skip
 

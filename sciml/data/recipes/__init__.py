@@ -16,3 +16,4 @@ from sciml.data.recipes import mpm2d as mpm2d
 from sciml.data.recipes import mpm3d as mpm3d
 from sciml.data.recipes import ns2d as ns2d
 from sciml.data.recipes import poisson as poisson
+from sciml.data.recipes import gpme as gpme
