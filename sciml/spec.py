@@ -19,31 +19,58 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from sciml.catalog import PresetError, YamlLoader, load_yaml, read_preset
+from sciml.catalog import PresetError, YamlLoader, load_yaml, preset_names, read_preset
 from sciml.registry import (
     DATASETS,
-    LOSSES,
     METRICS,
     MODEL_DATA_KEYS,
     MODELS,
     RECIPES,
     UnknownNameError,
 )
+from sciml.training.config import TrainerConfig
+from sciml.training.loss_terms import build_loss
 
 
 class SpecError(ValueError):
     """A user error in a spec: the message is meant to be printed as is (no traceback)."""
 
 
+#: a spec is a few kilobytes: a bigger file is refused before it is parsed
+MAX_SPEC_BYTES = 1_000_000
+#: YAML nodes a spec may expand to once aliases (``*name``) are followed. A real spec has a few
+#: hundred; an "alias bomb" (billion laughs) has billions, and every walk over it would hang.
+MAX_SPEC_NODES = 100_000
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+
+
+def _plain_name(name: str) -> str:
+    """A run name is one folder name under ``runs/``: no separators, no ``..``, no spaces."""
+    if not _PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            f"{name!r} is not a plain name: it becomes the folder runs/<name>, so use up to 128 "
+            "letters, digits and . _ + - (no '/', '\\', '..' or spaces), e.g. 'fno-darcy'"
+        )
+    return name
+
+
+RunName = Annotated[str, AfterValidator(_plain_name)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# The trainer's defaults live in TrainerConfig alone; the spec sections below take them from it.
+_DEFAULT = TrainerConfig()
 
 
 class NormalizeSpec(_Strict):
@@ -80,41 +107,76 @@ class DataSpec(_Strict):
         default_factory=dict, description="extra keyword arguments of the dataset class"
     )
     normalize: NormalizeSpec = Field(default_factory=NormalizeSpec)
+    shuffle: bool = Field(
+        default=_DEFAULT.shuffle, description="new seeded sample order each epoch (else file order)"
+    )
 
     @property
     def file(self) -> Path:
         return Path(self.path) if self.path else Path("data") / f"{self.dataset}.h5"
 
 
+class ParamGroupSpec(_Strict):
+    """Parameters whose name matches ``match`` (a regex searched in the parameter name)."""
+
+    match: str
+    lr: float | None = Field(default=None, gt=0.0, description="this group's learning rate")
+    lr_scale: float | None = Field(default=None, gt=0.0, description="× optimizer.lr")
+    weight_decay: float | None = Field(default=None, ge=0.0)
+
+
 class OptimizerSpec(_Strict):
-    name: Literal["adam", "adamw"] = "adam"
-    lr: float = Field(default=1e-3, gt=0.0)
-    weight_decay: float = Field(default=0.0, ge=0.0)
+    name: Literal["adam", "adamw"] = _DEFAULT.optimizer  # type: ignore[assignment]
+    lr: float = Field(default=_DEFAULT.lr, gt=0.0)
+    weight_decay: float = Field(default=_DEFAULT.weight_decay, ge=0.0)
+    betas: tuple[float, float] = _DEFAULT.betas
+    eps: float = Field(default=_DEFAULT.eps, gt=0.0)
+    param_groups: list[ParamGroupSpec] = Field(
+        default_factory=list, description="first match wins; the rest use lr/weight_decay"
+    )
 
 
 class SchedulerSpec(_Strict):
-    name: Literal["none", "cosine", "step", "plateau"] = "none"
-    step_size: int = Field(default=100, ge=1, description="epochs between decays (step)")
-    gamma: float = Field(default=0.5, gt=0.0, le=1.0)
-    patience: int = Field(default=10, ge=0)
-    warmup_steps: int = Field(default=0, ge=0)
+    name: Literal["none", "cosine", "step", "plateau", "exponential", "onecycle"] = (
+        _DEFAULT.scheduler  # type: ignore[assignment]
+    )
+    interval: Literal["step", "epoch"] | None = Field(
+        default=_DEFAULT.interval,
+        description="what the decay counts; default: step for cosine/onecycle, epoch for step/exponential",
+    )
+    horizon: int | None = Field(
+        default=_DEFAULT.horizon,
+        ge=1,
+        description="decay length in intervals (T_max); default: the run",
+    )
+    step_size: int = Field(default=_DEFAULT.step_size, ge=1, description="intervals between decays")
+    gamma: float = Field(default=_DEFAULT.gamma, gt=0.0, le=1.0)
+    patience: int = Field(default=_DEFAULT.patience, ge=0)
+    warmup_steps: int = Field(default=_DEFAULT.warmup_steps, ge=0)
+    pct_start: float = Field(default=_DEFAULT.pct_start, gt=0.0, lt=1.0)
+    div_factor: float = Field(default=_DEFAULT.div_factor, gt=0.0)
+    final_div_factor: float = Field(default=_DEFAULT.final_div_factor, gt=0.0)
+    cycle_momentum: bool = _DEFAULT.cycle_momentum
 
 
 class TrainerSpec(_Strict):
-    epochs: int = Field(default=100, ge=1)
-    max_steps: int | None = Field(default=None, ge=1)
-    batch_size: int = Field(default=32, ge=1)
-    loss: str = "relative_lp"
-    grad_clip: float | None = Field(default=None, gt=0.0)
-    grad_accum_steps: int = Field(default=1, ge=1)
-    amp: Literal["none", "bf16", "fp16"] = "none"
-    device: str = "cpu"
-    dtype: Literal["float32", "float64"] = "float32"
-    log_every: int = Field(default=50, ge=1)
-    eval_every: int = Field(default=200, ge=1)
-    checkpoint_every: int = Field(default=500, ge=1)
-    num_workers: int = Field(default=0, ge=0)
-    progress: bool = True
+    epochs: int = Field(default=_DEFAULT.epochs, ge=1)
+    max_steps: int | None = Field(default=_DEFAULT.max_steps, ge=1)
+    batch_size: int = Field(default=_DEFAULT.batch_size, ge=1)
+    loss: str | dict[str, Any] | list[str | dict[str, Any]] = Field(
+        default="relative_lp",
+        description="a loss name, {name, weight?, options...}, or a list of them (summed)",
+    )
+    grad_clip: float | None = Field(default=_DEFAULT.grad_clip, gt=0.0)
+    grad_accum_steps: int = Field(default=_DEFAULT.grad_accum_steps, ge=1)
+    amp: Literal["none", "bf16", "fp16"] = _DEFAULT.amp  # type: ignore[assignment]
+    device: str = _DEFAULT.device
+    dtype: Literal["float32", "float64"] = _DEFAULT.dtype  # type: ignore[assignment]
+    log_every: int = Field(default=_DEFAULT.log_every, ge=1)
+    eval_every: int = Field(default=_DEFAULT.eval_every, ge=1)
+    checkpoint_every: int = Field(default=_DEFAULT.checkpoint_every, ge=1)
+    num_workers: int = Field(default=_DEFAULT.num_workers, ge=0)
+    progress: bool = _DEFAULT.progress
 
 
 class EvaluationSpec(_Strict):
@@ -130,7 +192,7 @@ class EvaluationSpec(_Strict):
 class Spec(_Strict):
     """A whole experiment."""
 
-    name: str = "run"
+    name: RunName = "run"
     seed: int = 0
     data: DataSpec
     model: dict[str, Any]
@@ -146,6 +208,23 @@ class Spec(_Strict):
     @property
     def model_kwargs(self) -> dict[str, Any]:
         return {k: v for k, v in self.model.items() if k != "name"}
+
+    def trainer_config(self, *, progress: bool = True) -> TrainerConfig:
+        """The :class:`TrainerConfig` of this spec: the ``trainer`` section's fields (all but
+        ``loss``), the ``optimizer``'s and ``scheduler``'s (their ``name`` as ``optimizer`` /
+        ``scheduler``), ``seed`` and ``data.shuffle``, by name, so a field added to both
+        needs no copying code; ``progress=False`` hides the progress bar whatever the spec says."""
+        values = self.trainer.model_dump(exclude={"loss"})
+        for key, section in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
+            for field_name, value in section.model_dump().items():
+                values[key if field_name == "name" else field_name] = value
+        values["param_groups"] = tuple(
+            {k: v for k, v in group.items() if v is not None} for group in values["param_groups"]
+        )
+        values.update(
+            seed=self.seed, shuffle=self.data.shuffle, progress=self.trainer.progress and progress
+        )
+        return TrainerConfig(**values)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -164,7 +243,89 @@ def load_preset(group: str, name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------
-# YAML with line numbers
+# YAML with line numbers, size and alias limits, no duplicate keys
+
+
+def _read_spec_text(path: str | os.PathLike) -> str:
+    """The text of a spec file, refused (:class:`SpecError`) when missing, a folder, larger than
+    :data:`MAX_SPEC_BYTES` (checked before reading it) or not UTF-8 text."""
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"{path}: spec file not found")
+    if p.is_dir():
+        raise SpecError(f"{path}: is a folder, not a spec file")
+    size = p.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{path}: {size / 1e6:.1f} MB is too large for a spec (limit "
+            f"{MAX_SPEC_BYTES / 1e6:g} MB); is this the right file?"
+        )
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the spec: {exc.strerror}") from None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes in ``node`` with every alias followed (shared subtrees counted once per use)."""
+    if id(node) not in memo:
+        memo[id(node)] = 0  # a recursive alias (&a [*a]) counts as nothing, not forever
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        memo[id(node)] = 1 + sum(_expanded_size(c, memo) for c in children)
+    return memo[id(node)]
+
+
+def _check_duplicate_keys(node: yaml.Node, source: str, path: tuple[str, ...] = ()) -> None:
+    """Refuse a mapping that repeats a key (PyYAML would silently keep the last one)."""
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` merges, not a key
+                continue
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise SpecError(
+                    f"{source}:{line}: {'.'.join((*path, key))}: duplicate key (first at line "
+                    f"{first[key]}); YAML would keep only the last one, so remove one of them"
+                )
+            first[key] = line
+            _check_duplicate_keys(value_node, source, (*path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_duplicate_keys(item, source, (*path, str(i)))
+
+
+def _parse_spec_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """Compose ``text`` once, check it (expanded size, duplicate keys), then construct it."""
+    loader = YamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        size = _expanded_size(node, {})
+        if size > MAX_SPEC_NODES:
+            raise SpecError(
+                f"{source}: the YAML expands to {size:,} nodes through aliases (*name); a spec "
+                f"may have at most {MAX_SPEC_NODES:,} (an alias bomb?)"
+            )
+        _check_duplicate_keys(node, source)
+        return node, loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{source}{line}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: the YAML is nested too deeply to be a spec") from None
+    finally:
+        loader.dispose()
 
 
 def _line_index(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
@@ -191,7 +352,8 @@ def _where(source: str, lines: Mapping[tuple[str, ...], int], path: Sequence[Any
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"trainer.epochs=5"`` → ``(["trainer", "epochs"], 5)`` (the value is parsed as YAML)."""
+    """``"trainer.epochs=5"`` → ``(["trainer", "epochs"], 5)`` (the value is parsed as YAML, so
+    ``model.n_modes=[8,8]`` gives a list; quote a string that looks like something else)."""
     if "=" not in text:
         raise SpecError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. trainer.epochs=5")
     key, value = text.split("=", 1)
@@ -201,20 +363,60 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         parsed = load_yaml(value) if value.strip() else None
     except yaml.YAMLError as exc:
-        raise SpecError(f"--set {text!r}: value is not valid YAML ({exc})") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise SpecError(
+            f"--set {text!r}: value is not valid YAML ({problem}); for a list write "
+            f"[8, 8], for text that looks like YAML quote it: {key}='\"...\"'"
+        ) from None
     return parts, parsed
 
 
+def _section_keys(parts: Sequence[str]) -> list[str] | None:
+    """The keys of the spec section at ``parts`` (``["trainer"]`` → epochs, ...), or ``None``
+    when ``parts`` does not name a section of the :class:`Spec` model."""
+    owner = _model_for_path([*parts, ""])
+    return list(owner.model_fields) if owner is not None and len(parts) else None
+
+
 def _apply_override(raw: dict[str, Any], parts: list[str], value: Any) -> None:
-    node = raw
-    for p in parts[:-1]:
-        child = node.get(p)
+    """Set ``raw[parts[0]][parts[1]]...`` to ``value``; a number indexes into a list.
+
+    Refused: a path through a value (``trainer.epochs.x``), an index past a list's end, and a
+    non-mapping value onto a section (``trainer=5``), each with what the path holds."""
+    key = ".".join(parts)
+    node: Any = raw
+    for i, p in enumerate(parts):
+        last, here = i == len(parts) - 1, ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not p.isdigit() or int(p) >= len(node):
+                raise SpecError(
+                    f"--set {key}: {'.'.join(parts[:i])} is a list of {len(node)} items; "
+                    f"index it with 0..{len(node) - 1}, or set the whole list: "
+                    f"--set {'.'.join(parts[:i])}=[...]"
+                )
+            p = int(p)  # type: ignore[assignment]
+        elif not isinstance(node, dict):
+            raise SpecError(
+                f"--set {key}: {parts[i - 1]!r} is not a section: {'.'.join(parts[:i])} holds "
+                f"the value {node!r}; set it with --set {'.'.join(parts[:i])}=VALUE"
+            )
+        if last:
+            current = node[p] if isinstance(node, list) else node.get(p)
+            keys = _section_keys(parts)
+            if keys is None and isinstance(current, dict):
+                keys = list(current)
+            if keys is not None and not isinstance(value, dict):
+                example = f", e.g. --set {key}.{keys[0]}=..." if keys else ""
+                raise SpecError(
+                    f"--set {key}={value!r}: {here} is a section (keys: {', '.join(keys)}), "
+                    f"not a value; set one of its keys{example}"
+                )
+            node[p] = value
+            return
+        child = node[p] if isinstance(node, list) else node.get(p)
         if child is None:
             child = node[p] = {}
-        if not isinstance(child, dict):
-            raise SpecError(f"--set {'.'.join(parts)}: {p!r} is not a section")
         node = child
-    node[parts[-1]] = value
 
 
 def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,16 +455,21 @@ def _model_for_path(path: Sequence[Any]) -> type[BaseModel] | None:
 
 
 def _format_validation_error(
-    exc: ValidationError, source: str, lines: Mapping[tuple[str, ...], int]
+    exc: ValidationError,
+    source: str,
+    lines: Mapping[tuple[str, ...], int],
+    overridden: Mapping[tuple[str, ...], str] | None = None,
 ) -> str:
+    overridden = overridden or {}
     msgs = []
     for err in exc.errors():
         loc = [p for p in err["loc"]]
         key = ".".join(map(str, loc))
-        where = _where(source, lines, loc)
+        where = _override_or_where(source, lines, overridden, loc)
         owner = _model_for_path(loc)
         if err["type"] == "extra_forbidden" and owner is not None:
-            allowed = list(owner.model_fields)
+            # `preset:` is resolved before validation, so it is allowed without being a field
+            allowed = list(owner.model_fields) + (["preset"] if owner is DataSpec else [])
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             msgs.append(f"{where}: {key}: unknown key.{hint} Allowed: {', '.join(allowed)}")
@@ -270,11 +477,30 @@ def _format_validation_error(
             msgs.append(f"{where}: {key}: required key is missing")
         else:
             expected = ""
-            if owner is not None and str(loc[-1]) in owner.model_fields:
+            if (
+                owner is not None
+                and str(loc[-1]) in owner.model_fields
+                and err["type"] != "value_error"  # a validator's message says what is allowed
+            ):
                 expected = f" (expected {_describe(owner.model_fields[str(loc[-1])])})"
             got = err.get("input")
-            msgs.append(f"{where}: {key}: {err['msg']}{expected}; got {got!r}")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            msgs.append(f"{where}: {key}: {msg}{expected}; got {got!r}")
     return "\n".join(msgs)
+
+
+def _override_or_where(
+    source: str,
+    lines: Mapping[tuple[str, ...], int],
+    overridden: Mapping[tuple[str, ...], str],
+    path: Sequence[Any],
+) -> str:
+    """``--set KEY=VALUE`` when ``path`` got its value from that override, else ``file:line``."""
+    key = tuple(str(p) for p in path)
+    for n in range(len(key), 0, -1):
+        if key[:n] in overridden:
+            return f"--set {overridden[key[:n]]}"
+    return _where(source, lines, path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -293,7 +519,7 @@ def _check_model_keys(spec: Spec, where: str) -> None:
     allowed = [n for n in sig.parameters if n not in reserved]
     for key in spec.model_kwargs:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
+            close = difflib.get_close_matches(key, [*allowed, "preset"], n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise SpecError(
                 f"{where}: model.{key}: unknown key for model {spec.model_name!r}.{hint} "
@@ -305,7 +531,6 @@ def _check_names(spec: Spec, source: str, lines: Mapping[tuple[str, ...], int]) 
     checks: list[tuple[tuple[str, ...], str, Any]] = [
         (("data", "dataset"), spec.data.dataset, RECIPES),
         (("data", "kind"), spec.data.kind, DATASETS),
-        (("trainer", "loss"), spec.trainer.loss, LOSSES),
     ]
     checks += [
         (("evaluation", "metrics", str(i)), m, METRICS)
@@ -318,6 +543,10 @@ def _check_names(spec: Spec, source: str, lines: Mapping[tuple[str, ...], int]) 
             registry.get(name)
         except UnknownNameError as exc:
             raise SpecError(f"{_where(source, lines, path)}: {'.'.join(path)}: {exc}") from None
+    try:
+        build_loss(spec.trainer.loss)
+    except ValueError as exc:
+        raise SpecError(f"{_where(source, lines, ('trainer', 'loss'))}: {exc}") from None
     _check_model_keys(spec, _where(source, lines, ("model", "name")))
 
 
@@ -349,25 +578,40 @@ def load_spec(
     if text is None:
         if path is None:
             raise SpecError("no spec file given")
-        p = Path(path)
-        if not p.exists():
-            raise SpecError(f"{source}: spec file not found")
-        text = p.read_text()
-    try:
-        node = yaml.compose(text, Loader=YamlLoader)
-        raw = load_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{source}{line}: invalid YAML: {problem}") from None
+        text = _read_spec_text(path)
+    elif len(text.encode()) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: too large for a spec (limit {MAX_SPEC_BYTES / 1e6:g} MB)")
+    node, raw = _parse_spec_yaml(text, source)
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec must be a YAML mapping with sections data, model, ...")
     lines = _line_index(node) if node is not None else {}
 
-    for parts, value in (parse_override(o) for o in overrides):
-        _apply_override(raw, parts, value)
+    # `preset` overrides first, so that the others can reach into what the preset brings
+    # (`--set model.n_modes.0=8` on a preset's list)
+    parsed = [(parse_override(o), o) for o in overrides]
+    overridden = {tuple(parts): text for (parts, _), text in parsed}
+    for (parts, value), _ in parsed:
+        if parts[-1] == "preset":
+            _apply_override(raw, parts, value)
+    _resolve_presets(raw)
+    for (parts, value), _ in parsed:
+        if parts[-1] != "preset":
+            _apply_override(raw, parts, value)
 
+    model = raw.get("model")
+    if isinstance(model, dict) and "name" not in model:
+        raise SpecError(_model_without_name(model, source, lines, overridden))
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(exc, source, lines, overridden)) from None
+    if check_names:
+        _check_names(spec, source, lines)
+    return spec
+
+
+def _resolve_presets(raw: dict[str, Any]) -> None:
+    """Replace ``model.preset`` / ``data.preset`` by the preset's keys (the spec's keys win)."""
     for section, group in (("model", "models"), ("data", "datasets")):
         sec = raw.get(section)
         if isinstance(sec, dict) and "preset" in sec:
@@ -379,16 +623,27 @@ def load_spec(
                 sec["generate"] = _merge(base, sec.get("generate", {}))
             else:
                 raw[section] = _merge(base, sec)
-    model = raw.get("model")
-    if isinstance(model, dict) and "name" not in model:
-        raise SpecError(f"{_where(source, lines, ('model',))}: model.name: required key is missing")
-    try:
-        spec = Spec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError(_format_validation_error(exc, source, lines)) from None
-    if check_names:
-        _check_names(spec, source, lines)
-    return spec
+
+
+def _model_without_name(
+    model: Mapping[str, Any],
+    source: str,
+    lines: Mapping[tuple[str, ...], int],
+    overridden: Mapping[tuple[str, ...], str],
+) -> str:
+    """The message for a model section with neither ``name`` nor ``preset``: a key that looks
+    like a typo of one of them is named first (``preste: fno`` → did you mean 'preset'?)."""
+    need = (
+        f"the model section needs name: (a model: {', '.join(MODELS.names())}) or preset: "
+        f"(one of {', '.join(preset_names('models'))})"
+    )
+    for key in model:
+        close = difflib.get_close_matches(str(key), ["preset", "name"], n=1, cutoff=0.6)
+        if close:
+            where = _override_or_where(source, lines, overridden, ("model", key))
+            return f"{where}: model.{key}: unknown key. Did you mean {close[0]!r}? ({need})"
+    where = _override_or_where(source, lines, overridden, ("model",))
+    return f"{where}: model.name: required key is missing ({need})"
 
 
 def save_spec(spec: Spec, path: str | os.PathLike) -> None:

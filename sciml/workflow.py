@@ -44,11 +44,12 @@ from sciml.evaluation.runner import (
 )
 from sciml.models.build import build_normalized_model, build_simulator
 from sciml.models.learned_mpm import simulation_settings
-from sciml.registry import DATASETS, LOSSES, METRICS
+from sciml.registry import DATASETS, METRICS
 from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
-from sciml.training import Trainer, TrainerConfig, check_device, seed_everything
+from sciml.training import Trainer, check_device, seed_everything
 from sciml.training.checkpoint import atomic_write_bytes
-from sciml.training.config import fingerprint
+from sciml.training.config import RESUME_EXEMPT, fingerprint
+from sciml.training.loss_terms import build_loss
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: dataset kind of whole particle trajectories, trained as a learned simulator
@@ -141,39 +142,12 @@ def build_dataset(
 
 
 def _fingerprint(spec: Spec) -> str:
-    """Hash of everything that determines the trained weights (not progress bars or workers)."""
+    """Hash of everything that determines the trained weights (not the settings a resumed run
+    may change, :data:`~sciml.training.config.RESUME_EXEMPT`)."""
     d = spec.model_dump(mode="json")
-    for key in ("progress", "num_workers", "log_every"):
+    for key in RESUME_EXEMPT:
         d["trainer"].pop(key, None)
     return fingerprint(d)
-
-
-def _trainer_config(spec: Spec, *, progress: bool) -> TrainerConfig:
-    t, o, s = spec.trainer, spec.optimizer, spec.scheduler
-    return TrainerConfig(
-        epochs=t.epochs,
-        max_steps=t.max_steps,
-        batch_size=t.batch_size,
-        lr=o.lr,
-        optimizer=o.name,
-        weight_decay=o.weight_decay,
-        scheduler=s.name,
-        step_size=s.step_size,
-        gamma=s.gamma,
-        patience=s.patience,
-        warmup_steps=s.warmup_steps,
-        grad_clip=t.grad_clip,
-        grad_accum_steps=t.grad_accum_steps,
-        amp=t.amp,
-        seed=spec.seed,
-        device=t.device,
-        dtype=t.dtype,
-        log_every=t.log_every,
-        eval_every=t.eval_every,
-        checkpoint_every=t.checkpoint_every,
-        num_workers=t.num_workers,
-        progress=t.progress and progress,
-    )
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -342,10 +316,10 @@ def _fit(
 ) -> RunResult:
     trainer = Trainer(
         model,
-        LOSSES.get(spec.trainer.loss)(),
+        build_loss(spec.trainer.loss),
         train_set,
         test_set,
-        _trainer_config(spec, progress=progress),
+        spec.trainer_config(progress=progress),
         run_dir,
         fingerprint=_fingerprint(spec),
     )

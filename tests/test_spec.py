@@ -87,7 +87,8 @@ def test_out_of_range_value_names_the_bound(tmp_path):
 def test_invalid_choice_lists_allowed_values(tmp_path):
     path = write(tmp_path, VALID + "scheduler:\n  name: cosinus\n")
     with pytest.raises(
-        SpecError, match=r"scheduler\.name: .*'none', 'cosine', 'step' or 'plateau'"
+        SpecError,
+        match=r"scheduler\.name: .*'none', 'cosine', 'step', 'plateau', 'exponential' or 'onecycle'",
     ):
         load_spec(path)
 
@@ -172,3 +173,49 @@ def test_malformed_set_override_is_explained(tmp_path):
         load_spec(write(tmp_path, VALID), ["trainer.epochs"])
     with pytest.raises(SpecError, match=r"--set trainer\.epochs\.x: 'epochs' is not a section"):
         load_spec(write(tmp_path, VALID), ["trainer.epochs.x=1"])
+
+
+def test_the_anchors_training_setup_is_expressible_and_reaches_the_trainer_config(tmp_path):
+    text = VALID + textwrap.dedent(
+        """\
+        optimizer: {name: adamw, lr: 0.01, eps: 1.0e-6, betas: [0.8, 0.99],
+                    param_groups: [{match: norm, weight_decay: 0.0}]}
+        scheduler: {name: cosine, interval: epoch, horizon: 30}
+        """
+    )
+    text = text.replace("  outputs: [u]\n", "  outputs: [u]\n  shuffle: false\n")
+    text = text.replace(
+        "trainer:\n", "trainer:\n  loss: [mse, {name: h1, periodic: false, weight: 0.1}]\n"
+    )
+    spec = load_spec(write(tmp_path, text))
+    config = spec.trainer_config()
+    assert (config.optimizer, config.lr, config.eps, config.betas) == (
+        "adamw",
+        0.01,
+        1e-6,
+        (0.8, 0.99),
+    )
+    assert config.param_groups == ({"match": "norm", "weight_decay": 0.0},)
+    assert (config.scheduler, config.interval, config.horizon) == ("cosine", "epoch", 30)
+    assert config.shuffle is False and config.seed == 3
+    assert spec.trainer.loss == ["mse", {"name": "h1", "periodic": False, "weight": 0.1}]
+
+
+def test_trainer_defaults_have_one_source():
+    from sciml.spec import Spec
+    from sciml.training.config import TrainerConfig
+
+    spec = Spec.model_validate(
+        {"data": {"dataset": "x", "inputs": ["a"], "outputs": ["b"]}, "model": {"name": "fno"}}
+    )
+    assert spec.trainer_config() == TrainerConfig()
+
+
+def test_a_loss_option_typo_names_the_line_and_the_valid_options(tmp_path):
+    path = write(
+        tmp_path, VALID.replace("trainer:\n", "trainer:\n  loss: {name: h1, periodc: false}\n")
+    )
+    with pytest.raises(
+        SpecError, match=r"spec\.yaml:\d+: trainer\.loss: unknown h1 option.*'periodic'"
+    ):
+        load_spec(path)

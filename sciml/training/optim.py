@@ -1,34 +1,114 @@
-"""Optimizer factory and one composable learning-rate schedule (warmup × decay × plateau).
+"""Optimizer factory, parameter groups, and one composable learning-rate schedule
+(warmup × decay × plateau).
 
 The learning rate after ``s`` optimizer steps is
 
 .. math::
-    \\eta(s) = \\eta_0 \\, w(s) \\, d(s) \\, p,
+    \\eta(s) = \\eta_0 \\, w(s) \\, d(\\tau) \\, p,
     \\qquad w(s) = \\min\\!\\left(1, \\frac{s + 1}{W + 1}\\right),
 
-with linear warmup ``w`` over ``W`` steps, a decay ``d`` (``none``: 1; ``cosine``:
-:math:`\\tfrac12(1 + \\cos(\\pi \\min(1, (s - W)/(S - W))))` over the ``S`` total steps, as in
-SGDR (Loshchilov & Hutter 2017) without restarts; ``step``: :math:`\\gamma^{\\lfloor e /
-\\text{step\\_size}\\rfloor}` with ``e`` the epoch) and a plateau factor ``p`` that is multiplied
-by ``γ`` each time the validation loss has not improved for more than ``patience`` evaluations
-(as :class:`torch.optim.lr_scheduler.ReduceLROnPlateau`). One object owns all three factors, so
-warmup composes with every decay, including plateau, which torch's separate schedulers cannot do
-without overwriting each other's learning rate.
+with linear warmup ``w`` over ``W`` steps, a plateau factor ``p`` (multiplied by ``γ`` each time
+the validation loss has not improved for more than ``patience`` evaluations, as
+:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`) and a decay ``d`` evaluated at the schedule
+position ``τ``: the step ``s`` (``interval="step"``) or the epoch ``⌊s / n_e⌋``
+(``interval="epoch"``, ``n_e`` optimizer steps per epoch, as torch schedulers stepped once per
+epoch). With ``H`` the horizon (``horizon`` intervals; default the whole run) and ``τ_w`` the
+position where warmup ends:
+
+- ``none``: 1;
+- ``cosine``: :math:`\\tfrac12(1 + \\cos(\\pi \\min(1, (τ - τ_w)/(H - τ_w))))` (SGDR, Loshchilov
+  & Hutter 2017, without restarts; ``CosineAnnealingLR(T_max=H)``, held at 0 after ``H``);
+- ``step``: :math:`γ^{\\lfloor τ / \\text{step\\_size}\\rfloor}` (``StepLR``);
+- ``exponential``: :math:`γ^{τ}` (``ExponentialLR``);
+- ``onecycle``: Smith & Topin (2019), ``OneCycleLR`` with cosine annealing: from
+  ``1/div_factor`` up to 1 over the first ``pct_start`` of ``H``, then down to
+  ``1/(div_factor · final_div_factor)``; with ``cycle_momentum`` Adam's β₁ moves inversely
+  between 0.95 and 0.85 (torch's defaults). The peak learning rate is the optimizer's ``lr``.
+
+Defaults keep the historical behaviour: ``cosine`` and ``onecycle`` run per step over the whole
+run, ``step`` and ``exponential`` per epoch. One object owns all factors, so warmup composes with
+every decay, including plateau, which torch's separate schedulers cannot do without overwriting
+each other's learning rate.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULERS = ("none", "cosine", "step", "plateau")
+SCHEDULERS = ("none", "cosine", "step", "plateau", "exponential", "onecycle")
+INTERVALS = ("step", "epoch")
+#: the interval each decay runs on when ``interval`` is not given
+DEFAULT_INTERVAL = {
+    "none": "step",
+    "plateau": "step",
+    "cosine": "step",
+    "onecycle": "step",
+    "step": "epoch",
+    "exponential": "epoch",
+}
+#: OneCycle's β₁ range (torch's ``base_momentum``/``max_momentum`` defaults)
+ONECYCLE_MOMENTUM = (0.85, 0.95)
 
 #: Relative improvement a validation loss needs to count as better (ReduceLROnPlateau's default).
 PLATEAU_THRESHOLD = 1e-4
+
+
+def parameter_groups(
+    model: nn.Module, groups: Sequence[Mapping[str, Any]], lr: float, weight_decay: float
+) -> list[dict[str, Any]]:
+    """Split ``model``'s trainable parameters into torch param groups by name.
+
+    Each entry of ``groups`` is ``{"match": REGEX, "lr": float?, "lr_scale": float?,
+    "weight_decay": float?}``: a parameter joins the first group whose regular expression is
+    found in its name (``re.search`` on ``model.named_parameters()`` names, e.g.
+    ``"norm|bias"`` for no decay on norms and biases); the rest form a last group with the
+    optimizer's ``lr`` and ``weight_decay``. ``lr`` sets a group's rate, ``lr_scale`` multiplies
+    the optimizer's; the schedule scales every group alike.
+
+    Raises :class:`ValueError` for an invalid expression or a group that matches no parameter
+    (a typo would otherwise silently train everything with the defaults).
+    """
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    buckets: list[list[nn.Parameter]] = [[] for _ in groups]
+    rest: list[nn.Parameter] = []
+    patterns = []
+    for i, group in enumerate(groups):
+        try:
+            patterns.append(re.compile(str(group["match"])))
+        except re.error as err:
+            raise ValueError(f"optimizer.param_groups.{i}.match: invalid regex: {err}") from None
+    for name, param in named:
+        hit = next((i for i, pat in enumerate(patterns) if pat.search(name)), None)
+        (rest if hit is None else buckets[hit]).append(param)
+    out = []
+    for i, (group, params) in enumerate(zip(groups, buckets)):
+        if not params:
+            sample = ", ".join(n for n, _ in named[:6])
+            raise ValueError(
+                f"optimizer.param_groups.{i}.match: {group['match']!r} matches no parameter "
+                f"(or only ones an earlier group took); parameter names look like: {sample}, ..."
+            )
+        group_lr = group.get("lr")
+        if group_lr is None:
+            group_lr = lr * float(group.get("lr_scale", 1.0))
+        decay = group.get("weight_decay")
+        out.append(
+            {
+                "params": params,
+                "lr": float(group_lr),
+                "weight_decay": float(weight_decay if decay is None else decay),
+            }
+        )
+    if rest:
+        out.append({"params": rest, "lr": lr, "weight_decay": weight_decay})
+    return out
 
 
 def build_optimizer(
@@ -36,10 +116,14 @@ def build_optimizer(
     name: str,
     lr: float,
     weight_decay: float = 0.0,
+    *,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
 ) -> torch.optim.Optimizer:
     """``"adam"`` → :class:`torch.optim.Adam` (L2 penalty), ``"adamw"`` → decoupled decay.
 
-    ``params`` are parameters or torch param-group dicts (``{"params": [...], "lr": ...}``).
+    ``params`` are parameters or torch param-group dicts (``{"params": [...], "lr": ...}``);
+    ``betas`` and ``eps`` as in torch (neuraloperator's examples use ``eps=1e-6``).
 
     Uses torch's fused implementation (one kernel for all parameters) when every parameter is a
     real floating tensor on a CPU or CUDA device, and the multi-tensor ``foreach`` one otherwise
@@ -55,10 +139,11 @@ def build_optimizer(
     # is_floating_point() is False for complex tensors, which the fused kernels do not take
     fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in tensors)
     impl = {"fused": True} if fused else {"foreach": True}
+    kw = {"lr": lr, "weight_decay": weight_decay, "betas": tuple(betas), "eps": eps, **impl}
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **impl)
+        return torch.optim.Adam(params, **kw)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **impl)
+        return torch.optim.AdamW(params, **kw)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
 
 
@@ -70,13 +155,21 @@ class LRSchedule:
     optimizer:
         Its param groups' current ``lr`` are taken as the base learning rates.
     name:
-        Decay: ``"none" | "cosine" | "step" | "plateau"``.
+        Decay: one of :data:`SCHEDULERS`.
     total_steps:
-        Optimizer steps in the whole run (cosine anneals to zero at this step).
+        Optimizer steps in the whole run (the default horizon).
     steps_per_epoch:
-        Optimizer steps per epoch, to turn the step decay's ``step_size`` (epochs) into steps.
+        Optimizer steps per epoch, to turn epochs into steps.
     warmup_steps, step_size, gamma, patience:
-        See the module docstring.
+        See the module docstring (``step_size`` counts intervals).
+    interval:
+        ``"step"`` or ``"epoch"``: what the decay's position counts; ``None`` takes
+        :data:`DEFAULT_INTERVAL`.
+    horizon:
+        Length of the decay in intervals (``T_max`` of cosine, ``total_steps`` of OneCycle);
+        ``None``: the whole run.
+    pct_start, div_factor, final_div_factor, cycle_momentum:
+        OneCycle's settings (torch's defaults 0.3, 25, 1e4, True).
     """
 
     def __init__(
@@ -90,9 +183,20 @@ class LRSchedule:
         step_size: int = 1,
         gamma: float = 0.5,
         patience: int = 10,
+        interval: str | None = None,
+        horizon: int | None = None,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        cycle_momentum: bool = True,
     ) -> None:
         if name not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {name!r}; expected one of {list(SCHEDULERS)}")
+        interval = interval or DEFAULT_INTERVAL[name]
+        if interval not in INTERVALS:
+            raise ValueError(f"scheduler interval {interval!r}; expected one of {list(INTERVALS)}")
+        if horizon is not None and horizon < 1:
+            raise ValueError(f"scheduler horizon must be >= 1, got {horizon}")
         if total_steps < 1 or steps_per_epoch < 1:
             raise ValueError(
                 f"total_steps and steps_per_epoch must be >= 1, got {total_steps}, "
@@ -106,6 +210,17 @@ class LRSchedule:
         self.step_size = step_size
         self.gamma = gamma
         self.patience = patience
+        self.interval = interval
+        per = 1 if interval == "step" else steps_per_epoch
+        self.horizon = horizon if horizon is not None else max(1, math.ceil(total_steps / per))
+        self.pct_start = pct_start
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
+        self.cycle_momentum = (
+            cycle_momentum
+            and name == "onecycle"
+            and all("betas" in g for g in optimizer.param_groups)
+        )
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.steps_done = 0
         self.plateau_factor = 1.0
@@ -113,22 +228,54 @@ class LRSchedule:
         self.bad_evaluations = 0
         self._apply()
 
+    def _position(self, step: int) -> int:
+        return step if self.interval == "step" else step // self.steps_per_epoch
+
+    def _onecycle(self, position: int) -> tuple[float, float]:
+        """OneCycle's ``(lr factor, β₁)`` at ``position`` (torch's piecewise cosine phases)."""
+        peak = float(self.pct_start * self.horizon) - 1.0
+        end = float(self.horizon - 1)
+        start, top, last = (
+            1.0 / self.div_factor,
+            1.0,
+            1.0 / (self.div_factor * self.final_div_factor),
+        )
+        low_m, high_m = ONECYCLE_MOMENTUM
+        if position <= peak:
+            pct = position / peak if peak > 0 else 1.0
+            lr_from, lr_to, m_from, m_to = start, top, high_m, low_m
+        else:
+            pct = min(1.0, (position - peak) / (end - peak)) if end > peak else 1.0
+            lr_from, lr_to, m_from, m_to = top, last, low_m, high_m
+        cos = math.cos(math.pi * pct) + 1.0
+        return lr_to + (lr_from - lr_to) / 2.0 * cos, m_to + (m_from - m_to) / 2.0 * cos
+
     def factor(self, step: int) -> float:
-        """The multiplier ``warmup(step) · decay(step) · plateau`` applied to the base rates."""
+        """The multiplier ``warmup(step) · decay(position) · plateau`` on the base rates."""
         warmup = min(1.0, (step + 1) / (self.warmup_steps + 1))
+        position = self._position(step)
         decay = 1.0
         if self.name == "cosine":
-            span = max(1, self.total_steps - self.warmup_steps)
-            progress = min(1.0, max(0.0, (step - self.warmup_steps) / span))
+            start = self._position(self.warmup_steps)
+            span = max(1, self.horizon - start)
+            progress = min(1.0, max(0.0, (position - start) / span))
             decay = 0.5 * (1.0 + math.cos(math.pi * progress))
         elif self.name == "step":
-            decay = self.gamma ** ((step // self.steps_per_epoch) // self.step_size)
+            decay = self.gamma ** (position // self.step_size)
+        elif self.name == "exponential":
+            decay = self.gamma**position
+        elif self.name == "onecycle":
+            decay = self._onecycle(position)[0]
         return warmup * decay * self.plateau_factor
 
     def _apply(self) -> None:
         factor = self.factor(self.steps_done)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor
+        if self.cycle_momentum:
+            beta1 = self._onecycle(self._position(self.steps_done))[1]
+            for group in self.optimizer.param_groups:
+                group["betas"] = (beta1, group["betas"][1])
 
     def step(self) -> None:
         """Advance one optimizer step."""

@@ -53,7 +53,8 @@ from sciml.training.distributed import (
 )
 from sciml.training.interrupt import StopRequest, ignore_sigint_in_worker
 from sciml.training.log import RunLogger
-from sciml.training.optim import LRSchedule, build_optimizer
+from sciml.training.loss_terms import LossTerms
+from sciml.training.optim import LRSchedule, build_optimizer, parameter_groups
 from sciml.training.sampler import EpochBatchSampler
 
 CHECKPOINT_FORMAT = 1
@@ -136,6 +137,7 @@ class _Progress:
     best_step: int = -1
     window: list[float] = field(default_factory=lambda: [0.0, 0.0])  # train-loss sum, count
     statistics: dict[str, float] = field(default_factory=dict)  # model counts, summed per window
+    terms: dict[str, float] = field(default_factory=dict)  # loss terms, summed per window
     elapsed: float = 0.0
 
 
@@ -174,8 +176,10 @@ class Trainer:
         same keys), read after every step, summed over each log window and written as extra
         ``metrics.csv`` columns (rank 0's counts under DDP).
     loss_fn:
-        ``loss_fn(pred, target) -> scalar``, a mean over the batch (so that accumulation and
-        data parallelism reproduce the large-batch gradient).
+        A :class:`~sciml.training.loss_terms.LossTerms` (called with the prediction and the
+        whole batch; with two or more terms each is logged as a ``loss_<name>`` column), or a
+        plain ``loss_fn(pred, target) -> scalar``. Either is a mean over the batch (so that
+        accumulation and data parallelism reproduce the large-batch gradient).
     train_dataset, val_dataset:
         Map-style datasets of dicts of tensors with at least ``"y"`` and the model's input keys.
     config:
@@ -224,7 +228,9 @@ class Trainer:
                 raise ValueError(f"{name} is empty")
         self.config = config
         self.fingerprint = fingerprint
-        self.loss_fn = loss_fn
+        self.loss_fn = (
+            loss_fn if isinstance(loss_fn, LossTerms) else LossTerms([("loss", 1.0, loss_fn)])
+        )
         self.input_keys = keys
         self.run_dir = Path(run_dir)
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -242,8 +248,27 @@ class Trainer:
         # A model may split its parameters into groups with their own learning rates (e.g. a
         # learned simulator's elastic and plastic laws); the schedule scales every group alike.
         groups = getattr(self.model, "parameter_groups", None)
-        params = groups(config.lr) if callable(groups) else self.model.parameters()
-        self.optimizer = build_optimizer(params, config.optimizer, config.lr, config.weight_decay)
+        if callable(groups) and config.param_groups:
+            raise TrainerSetupError(
+                f"{type(self.model).__name__} defines its own parameter groups; "
+                "optimizer.param_groups cannot be used with it"
+            )
+        if callable(groups):
+            params = groups(config.lr)
+        elif config.param_groups:
+            params = parameter_groups(
+                self.model, config.param_groups, config.lr, config.weight_decay
+            )
+        else:
+            params = self.model.parameters()
+        self.optimizer = build_optimizer(
+            params,
+            config.optimizer,
+            config.lr,
+            config.weight_decay,
+            betas=config.betas,
+            eps=config.eps,
+        )
         # A model with a curriculum (e.g. a teacher-forcing interval) follows the step count.
         self._progress_hook = getattr(self.model, "set_training_progress", None)
         # A model may count events of its own (e.g. skipped diverged segments) for the log.
@@ -253,6 +278,7 @@ class Trainer:
         self.statistic_names: tuple[str, ...] = (
             tuple(self._statistics_hook()) if callable(self._statistics_hook) else ()
         ) + ((AMP_SKIPPED,) if self.scaler.is_enabled() else ())
+        self.term_names = self.loss_fn.log_columns
         self._step_skipped = 0.0  # whether the last optimizer step was skipped (fp16 overflow)
 
         self._build_loaders(train_dataset, val_dataset, collate_fn or collate)
@@ -268,6 +294,12 @@ class Trainer:
             step_size=config.step_size,
             gamma=config.gamma,
             patience=config.patience,
+            interval=config.interval,
+            horizon=config.horizon,
+            pct_start=config.pct_start,
+            div_factor=config.div_factor,
+            final_div_factor=config.final_div_factor,
+            cycle_momentum=config.cycle_momentum,
         )
 
     # ----------------------------------------------------------------------------------- setup
@@ -282,6 +314,7 @@ class Trainer:
             seed=cfg.seed,
             rank=ctx.rank,
             world_size=ctx.world_size,
+            shuffle=cfg.shuffle,
         )
         # Private generators: creating a DataLoader iterator draws a worker base seed, which
         # must not advance the global RNG (dropout etc.) or depend on where a resume starts.
@@ -337,6 +370,7 @@ class Trainer:
             "best_step": p.best_step,
             "window": list(p.window),
             "statistics": dict(p.statistics),
+            "terms": dict(p.terms),
             "elapsed": p.elapsed,
             "history": list(history),
             "config": self.config.to_dict(),
@@ -395,6 +429,7 @@ class Trainer:
             best_step=int(state["best_step"]),
             window=[float(v) for v in state["window"]],
             statistics={k: float(v) for k, v in state.get("statistics", {}).items()},
+            terms={k: float(v) for k, v in state.get("terms", {}).items()},
             elapsed=float(state["elapsed"]),
         )
         return p, list(state["history"])
@@ -424,7 +459,10 @@ class Trainer:
                 seed_everything(self.config.seed)
                 p, history = _Progress(), []
             logger = RunLogger(
-                self.run_dir, history, enabled=self.ctx.is_main, extra_columns=self.statistic_names
+                self.run_dir,
+                history,
+                enabled=self.ctx.is_main,
+                extra_columns=(*self.term_names, *self.statistic_names),
             )
             try:
                 interrupted = self._loop(p, logger)
@@ -465,7 +503,9 @@ class Trainer:
                 batches = self._epoch_batches()
                 while p.batch_in_epoch < n_batches and p.step < self.total_steps:
                     n_micro = min(self.config.grad_accum_steps, n_batches - p.batch_in_epoch)
-                    loss, lr, stop_all = self._train_step(batches, n_micro, p.step + 1, stop)
+                    loss, lr, stop_all, terms = self._train_step(batches, n_micro, p.step + 1, stop)
+                    for name, value in terms.items():
+                        p.terms[name] = p.terms.get(name, 0.0) + value
                     counts = self._statistics_hook() if callable(self._statistics_hook) else {}
                     if self.scaler.is_enabled():
                         counts = {**counts, AMP_SKIPPED: self._step_skipped}
@@ -523,16 +563,19 @@ class Trainer:
 
     def _train_step(
         self, batches: Iterator[Any], n_micro: int, step: int, stop: StopRequest
-    ) -> tuple[float, float, bool]:
+    ) -> tuple[float, float, bool, dict[str, float]]:
         """One optimizer step over ``n_micro`` micro-batches.
 
-        Returns the loss averaged over micro-batches and ranks, the learning rate used, and
-        whether any rank was asked to stop (reduced together, so all ranks stop at once).
+        Returns the loss averaged over micro-batches and ranks, the learning rate used,
+        whether any rank was asked to stop (reduced together, so all ranks stop at once), and
+        the loss terms' values averaged over the micro-batches (this rank's; empty for a
+        single-term loss).
         """
         self.optimizer.zero_grad(set_to_none=True)
         if callable(self._progress_hook):
             self._progress_hook((step - 1) / self.total_steps)
         losses = []
+        term_sums: dict[str, torch.Tensor] = {}
         for i in range(n_micro):
             batch = self._to_device(next(batches))
             # Synchronize gradients across ranks only on the last micro-batch of the step.
@@ -540,7 +583,10 @@ class Trainer:
             with self.ddp_model.no_sync() if defer_sync else contextlib.nullcontext():
                 with self._autocast():
                     pred = self.ddp_model(*[batch[k] for k in self.input_keys])
-                    loss = self.loss_fn(pred, batch["y"])
+                    loss = self.loss_fn(pred, batch)
+                    if self.term_names:
+                        for name, value in self.loss_fn.last.items():
+                            term_sums[name] = term_sums.get(name, 0.0) + value.float()
                 if loss.requires_grad:
                     self.scaler.scale(loss / n_micro).backward()
                 elif bool(torch.isfinite(loss)):
@@ -567,7 +613,8 @@ class Trainer:
         if self.scaler.is_enabled():  # update() backs the scale off exactly when it skipped
             self._step_skipped = float(self.scaler.get_scale() < scale)
         self.schedule.step()
-        return mean_loss, lr, stop_all
+        terms = {name: float(value) / n_micro for name, value in term_sums.items()}
+        return mean_loss, lr, stop_all, terms
 
     def _reduce_step(self, losses: list[torch.Tensor], stop: bool) -> tuple[float, bool]:
         """Mean of the micro-batch losses over micro-batches and ranks, and whether any rank
@@ -588,7 +635,7 @@ class Trainer:
         for raw in self.val_loader:
             batch = self._to_device(raw)
             with self._autocast():
-                loss = self.loss_fn(self.model(*[batch[k] for k in self.input_keys]), batch["y"])
+                loss = self.loss_fn(self.model(*[batch[k] for k in self.input_keys]), batch)
             n = batch["y"].shape[0]
             totals[0] += loss.to(torch.float64) * n
             totals[1] += n
@@ -620,10 +667,12 @@ class Trainer:
                 "val_loss": p.last_val_loss if evaluate else None,
                 "lr": lr,
                 "time": p.elapsed,
+                **{name: p.terms.get(name, 0.0) / p.window[1] for name in self.term_names},
                 **{name: p.statistics.get(name, 0.0) for name in self.statistic_names},
             }
             p.window = [0.0, 0.0]
             p.statistics = {}
+            p.terms = {}
             logger.log(row)
             bar.set_postfix(loss=f"{row['train_loss']:.3g}", refresh=False)
         names = ["best.pt"] if improved else []

@@ -1,0 +1,1 @@
+"""Problem kinds (tasks): how each kind of problem is built, trained, evaluated and loaded."""
