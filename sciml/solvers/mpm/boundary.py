@@ -35,25 +35,93 @@ class Walls:
     ----------
     mode:
         ``"sticky"``, ``"slip"`` or ``"separate"``.
+    friction:
+        Coulomb coefficient μ ≥ 0 of the ``"separate"`` walls (module docstring): one number for
+        every face, or one ``(lower, upper)`` pair per axis, e.g. ``[(0, 0), (0.3, 0)]`` for a
+        rough floor and smooth side walls in 2D. Default 0 (free slip).
+
+    A node with index ``I`` lies in the layer of the lower face of axis ``k`` when
+    ``I_k < bound`` and of the upper face when ``I_k > n − bound``; the condition acts on the
+    velocity component ``k`` (all components when sticky). The layers are slabs of the node
+    array, so the condition touches only their nodes.
     """
 
-    def __init__(self, mode: str = "separate") -> None:
+    def __init__(
+        self, mode: str = "separate", *, friction: float | Sequence[Sequence[float]] = 0.0
+    ) -> None:
         self.mode = _check_mode(mode)
+        if isinstance(friction, int | float):
+            pairs = None
+            values = [float(friction)]
+        else:
+            pairs = [tuple(float(f) for f in pair) for pair in friction]
+            if any(len(pair) != 2 for pair in pairs) or len(pairs) not in (2, 3):
+                raise ValueError(
+                    "friction must be a number or one (lower, upper) pair per axis, got "
+                    f"{friction!r}"
+                )
+            values = [f for pair in pairs for f in pair]
+        if any(not f >= 0 for f in values):
+            raise ValueError(f"friction must be >= 0, got {friction!r}")
+        if mode != "separate" and any(f > 0 for f in values):
+            raise ValueError(
+                f"friction applies to mode 'separate' only, got mode {mode!r} with friction "
+                f"{friction!r}"
+            )
+        self.friction = float(friction) if pairs is None else pairs
 
     def __repr__(self) -> str:
-        return f"Walls({self.mode!r})"
+        return f"Walls({self.mode!r}, friction={self.friction!r})"
+
+    def _mu(self, dim: int, axis: int, side: int) -> float:
+        if isinstance(self.friction, float):
+            return self.friction
+        if len(self.friction) != dim:
+            raise ValueError(
+                f"friction has {len(self.friction)} (lower, upper) pairs but the grid is {dim}D"
+            )
+        return self.friction[axis][side]
 
     def apply(self, grid: Grid, v: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        """``(B, n_nodes, d)`` velocities with the wall condition applied."""
-        idx = grid.node_multi_index(device=v.device)  # (n_nodes, d)
-        lower = idx < grid.bound
-        upper = idx > grid.n - grid.bound
-        if self.mode == "sticky":
-            return torch.where((lower | upper).any(-1, keepdim=True), 0.0, v)
-        if self.mode == "slip":
-            return torch.where(lower | upper, 0.0, v)
-        into = (lower & (v < 0)) | (upper & (v > 0))
-        return torch.where(into, 0.0, v)
+        """``(B, n_nodes, d)`` velocities with the wall condition applied (``v`` is kept)."""
+        return self.apply_(grid, v.clone())
+
+    def apply_(self, grid: Grid, v: torch.Tensor) -> torch.Tensor:
+        """Apply the condition in place to ``v`` ``(B, n_nodes, d)`` (any memory layout) and
+        return it. Differentiable: the updates are masked fills and copies into views."""
+        dim, b = grid.dim, grid.bound
+        nodes = v.unflatten(1, (grid.n + 1,) * dim)  # (B, n+1, …, n+1, d), a view
+        for k in range(dim):
+            for side, start in ((0, 0), (1, grid.n + 1 - b)):
+                slab = nodes.narrow(1 + k, start, b)
+                if self.mode == "sticky":
+                    slab.zero_()
+                    continue
+                normal = slab[..., k]
+                if self.mode == "slip":
+                    normal.zero_()
+                    continue
+                into = normal < 0 if side == 0 else normal > 0
+                mu = self._mu(dim, k, side)
+                if mu > 0:
+                    _coulomb_(slab, k, into, mu)
+                normal.masked_fill_(into, 0.0)
+        return v
+
+
+def _coulomb_(slab: torch.Tensor, k: int, into: torch.Tensor, mu: float) -> None:
+    """Shrink the tangential velocity of the nodes ``into`` a face of normal axis ``k`` by
+    ``μ |v_k|`` (stopping it if smaller), in place: ``v_t ← v_t max(0, 1 − μ|v_k|/|v_t|)``."""
+    d = slab.shape[-1]
+    others = [j for j in range(d) if j != k]
+    # a copy, so that autograd keeps these values while the slab is updated in place
+    comps = torch.stack([slab[..., j] for j in range(d)])
+    tangential = comps[others]
+    vt = tangential.norm(dim=0).clamp_min(torch.finfo(slab.dtype).tiny)
+    scale = (1 - mu * comps[k].abs() / vt).clamp_min(0.0)
+    new = tangential * torch.where(into, scale, 1.0)
+    for i, j in enumerate(others):
+        slab[..., j].copy_(new[i])
 
 
 class HalfSpaceCollider:

@@ -30,7 +30,7 @@ from torch.utils.checkpoint import checkpoint
 from sciml.solvers.mpm.boundary import HalfSpaceCollider, Walls
 from sciml.solvers.mpm.grid import Grid
 from sciml.solvers.mpm.state import MPMState
-from sciml.solvers.mpm.transfer import g2p, grid_velocity, p2g
+from sciml.solvers.mpm.transfer import g2p, p2g
 
 
 class CFLError(ValueError):
@@ -196,8 +196,7 @@ class MPMSimulator(nn.Module):
         scale = (-dt * 4.0 / grid.dx**2) * state.volume
         affine = scale[..., None, None] * tau + state.mass[..., None, None] * state.C
         gm, gmv = p2g(grid, st, state.mass, state.mass.unsqueeze(-1) * state.v, affine)
-        gv = grid_velocity(gm, gmv) + dt * self.gravity.to(dtype=x.dtype, device=x.device)
-        gv = self.walls.apply(grid, gv, state.time)
+        gv = self._grid_update(gm, gmv, dt)
         for collider in self.colliders:
             gv = collider.apply(grid, gv, state.time)
         v, C = g2p(grid, st, gv)
@@ -205,6 +204,20 @@ class MPMSimulator(nn.Module):
         F_new = self.material.project((eye + dt * C) @ F)
         x_new = (x + dt * v).clamp(grid.margin, grid.size - grid.margin)
         return state.replace(x=x_new, v=v, C=C, F=F_new, time=state.time + dt)
+
+    def _grid_update(self, gm: torch.Tensor, gmv: torch.Tensor, dt: float) -> torch.Tensor:
+        """``(B, n_nodes, d)`` ``v = mv/m + Δt g`` (``Δt g`` on massless nodes) with the walls.
+
+        Works on the channel-first rows ``(d, B, n_nodes)`` behind the views of :func:`p2g`
+        (contiguous there) and returns a view of the same layout, which :func:`g2p` gathers
+        from without a copy; the walls then act in place on their slabs only.
+        """
+        rows = gmv.permute(2, 0, 1)  # (d, B, n_nodes)
+        g = (dt * self.gravity).to(dtype=gmv.dtype, device=gmv.device).view(-1, 1, 1)
+        has_mass = gm > 0
+        safe = torch.where(has_mass, gm, 1.0)
+        v = torch.where(has_mass, torch.addcdiv(g, rows, safe), g)
+        return self.walls.apply_(self.grid, v.permute(1, 2, 0))
 
     def step(self, state: MPMState, dt: float) -> MPMState:
         """One MLS-MPM step of size ``dt`` (s), after checking the domain and the CFL limit."""

@@ -1,6 +1,6 @@
 """Particle ↔ grid transfers of MLS-MPM with APIC (Hu et al. 2018, SIGGRAPH; Jiang et al. 2015).
 
-P2G scatters mass and momentum with ``index_add`` (differentiable; its backward is a gather)::
+P2G scatters mass and momentum with ``scatter_add`` (differentiable; its backward is a gather)::
 
     m_i  = Σ_p w_ip m_p
     mv_i = Σ_p w_ip (m_p v_p + A_p (x_i − x_p)),   A_p = −Δt V⁰_p (4/Δx²) τ_p + m_p C_p
@@ -15,7 +15,7 @@ includes its affine part ``m_p D_p C_pᵀ``, ``D_p = Δx²/4 I``).
 Implementation: with ``x_i − x_p = (o − f) Δx`` (``o`` the node's stencil offset, ``f`` the
 particle's fractional position) both sums are linear in the row ``[1, o]``, so the per-node work
 is one GEMM against the ``(S, 1 + d)`` table of these rows, and P2G scatters mass and momentum in
-a single ``(1 + d)``-channel ``index_add``. The stencils of :meth:`Grid.stencil` are stored
+one 1D ``scatter_add`` per channel into a channel-first grid array. The stencils of :meth:`Grid.stencil` are stored
 stencil- and channel-major (``B·N`` innermost), where CPU kernels vectorise.
 """
 
@@ -40,6 +40,21 @@ def _frac_t(stencil: Stencil) -> torch.Tensor:
 def _stencil_major(t: torch.Tensor) -> torch.Tensor:
     """``(B, N, S)`` → ``(S, B·N)``; a view for the stencil-major tensors of ``Grid.stencil``."""
     return t.permute(2, 0, 1).reshape(t.shape[-1], -1)
+
+
+# Particle chunk of the CPU transfers, in elements of the (1 + d, S, chunk) arrays: ~2 MiB of
+# float32, so that the GEMM output, its weighting and the scatter stay in a core's L2 cache. In
+# 3D (10k–30k particles) this makes P2G ~3x faster than one pass over arrays of ~10 MiB.
+_CPU_CHUNK_ELEMENTS = 2**19
+
+
+def _chunks(count: int, per_particle: int, device: torch.device) -> list[slice]:
+    """Slices of the ``count`` particles for the transfers: cache-sized chunks on CPU, one
+    slice on other devices (where each extra kernel launch costs more than it saves)."""
+    if device.type != "cpu":
+        return [slice(0, count)]
+    size = max(1, _CPU_CHUNK_ELEMENTS // per_particle)
+    return [slice(lo, min(lo + size, count)) for lo in range(0, count, size)]
 
 
 def p2g(
@@ -69,22 +84,32 @@ def p2g(
     # With x_i − x_p = (o − f) Δx:  m_p v_p + A_p (x_i − x_p) = q_p + Δx Σ_k o_k A_p[:, k], where
     # q_p = m_p v_p − Δx A_p f_p — linear in [1, Δx o]. Mass rides along as channel 0
     # (coefficients [m_p, 0, …]), so for the 1 + d channels c the node values are one batched
-    # GEMM, value[c] = [1, Δx o] (S, 1+d) @ coef[c] (1+d, B·N), and a single index_add scatters
-    # mass and momentum together. Per-particle work is done "channel-first" (B·N innermost), where
-    # CPU kernels vectorise; (…, d, d) layouts with tiny inner dimensions do not.
+    # GEMM, value[c] = [1, Δx o] (S, 1+d) @ coef[c] (1+d, B·N), scattered channel by channel.
+    # Per-particle work is done "channel-first" (B·N innermost), where CPU kernels vectorise;
+    # (…, d, d) layouts with tiny inner dimensions do not.
     A = affine.reshape(-1, d, d).permute(1, 2, 0).contiguous()  # (d, d, B·N): A[c, k, p]
     fdx = (_frac_t(stencil) * grid.dx).contiguous()  # (d, B·N)
-    coef = momentum.new_zeros(1 + d, 1 + d, b * n)
+    coef = momentum.new_empty(1 + d, 1 + d, b * n)
     coef[0, 0] = mass.reshape(-1)
+    coef[0, 1:] = 0.0
     coef[1:, 0] = momentum.reshape(-1, d).t() - (A * fdx).sum(1)
     coef[1:, 1:] = A
-    value = _offset_table(stencil, momentum.dtype, grid.dx) @ coef  # (1 + d, S, B·N)
-    value = value * _stencil_major(stencil.weight)
-    index = _stencil_major(stencil.index).reshape(-1)
+    table = _offset_table(stencil, momentum.dtype, grid.dx)
+    weight = _stencil_major(stencil.weight)  # (S, B·N)
+    index = _stencil_major(stencil.index)
+    # One 1D scatter_add per channel into the rows of a channel-first (1 + d, B·n_nodes) array:
+    # on CPU a contiguous 1D scatter is ~1.6x faster than one index_add over the channel axis
+    # (whose every index writes 1 + d strided entries).
     out = momentum.new_zeros(1 + d, b * grid.n_nodes)
-    out = out.index_add(1, index, value.view(1 + d, -1)).view(1 + d, b, grid.n_nodes)
-    # (B, n_nodes, d) contiguous: the grid update and the walls then run on plain arrays
-    return out[0], out[1:].permute(1, 2, 0).contiguous()
+    for part in _chunks(b * n, (1 + d) * index.shape[0], momentum.device):
+        value = (table @ coef[..., part]) * weight[:, part]  # (1 + d, S, chunk)
+        flat = index[:, part].reshape(-1)
+        for c in range(1 + d):
+            out[c].scatter_add_(0, flat, value[c].view(-1))
+    out = out.view(1 + d, b, grid.n_nodes)
+    # The momentum stays channel-first in memory, returned as a (B, n_nodes, d) view:
+    # elementwise grid updates keep that layout and G2P gathers from its contiguous rows.
+    return out[0], out[1:].permute(1, 2, 0)
 
 
 def grid_velocity(grid_mass: torch.Tensor, grid_momentum: torch.Tensor) -> torch.Tensor:
@@ -111,12 +136,19 @@ def g2p(grid: Grid, stencil: Stencil, grid_v: torch.Tensor) -> tuple[torch.Tenso
     d = grid_v.shape[-1]
     # Gather channel-first, (d, S, B·N), so that one batched GEMM with the (S, 1 + d) table
     # [1, (4/Δx) o] yields v = Σ w v_i and M = (4/Δx) Σ w v_i oᵀ; then
-    # C = 4/Δx² Σ w v_i (o − f)ᵀ Δx = M − v ((4/Δx) f)ᵀ.
-    index = _stencil_major(stencil.index).reshape(-1)
-    nodes_v = grid_v.reshape(-1, d).t().index_select(1, index).view(d, s, b * n)
-    wv = nodes_v * _stencil_major(stencil.weight)
+    # C = 4/Δx² Σ w v_i (o − f)ᵀ Δx = M − v ((4/Δx) f)ᵀ. The gather reads contiguous rows: a
+    # view for the channel-first grids of `p2g` and the grid update, one copy otherwise.
+    rows = grid_v.permute(2, 0, 1).reshape(d, -1).contiguous()  # (d, B·n_nodes)
+    index = _stencil_major(stencil.index)
+    weight = _stencil_major(stencil.weight)
     k = 4.0 / grid.dx
-    out = _offset_table(stencil, grid_v.dtype, k).t() @ wv  # (d, 1 + d, B·N)
+    table_t = _offset_table(stencil, grid_v.dtype, k).t()
+    parts = []
+    for part in _chunks(b * n, (1 + d) * s, grid_v.device):
+        flat = index[:, part].reshape(-1)
+        nodes_v = rows.index_select(1, flat).view(d, s, -1)
+        parts.append(table_t @ (nodes_v * weight[:, part]))  # (d, 1 + d, chunk)
+    out = parts[0] if len(parts) == 1 else torch.cat(parts, -1)
     v_t = out[:, 0]  # (d, B·N)
     C_t = out[:, 1:] - v_t.unsqueeze(1) * (_frac_t(stencil) * k).unsqueeze(0)  # (d, d, B·N)
     return v_t.t().reshape(b, n, d), C_t.permute(2, 0, 1).reshape(b, n, d, d)

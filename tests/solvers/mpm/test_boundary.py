@@ -69,3 +69,65 @@ def test_bad_boundary_arguments_are_refused() -> None:
         HalfSpaceCollider([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]).apply(
             Grid(2, 12), torch.zeros(1, 169, 2), torch.zeros(1)
         )
+    with pytest.raises(ValueError, match="friction must be >= 0"):
+        Walls(friction=[(0.0, 0.0), (-0.1, 0.0)])
+    with pytest.raises(ValueError, match="one \\(lower, upper\\) pair per axis"):
+        Walls(friction=[(0.0, 0.0, 0.0)])
+    with pytest.raises(ValueError, match="friction applies to mode 'separate' only"):
+        Walls("slip", friction=0.2)
+    with pytest.raises(ValueError, match="2 \\(lower, upper\\) pairs but the grid is 3D"):
+        Walls(friction=[(0.1, 0.0), (0.0, 0.0)]).apply(
+            Grid(3, 8), torch.zeros(1, 729, 3), torch.zeros(1)
+        )
+
+
+def test_apply_keeps_its_input_and_apply_inplace_matches_it() -> None:
+    grid = Grid(3, 9)
+    v = _velocities(grid)
+    kept = v.clone()
+    out = Walls(friction=0.3).apply(grid, v, torch.zeros(1))
+    assert torch.equal(v, kept)
+    assert torch.equal(Walls(friction=0.3).apply_(grid, v), out)
+
+
+def test_floor_friction_is_coulomb_and_only_where_material_presses_on_the_floor() -> None:
+    """Floor nodes moving down lose ``μ|v_n|`` of tangential speed (never reversing it); the
+    side walls (friction 0 here) and nodes moving up keep their tangential velocity."""
+    grid = Grid(2, 12)
+    mu = 0.4
+    v = _velocities(grid)
+    idx = grid.node_multi_index(device=v.device)
+    floor = (idx[:, 1] < grid.bound) & (idx[:, 0] >= grid.bound) & (idx[:, 0] <= grid.n - 3)
+    out = Walls(friction=[(0.0, 0.0), (mu, 0.0)]).apply(grid, v, torch.zeros(1))[0]
+    v = v[0]
+    down = floor & (v[:, 1] < 0)
+    expect = torch.sign(v[down, 0]) * (v[down, 0].abs() - mu * v[down, 1].abs()).clamp_min(0)
+    assert torch.allclose(out[down, 0], expect)
+    assert (out[down, 1] == 0).all()
+    assert torch.equal(out[floor & ~down], v[floor & ~down])
+    side = (idx[:, 0] < grid.bound) & (idx[:, 1] >= grid.bound) & (idx[:, 1] <= grid.n - 3)
+    assert torch.equal(out[side, 1], v[side, 1])
+
+
+def test_wall_friction_is_differentiable() -> None:
+    grid = Grid(2, 8)
+    walls = Walls(friction=[(0.2, 0.1), (0.5, 0.0)])
+    v = _velocities(grid).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda u: walls.apply(grid, u, torch.zeros(1)), (v,))
+
+
+def test_rough_floor_slows_a_sliding_block() -> None:
+    """A block sliding on the floor travels less far with friction μ than without."""
+    grid = Grid(2, 24)
+    x = shapes.box([0.2, 3 / 24 + 0.005], [0.35, 0.25], grid.dx / 2)
+    ends = []
+    for mu in (0.0, 0.5):
+        sim = MPMSimulator(grid, FixedCorotated(5e3, 0.2), walls=Walls(friction=[(0, 0), (mu, 0)]))
+        state = MPMState.create(
+            x,
+            density=1e3,
+            particle_volume=(grid.dx / 2) ** 2,
+            v=torch.tensor([1.0, 0.0], dtype=x.dtype).expand_as(x),
+        )
+        ends.append(sim.rollout(state, 150, dt=1e-3, save_every=150).x[0, -1, :, 0].mean())
+    assert ends[1] < ends[0] - 0.02
