@@ -1,4 +1,4 @@
-"""Differentiable pseudo-spectral solvers on periodic boxes (torch, batched, CPU/GPU).
+"""Differentiable pseudo-spectral solvers on periodic boxes and between walls (torch, batched).
 
 An equation supplies its diagonal linear Fourier symbol :math:`L(k)` and its nonlinear term
 :math:`\\hat N(\\hat u)`; a time stepper (ETDRK1–4 with Kassam–Trefethen coefficients or IMEX
@@ -10,6 +10,11 @@ from sciml.solvers.spectral.advection import Advection
 from sciml.solvers.spectral.advection_diffusion import AdvectionDiffusion
 from sciml.solvers.spectral.allen_cahn import AllenCahn
 from sciml.solvers.spectral.base_stepper import TimeStepper, contour_mean
+from sciml.solvers.spectral.bounded_allen_cahn import BoundedAllenCahn
+from sciml.solvers.spectral.bounded_burgers import BoundedBurgers
+from sciml.solvers.spectral.bounded_diffusion import BoundedDiffusion
+from sciml.solvers.spectral.bounded_equation import BoundedEquation
+from sciml.solvers.spectral.bounded_grid import BoundedGrid
 from sciml.solvers.spectral.burgers import Burgers
 from sciml.solvers.spectral.diffusion import Diffusion
 from sciml.solvers.spectral.equation import SpectralEquation
@@ -20,6 +25,7 @@ from sciml.solvers.spectral.etdrk4 import ETDRK4
 from sciml.solvers.spectral.gray_scott import GrayScott
 from sciml.solvers.spectral.grid import Grid
 from sciml.solvers.spectral.imex import CrankNicolsonRK2, CrankNicolsonRK3, CrankNicolsonRK4
+from sciml.solvers.spectral.interpolate import evaluate
 from sciml.solvers.spectral.kdv import KdV
 from sciml.solvers.spectral.ks import KuramotoSivashinsky
 from sciml.solvers.spectral.ks2d import KuramotoSivashinsky2D
@@ -35,6 +41,11 @@ __all__ = [
     "Advection",
     "AdvectionDiffusion",
     "AllenCahn",
+    "BoundedAllenCahn",
+    "BoundedBurgers",
+    "BoundedDiffusion",
+    "BoundedEquation",
+    "BoundedGrid",
     "Burgers",
     "CrankNicolsonRK2",
     "CrankNicolsonRK3",
@@ -57,4 +68,5 @@ __all__ = [
     "StabilityWarning",
     "TimeStepper",
     "contour_mean",
+    "evaluate",
 ]

@@ -81,7 +81,8 @@ class ETDRK4(TimeStepper):
 
     def __call__(self, u_hat: torch.Tensor) -> torch.Tensor:
         n0 = self.equation.nonlinear(u_hat)
-        if recording(u_hat, n0, *self._coefficients):
+        # real spectra (sine/cosine series of a BoundedGrid) take the plain path
+        if recording(u_hat, n0, *self._coefficients) or not u_hat.is_complex():
             return self._step_autograd(u_hat, n0)
         return self._step_inplace(u_hat, n0)
 

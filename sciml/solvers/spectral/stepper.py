@@ -34,6 +34,7 @@ import torch
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from sciml.solvers.spectral.base_stepper import TimeStepper
+from sciml.solvers.spectral.bounded_equation import BoundedEquation
 from sciml.solvers.spectral.equation import SpectralEquation
 from sciml.solvers.spectral.etdrk1 import ETDRK1
 from sciml.solvers.spectral.etdrk2 import ETDRK2
@@ -80,7 +81,9 @@ class SpectralSolver:
     Parameters
     ----------
     equation:
-        A :class:`~sciml.solvers.spectral.equation.SpectralEquation`.
+        A periodic :class:`~sciml.solvers.spectral.equation.SpectralEquation` or a
+        :class:`~sciml.solvers.spectral.bounded_equation.BoundedEquation` (Dirichlet/Neumann
+        walls; its spectra are real sine/cosine coefficients).
     dt:
         Default time step (``step`` and ``rollout`` accept another one).
     scheme:
@@ -102,8 +105,10 @@ class SpectralSolver:
         n_circle_points: int = 32,
         circle_radius: float = 1.0,
     ) -> None:
-        if not isinstance(equation, SpectralEquation):
-            raise TypeError(f"equation must be a SpectralEquation, got {type(equation)}")
+        if not isinstance(equation, (SpectralEquation, BoundedEquation)):
+            raise TypeError(
+                f"equation must be a SpectralEquation or BoundedEquation, got {type(equation)}"
+            )
         if scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r}; available: {', '.join(SCHEMES)}")
         self.equation = equation
