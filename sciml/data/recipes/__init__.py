@@ -3,6 +3,7 @@
 from sciml.data.recipes import advection1d as advection1d
 from sciml.data.recipes import antiderivative as antiderivative
 from sciml.data.recipes import burgers1d as burgers1d
+from sciml.data.recipes import burgers_dirichlet as burgers_dirichlet
 from sciml.data.recipes import column_collapse as column_collapse
 from sciml.data.recipes import dam_break as dam_break
 from sciml.data.recipes import darcy2d as darcy2d
