@@ -50,3 +50,20 @@ def test_per_batch_viscosity_matches_separate_solves() -> None:
     for i, nu in enumerate(nus.tolist()):
         single = SpectralSolver(Burgers(grid, nu=nu), 0.05).rollout(u0[i : i + 1], 10)
         assert torch.allclose(batched[i : i + 1], single, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore:dt=.* exceeds the advective stability limit")
+def test_etdrk4_on_sin_x_needs_dt_6e_3_for_1e9_against_general_cole_hopf() -> None:
+    # the dt-error table of docs/solvers.md (benchmarks/spectral_cole_hopf_dt.py): u0 = sin x
+    # (amplitude 1, not the small Cole-Hopf profile above), ν = 0.1, N = 256, t = 1
+    grid = Grid(256, dtype=torch.float64)
+    (x,) = grid.coordinates()
+    ref = exact.burgers_cole_hopf_quadrature(torch.sin(x).reshape(-1), x.reshape(-1), 1.0, 0.1)
+    errs = []
+    for dt in (0.1, 0.0125, 0.00625):
+        n = round(1 / dt)
+        u = SpectralSolver(Burgers(grid, nu=0.1), dt).rollout(torch.sin(x), n, save_every=n)
+        errs.append(float((u[0, -1, 0] - ref).abs().max()))
+    # measured 3.93e-05, 1.32e-08, 8.36e-10
+    assert errs[0] > 1e-5 and errs[1] > 1e-9 > errs[2]
+    assert 3.9 < math.log2(errs[1] / errs[2]) < 4.1
