@@ -42,7 +42,7 @@ from torch import Tensor
 
 from sciml.solvers.fv.tridiagonal import solve_tridiagonal
 
-__all__ = ["SorptionParameters", "DiffusionSorptionFV", "NewtonError"]
+__all__ = ["SorptionParameters", "DiffusionSorptionFV", "ImplicitSolveError"]
 
 #: ``s(x, t)``: ``x`` ``(n,)``, ``t`` a float → ``(B, n)`` or ``(n,)``
 Source = Callable[[Tensor, float], Tensor]
@@ -50,7 +50,7 @@ Source = Callable[[Tensor, float], Tensor]
 Boundary = Callable[[float], Tensor | float]
 
 
-class NewtonError(RuntimeError):
+class ImplicitSolveError(RuntimeError):
     """The iteration of an implicit stage did not converge or produced NaN/Inf."""
 
 
@@ -101,9 +101,9 @@ class DiffusionSorptionFV:
         1 and 0.
     source:
         Optional :math:`s(x, t)` (manufactured solutions).
-    newton_tol, newton_max_iter:
-        Stop an implicit stage when the update is below ``newton_tol·(1 + |u|_∞)``; raise
-        :class:`NewtonError` after ``newton_max_iter`` iterations.
+    picard_tol, picard_max_iter:
+        Stop an implicit stage when the update is below ``picard_tol·(1 + |u|_∞)``; raise
+        :class:`ImplicitSolveError` after ``picard_max_iter`` iterations.
     """
 
     def __init__(
@@ -114,8 +114,8 @@ class DiffusionSorptionFV:
         left: float | Boundary = 1.0,
         right: float | Boundary = 0.0,
         source: Source | None = None,
-        newton_tol: float = 1e-10,
-        newton_max_iter: int = 100,
+        picard_tol: float = 1e-10,
+        picard_max_iter: int = 100,
         dtype: torch.dtype = torch.float64,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -127,8 +127,8 @@ class DiffusionSorptionFV:
         self.left = left if callable(left) else (lambda t, v=float(left): v)
         self.right = right if callable(right) else (lambda t, v=float(right): v)
         self.source = source
-        self.newton_tol = newton_tol
-        self.newton_max_iter = newton_max_iter
+        self.picard_tol = picard_tol
+        self.picard_max_iter = picard_max_iter
         self.dtype, self.device = dtype, torch.device(device)
         self.x = (torch.arange(n_cells, dtype=dtype, device=self.device) + 0.5) * self.h
         self._kappa = 2 * self.params.diffusion / self.h
@@ -174,7 +174,7 @@ class DiffusionSorptionFV:
         affine = self.laplacian(torch.zeros_like(guess), t)
         forcing = 0.0 if self.source is None else self.source(self.x, t)
         u = guess
-        for _ in range(self.newton_max_iter):
+        for _ in range(self.picard_max_iter):
             coef = a * self.params.diffusion / self.params.retardation(u)
             new = solve_tridiagonal(
                 -coef * lower, 1 - coef * main, -coef * upper, rhs + coef * affine + a * forcing
@@ -182,11 +182,13 @@ class DiffusionSorptionFV:
             step = float((new - u).abs().max())
             u = new
             if not bool(torch.isfinite(u).all()):
-                raise NewtonError(f"diffusion-sorption: NaN/Inf in the implicit solve at t={t:g}")
-            if step <= self.newton_tol * (1 + float(u.abs().max())):
+                raise ImplicitSolveError(
+                    f"diffusion-sorption: NaN/Inf in the implicit solve at t={t:g}"
+                )
+            if step <= self.picard_tol * (1 + float(u.abs().max())):
                 return u
-        raise NewtonError(
-            f"diffusion-sorption: the implicit solve did not converge in {self.newton_max_iter} "
+        raise ImplicitSolveError(
+            f"diffusion-sorption: the implicit solve did not converge in {self.picard_max_iter} "
             f"iterations at t={t:g} (last update {step:.3e}); reduce dt"
         )
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from sciml.solvers.fv import DiffusionSorptionFV, NewtonError, SorptionParameters
+from sciml.solvers.fv import DiffusionSorptionFV, ImplicitSolveError, SorptionParameters
 from sciml.testing import assert_convergence_order
 
 P = SorptionParameters()
@@ -92,6 +92,6 @@ def test_bad_configuration_is_refused() -> None:
 
 
 def test_an_iteration_that_cannot_converge_raises() -> None:
-    solver = DiffusionSorptionFV(16, newton_max_iter=1, newton_tol=0.0)
-    with pytest.raises(NewtonError, match="did not converge in 1 iterations"):
+    solver = DiffusionSorptionFV(16, picard_max_iter=1, picard_tol=0.0)
+    with pytest.raises(ImplicitSolveError, match="did not converge in 1 iterations"):
         solver.step(torch.full((1, 16), 0.1, dtype=torch.float64), 10.0)
