@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from sciml.atomic import atomic_write_text
 from sciml.catalog import PresetError, YamlLoader, load_yaml, preset_names, read_preset
 from sciml.registry import (
     DATASETS,
@@ -99,6 +100,13 @@ class DataSpec(_Strict):
     outputs: list[str]
     n_train: int | None = Field(default=None, ge=1)
     n_test: int | None = Field(default=None, ge=1)
+    n_val: int | None = Field(
+        default=None,
+        ge=0,
+        description="validation trajectories carved from the end of the training ones (best.pt "
+        "is chosen on them); default: val_fraction of them; 0: select on the training split",
+    )
+    val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     test_fraction: float | None = Field(
         default=None, gt=0.0, lt=1.0, description="default: the dataset class's convention"
     )
@@ -647,8 +655,5 @@ def _model_without_name(
 
 
 def save_spec(spec: Spec, path: str | os.PathLike) -> None:
-    """Write the resolved spec atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(spec.to_yaml())
-    os.replace(tmp, path)
+    """Write the resolved spec atomically (:mod:`sciml.atomic`)."""
+    atomic_write_text(spec.to_yaml(), path)

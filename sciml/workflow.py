@@ -9,8 +9,11 @@ This is the only module that knows both the spec and the run-directory layout::
         metrics.csv        training curve;   tensorboard/  the same for TensorBoard
         eval/              metrics.json, metrics.md, figures (written by `sciml evaluate`)
 
-The validation set during training is the spec's test split (as neuraloperator's and DeepXDE's
-training loops report test error); ``best.pt`` is chosen on it.
+During training the model is validated, and ``best.pt`` chosen, on a validation split carved
+from the end of the training trajectories (``data.n_val`` or ``data.val_fraction``); the test
+split is read only by ``sciml evaluate``. With no validation trajectories (``n_val: 0``, or a
+single training trajectory) selection uses the training split itself; ``metrics.json`` records
+which.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, Literal, TypeVar
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from sciml.atomic import atomic_write_text
 from sciml.data.format import DataFileError, DatasetFile, file_identity, identity_difference
 from sciml.data.grid import InMemoryDataset
 from sciml.data.particle_states import STATE_KEYS
@@ -47,9 +51,9 @@ from sciml.models.learned_mpm import simulation_settings
 from sciml.registry import DATASETS, METRICS
 from sciml.spec import DataSpec, Spec, SpecError, load_spec, save_spec
 from sciml.training import Trainer, check_device, seed_everything
-from sciml.training.checkpoint import atomic_write_bytes
 from sciml.training.config import RESUME_EXEMPT, fingerprint
 from sciml.training.loss_terms import build_loss
+from sciml.training.run_lock import acquire_run_lock
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: dataset kind of whole particle trajectories, trained as a learned simulator
@@ -94,6 +98,16 @@ def _generate_command(data: DataSpec) -> str:
     return f"sciml generate {data.dataset}{sets} --out {shlex.quote(str(data.file))}"
 
 
+def validation_size(data: DataSpec, n_training: int) -> int:
+    """Validation trajectories out of ``n_training`` training ones: ``data.n_val``, else
+    ``round(val_fraction · n_training)`` but at least one (none from a single trajectory)."""
+    if data.n_val is not None:
+        return data.n_val
+    if n_training < 2 or data.val_fraction == 0:
+        return 0
+    return min(n_training - 1, max(1, round(data.val_fraction * n_training)))
+
+
 def build_dataset(
     data: DataSpec,
     split: str,
@@ -101,8 +115,10 @@ def build_dataset(
     path: str | os.PathLike | None = None,
     subsample: int | None = None,
     dtype: torch.dtype = torch.float32,
+    n_val: int = 0,
 ) -> Dataset:
-    """The ``split`` (``"train"``/``"test"``) dataset described by a spec's data section."""
+    """The ``split`` (``"train"``/``"val"``/``"test"``/``"all"``) dataset described by a spec's
+    data section, with ``n_val`` of the training trajectories held out as ``"val"``."""
     file = Path(path) if path is not None else data.file
     if not file.exists():
         hint = f"; make it with: {_generate_command(data)}" if path is None else ""
@@ -112,6 +128,7 @@ def build_dataset(
         "split": split,
         "n_train": data.n_train,
         "n_test": data.n_test,
+        "n_val": n_val,
         "subsample": subsample if subsample is not None else data.subsample,
         "in_memory": True,
         "dtype": dtype,
@@ -150,10 +167,6 @@ def _fingerprint(spec: Spec) -> str:
     return fingerprint(d)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    atomic_write_bytes(text.encode(), [path])
-
-
 def _build(spec: Spec, build: Callable[[dict[str, Any]], T], info: dict[str, Any]) -> T:
     """``build(info)``, with a constructor's rejection of a spec value (``ValueError`` or
     ``TypeError``, e.g. ``model.n_layers=-1``) reported as a :class:`SpecError`."""
@@ -164,14 +177,22 @@ def _build(spec: Spec, build: Callable[[dict[str, Any]], T], info: dict[str, Any
 
 
 def _open_and_build(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
-    """Open the train/test splits and build the (seeded, untrained) model with the constructor
-    arguments the data fixes. A learned simulator (NCLaw) on whole trajectories takes the MPM
-    settings from the file, so the law is trained in the simulator that made the data."""
+    """Open the train/validation splits and build the (seeded, untrained) model with the
+    constructor arguments the data fixes. A learned simulator (NCLaw) on whole trajectories takes
+    the MPM settings from the file, so the law is trained in the simulator that made the data."""
     dtype = DTYPES[spec.trainer.dtype]
-    train_set = build_dataset(spec.data, "train", dtype=dtype)
-    test_set = build_dataset(spec.data, "test", dtype=dtype)
+    n_training = len(build_dataset(spec.data, "train", dtype=dtype).trajectories)
+    n_val = validation_size(spec.data, n_training)
+    train_set = build_dataset(spec.data, "train", dtype=dtype, n_val=n_val)
+    val_set = build_dataset(spec.data, "val", dtype=dtype, n_val=n_val)
     info: dict[str, Any] = {
         "name": spec.model_name,
+        # what best.pt is chosen on: held-out training trajectories, or the training split
+        "selection": (
+            f"validation split ({n_val} trajectories held out of the {n_training} training ones)"
+            if n_val
+            else f"training split ({n_training} trajectories; no validation split)"
+        ),
         "input_fields": spec.data.inputs,
         "output_fields": spec.data.outputs,
         "dataset_kind": spec.data.kind,
@@ -195,15 +216,15 @@ def _open_and_build(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict
         builder = build_normalized_model
     seed_everything(spec.seed)  # model initialization is part of the seeded run
     model = _build(spec, builder, info).to(dtype)
-    return model, train_set, test_set, info
+    return model, train_set, val_set, info
 
 
 def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, Any]]:
     """:func:`_open_and_build`, then what training needs: the training set in memory where it
     fits, and the normalizers (and a POD basis) fitted on it."""
-    model, train_set, test_set, info = _open_and_build(spec)
+    model, train_set, val_set, info = _open_and_build(spec)
     if spec.data.kind == PARTICLE_KIND:
-        return model, InMemoryDataset(train_set.tensors()), test_set, info
+        return model, InMemoryDataset(train_set.tensors()), val_set, info
     sample = train_set[0]
     nbytes = len(train_set) * sum(v.numel() * v.element_size() for v in sample.values())
     if nbytes <= IN_MEMORY_BYTES:
@@ -218,7 +239,7 @@ def _prepare(spec: Spec) -> tuple[torch.nn.Module, Dataset, Dataset, dict[str, A
     if callable(fit_pod):
         # POD-DeepONet: the trunk is the POD basis of the (normalized) training outputs
         fit_pod(torch.cat([model.output_normalizer.encode(b["y"]) for b in batches]))
-    return model, train_set, test_set, info
+    return model, train_set, val_set, info
 
 
 def check(spec: Spec) -> dict[str, int]:
@@ -226,11 +247,13 @@ def check(spec: Spec) -> dict[str, int]:
     model, so that a data/spec mismatch or a model option value its constructor rejects is
     reported before a run starts. Trains nothing, writes nothing.
 
-    Returns ``{"n_train", "n_test", "n_parameters"}``.
+    Returns ``{"n_train", "n_val", "n_test", "n_parameters"}`` (samples, e.g. windows).
     """
-    model, train_set, test_set, _ = _open_and_build(spec)
+    model, train_set, val_set, _ = _open_and_build(spec)
+    test_set = build_dataset(spec.data, "test", dtype=DTYPES[spec.trainer.dtype])
     return {
         "n_train": len(train_set),
+        "n_val": len(val_set) if val_set.trajectories != train_set.trajectories else 0,
         "n_test": len(test_set),
         "n_parameters": sum(p.numel() for p in model.parameters()),
     }
@@ -245,6 +268,7 @@ def train(
 ) -> RunResult:
     """Train the model of ``spec`` into ``run_dir`` (default ``runs/<spec.name>``)."""
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
+    acquire_run_lock(run_dir)  # before anything touches the directory (--overwrite deletes it)
     _check_trainer_device(spec)
     # Under torchrun every rank runs this function; only rank 0 owns the run directory.
     main_rank = int(os.environ.get("RANK", "0")) == 0
@@ -255,26 +279,27 @@ def train(
                 f"{run_dir}`, or start over with --overwrite"
             )
         shutil.rmtree(run_dir)
-    model, train_set, test_set, info = _prepare(spec)
+    model, train_set, val_set, info = _prepare(spec)
     if main_rank:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunDirError(f"{run_dir}: cannot create the run directory: {exc}") from None
         save_spec(spec, run_dir / "spec.yaml")
-        _atomic_text(run_dir / MODEL_INFO, json.dumps(info))
-        _atomic_text(run_dir / DATA_IDENTITY, json.dumps(file_identity(spec.data.file)))
-    return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=False)
+        atomic_write_text(json.dumps(info), run_dir / MODEL_INFO)
+        atomic_write_text(json.dumps(file_identity(spec.data.file)), run_dir / DATA_IDENTITY)
+    return _fit(spec, model, train_set, val_set, run_dir, progress=progress, resume=False)
 
 
 def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
     """Continue an interrupted run from its last checkpoint, with the spec saved in it."""
     run_dir = Path(run_dir)
+    acquire_run_lock(run_dir)
     spec = _run_spec(run_dir)
     _check_trainer_device(spec)
     _check_same_data(spec, run_dir)
-    model, train_set, test_set, _ = _prepare(spec)
-    return _fit(spec, model, train_set, test_set, run_dir, progress=progress, resume=True)
+    model, train_set, val_set, _ = _prepare(spec)
+    return _fit(spec, model, train_set, val_set, run_dir, progress=progress, resume=True)
 
 
 def _check_same_data(spec: Spec, run_dir: Path) -> None:
@@ -308,7 +333,7 @@ def _fit(
     spec: Spec,
     model: torch.nn.Module,
     train_set: Dataset,
-    test_set: Dataset,
+    val_set: Dataset,
     run_dir: Path,
     *,
     progress: bool,
@@ -318,7 +343,7 @@ def _fit(
         model,
         build_loss(spec.trainer.loss),
         train_set,
-        test_set,
+        val_set,
         spec.trainer_config(progress=progress),
         run_dir,
         fingerprint=_fingerprint(spec),
@@ -423,13 +448,13 @@ def _evaluate_learned_simulator(
     }
     curve = out / "position_mse.csv"  # frame, time (s), MSE averaged over the trajectories
     times = test_set.time[1 : mse.shape[1] + 1].tolist()
-    _atomic_text(
-        curve,
+    atomic_write_text(
         "frame,time,position_mse\n"
         + "".join(
             f"{k + 1},{t:.6g},{e:.6e}\n"
             for k, (t, e) in enumerate(zip(times, mse.mean(0).tolist()))
         ),
+        curve,
     )
     figures = [
         plot_rollout_error(
@@ -447,8 +472,21 @@ def _evaluate_learned_simulator(
                 title=f"{spec.name}: trajectory 0 (frames after the initial state)",
             )
         )
-    json_path, md_path = write_report({"test": metrics}, out)
+    json_path, md_path = write_report(
+        {"test": metrics}, out, run=_run_notes(run_dir, checkpoint, data)
+    )
     return EvaluationReport({"test": metrics}, json_path, md_path, figures)
+
+
+def _run_notes(run_dir: Path, checkpoint: str, data: str | os.PathLike | None) -> dict[str, str]:
+    """What an evaluation report evaluated: the checkpoint, what it was selected on, the data."""
+    info = json.loads((run_dir / MODEL_INFO).read_text())
+    selected = info.get("selection", "test split (a run made before validation splits existed)")
+    return {
+        "checkpoint": f"{checkpoint}.pt",
+        "selected_on": selected if checkpoint == "best" else "- (the last training step)",
+        "data": str(data) if data is not None else "the spec's data file, test split",
+    }
 
 
 def evaluate(
@@ -530,5 +568,5 @@ def evaluate(
         )
         sections["test"].update(summary)
         figures.append(fig)
-    json_path, md_path = write_report(sections, out)
+    json_path, md_path = write_report(sections, out, run=_run_notes(run_dir, checkpoint, data))
     return EvaluationReport(sections, json_path, md_path, figures)

@@ -229,3 +229,37 @@ def test_evaluation_on_another_file_of_the_same_layout(
     assert report.sections["test@16"]["resolution"] == 16
     with pytest.raises(DataFileError, match=r"missing\.h5: data file not found$"):
         sciml.evaluate(tiny_run, data=tmp_path / "missing.h5", out_dir=tmp_path / "eval3")
+
+
+def test_training_never_reads_the_test_split(tiny_spec_file: Path, tmp_path, monkeypatch):
+    from sciml import workflow
+
+    opened = []
+    build = workflow.build_dataset
+
+    def spy(data, split, **kw):
+        opened.append(split)
+        return build(data, split, **kw)
+
+    monkeypatch.setattr(workflow, "build_dataset", spy)
+    sciml.train(sciml.load_spec(tiny_spec_file), tmp_path / "run", progress=False)
+    assert "val" in opened and "test" not in opened and "all" not in opened
+    info = json.loads((tmp_path / "run" / "model.json").read_text())
+    # 16 training trajectories, val_fraction 0.1 → 2 held out
+    assert info["selection"].startswith("validation split (2 trajectories held out of the 16")
+
+
+def test_the_report_says_which_checkpoint_and_what_it_was_selected_on(tiny_run: Path, tmp_path):
+    report = sciml.evaluate(tiny_run, out_dir=tmp_path)
+    run = json.loads(report.json_path.read_text())["run"]
+    assert run["checkpoint"] == "best.pt" and run["selected_on"].startswith("validation split")
+    last = sciml.evaluate(tiny_run, out_dir=tmp_path / "last", checkpoint="last")
+    assert json.loads(last.json_path.read_text())["run"]["checkpoint"] == "last.pt"
+    assert "- selected_on: validation split" in report.markdown_path.read_text()
+
+
+def test_n_val_zero_selects_on_the_training_split(tiny_spec_file: Path, tmp_path):
+    spec = sciml.load_spec(tiny_spec_file, ["data.n_val=0", "trainer.epochs=1"])
+    sciml.train(spec, tmp_path / "run", progress=False)
+    info = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert info["selection"].startswith("training split (16 trajectories")

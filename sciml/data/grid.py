@@ -25,8 +25,10 @@ time index; names of per-trajectory scalars (``scalars/``, PDE parameters) liste
 constant channels.
 
 **Splits** (:func:`split_range`): the *last* ``test_fraction`` of the trajectories (or the last
-``n_test``) are the test set, the first ``n_train`` of the rest the training set, so train and test
-never overlap whatever the sizes.
+``n_test``) are the test set, the first ``n_train`` of the rest the training samples, so train and
+test never overlap whatever the sizes. The last ``n_val`` of the training samples form the
+validation split (``"val"``, for model selection), the others the ``"train"`` split; with
+``n_val = 0`` there is no separate validation split and ``"val"`` is the training split.
 (PDEBench files use the opposite convention, see :mod:`sciml.data.pdebench`.)
 
 Files are opened lazily per process (:class:`~sciml.data.format.DatasetFile`), so the datasets work
@@ -57,7 +59,7 @@ __all__ = [
     "InMemoryDataset",
 ]
 
-SPLITS = ("train", "test", "all")
+SPLITS = ("train", "val", "test", "all")
 
 
 def split_range(
@@ -67,6 +69,7 @@ def split_range(
     test_fraction: float = 0.2,
     n_train: int | None = None,
     n_test: int | None = None,
+    n_val: int = 0,
     test_first: bool = False,
     path: str | os.PathLike = "<dataset>",
 ) -> range:
@@ -74,8 +77,9 @@ def split_range(
 
     The test block holds ``n_test`` trajectories (default ``round(test_fraction * n_total)``) at
     the end of the file (``test_first=False``, our convention) or at its start (``test_first=True``,
-    PDEBench's). The training split is the first ``n_train`` (default: all) of the remaining ones.
-    ``split="all"`` is every trajectory.
+    PDEBench's). The training samples are the first ``n_train`` (default: all) of the remaining
+    ones; ``split="val"`` is the last ``n_val`` of them and ``split="train"`` the rest (with
+    ``n_val = 0``, both are all the training samples). ``split="all"`` is every trajectory.
     """
     if split not in SPLITS:
         raise ValueError(f"{path}: split must be one of {SPLITS}, got {split!r}")
@@ -91,9 +95,19 @@ def split_range(
             f"n_train={n_tr} + n_test={n_te} exceeds the {n_total} trajectories in the file",
             "n_trajectories",
         )
-    if test_first:
-        return range(0, n_te) if split == "test" else range(n_te, n_te + n_tr)
-    return range(n_total - n_te, n_total) if split == "test" else range(0, n_tr)
+    if n_val < 0 or (n_val and n_val >= n_tr):
+        raise DataFileError(
+            path,
+            f"n_val={n_val} validation trajectories leave none of the n_train={n_tr} training "
+            f"ones to fit on; choose n_val in [0, {max(n_tr - 1, 0)}]",
+            "n_trajectories",
+        )
+    if split == "test":
+        return range(0, n_te) if test_first else range(n_total - n_te, n_total)
+    start = n_te if test_first else 0
+    if split == "val" and n_val:
+        return range(start + n_tr - n_val, start + n_tr)
+    return range(start, start + n_tr - (n_val if split == "train" else 0))
 
 
 def _spatial_slices(subsample: int | Sequence[int], n_dims: int, path: Any) -> tuple[slice, ...]:
@@ -126,6 +140,7 @@ class GridDatasetBase(Dataset):
         test_fraction: float | None,
         n_train: int | None,
         n_test: int | None,
+        n_val: int,
         subsample: int | Sequence[int],
         in_memory: bool,
         check_finite: bool,
@@ -140,6 +155,7 @@ class GridDatasetBase(Dataset):
             test_fraction=self.default_test_fraction if test_fraction is None else test_fraction,
             n_train=n_train,
             n_test=n_test,
+            n_val=n_val,
             test_first=self.test_first,
             path=self.path,
         )
@@ -327,9 +343,9 @@ class GridPairDataset(GridDatasetBase):
         Dataset file written by :mod:`sciml.data.format`.
     inputs, outputs:
         Field names (``t0/t1/t2_fields``); ``inputs`` may also name per-trajectory scalars.
-    split, test_fraction, n_train, n_test:
+    split, test_fraction, n_train, n_test, n_val:
         Which trajectories (:func:`split_range`; the last ``test_fraction``, default 0.2, are
-        the test set).
+        the test set; ``split`` one of ``"train"``, ``"val"``, ``"test"``, ``"all"``).
     time_index_in, time_index_out:
         Time steps of the inputs and outputs (negative counts from the end). Ignored for fields
         constant in time.
@@ -353,6 +369,7 @@ class GridPairDataset(GridDatasetBase):
         test_fraction: float | None = None,
         n_train: int | None = None,
         n_test: int | None = None,
+        n_val: int = 0,
         time_index_in: int = 0,
         time_index_out: int = -1,
         subsample: int | Sequence[int] = 1,
@@ -366,6 +383,7 @@ class GridPairDataset(GridDatasetBase):
             test_fraction=test_fraction,
             n_train=n_train,
             n_test=n_test,
+            n_val=n_val,
             subsample=subsample,
             in_memory=in_memory,
             check_finite=check_finite,
@@ -406,7 +424,7 @@ class TimeWindowDataset(GridDatasetBase):
         Time-varying fields forming the state (input and output).
     n_input_steps, n_output_steps, stride:
         Window shape, in stored time steps.
-    split, test_fraction, n_train, n_test, subsample, in_memory, check_finite, dtype:
+    split, test_fraction, n_train, n_test, n_val, subsample, in_memory, check_finite, dtype:
         As in :class:`GridPairDataset`.
     """
 
@@ -422,6 +440,7 @@ class TimeWindowDataset(GridDatasetBase):
         test_fraction: float | None = None,
         n_train: int | None = None,
         n_test: int | None = None,
+        n_val: int = 0,
         subsample: int | Sequence[int] = 1,
         in_memory: bool = False,
         check_finite: bool = True,
@@ -433,6 +452,7 @@ class TimeWindowDataset(GridDatasetBase):
             test_fraction=test_fraction,
             n_train=n_train,
             n_test=n_test,
+            n_val=n_val,
             subsample=subsample,
             in_memory=in_memory,
             check_finite=check_finite,
@@ -501,7 +521,7 @@ class AllToAllDataset(GridDatasetBase):
         Time-varying fields forming the state.
     max_lead:
         Largest ``j - i`` in stored steps (default: all).
-    split, test_fraction, n_train, n_test, subsample, in_memory, check_finite, dtype:
+    split, test_fraction, n_train, n_test, n_val, subsample, in_memory, check_finite, dtype:
         As in :class:`GridPairDataset`.
     """
 
@@ -515,6 +535,7 @@ class AllToAllDataset(GridDatasetBase):
         test_fraction: float | None = None,
         n_train: int | None = None,
         n_test: int | None = None,
+        n_val: int = 0,
         subsample: int | Sequence[int] = 1,
         in_memory: bool = False,
         check_finite: bool = True,
@@ -526,6 +547,7 @@ class AllToAllDataset(GridDatasetBase):
             test_fraction=test_fraction,
             n_train=n_train,
             n_test=n_test,
+            n_val=n_val,
             subsample=subsample,
             in_memory=in_memory,
             check_finite=check_finite,

@@ -56,9 +56,10 @@ class ParticleTrajectoryDataset(Dataset):
         An ``mpm2d``/``mpm3d`` file (fields ``position``, ``velocity``, ``mass``, ``volume`` and,
         with ``save_state=true``, ``affine`` and ``deformation``).
     split:
-        ``"train"``, ``"test"`` or ``"all"``.
-    n_train, n_test, test_fraction:
+        ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
+    n_train, n_test, n_val, test_fraction:
         Trajectory split (:func:`sciml.data.grid.split_range`; test block at the end of the file).
+        A one-trajectory file has no separate validation trajectory (``n_val`` must be 0).
     n_frames:
         Use only the first ``n_frames`` frames for training (``None``: all). The ``"test"`` and
         ``"all"`` splits always have the whole horizon of the file.
@@ -73,6 +74,7 @@ class ParticleTrajectoryDataset(Dataset):
         split: str = "train",
         n_train: int | None = None,
         n_test: int | None = None,
+        n_val: int = 0,
         test_fraction: float | None = None,
         n_frames: int | None = None,
         dtype: torch.dtype = torch.float32,
@@ -94,13 +96,17 @@ class ParticleTrajectoryDataset(Dataset):
         n_total = self.file.n_trajectories
         if n_total == 1 and split != "all":
             # NCLaw's setup: the one trajectory trains (first n_frames) and tests (whole horizon)
-            for name, value in (("n_train", n_train), ("n_test", n_test)):
-                if value not in (None, 1):
+            for name, value, allowed in (
+                ("n_train", n_train, (None, 1)),
+                ("n_test", n_test, (None, 1)),
+                ("n_val", n_val, (0,)),
+            ):
+                if value not in allowed:
                     raise DataFileError(
                         self.path,
                         f"{name}={value}, but the file holds one trajectory, which is both the "
                         "training (first n_frames frames) and the test trajectory; leave "
-                        f"{name} unset or 1",
+                        f"{name} unset or {allowed[-1]}",
                         "n_trajectories",
                     )
             self.trajectories = range(1)
@@ -111,6 +117,7 @@ class ParticleTrajectoryDataset(Dataset):
                 test_fraction=0.2 if test_fraction is None else test_fraction,
                 n_train=n_train,
                 n_test=n_test,
+                n_val=n_val,
                 path=self.path,
             )
         if len(self.trajectories) == 0:
@@ -120,7 +127,9 @@ class ParticleTrajectoryDataset(Dataset):
             raise DataFileError(
                 self.path, f"n_frames={n_frames} must be in [2, {n_time}] (frames in the file)"
             )
-        self.n_frames = n_frames if n_frames is not None and split == "train" else n_time
+        # validation selects on the training horizon: the longer horizon is the test
+        training = split in ("train", "val")
+        self.n_frames = n_frames if n_frames is not None and training else n_time
         self.has_state = "affine" in self.file and "deformation" in self.file
         self.dtype = dtype
         self.time = torch.as_tensor(self.file.time[: self.n_frames], dtype=torch.float64)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from sciml.atomic import atomic_write_text
 from sciml.registry import METRICS
 
 
@@ -156,10 +157,14 @@ def _finite(v: Any) -> Any:
     return v
 
 
-def write_report(report: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+def write_report(
+    report: dict[str, Any], out_dir: str | os.PathLike, *, run: dict[str, str] | None = None
+) -> tuple[Path, Path]:
     """Write ``metrics.json`` and a markdown table ``metrics.md`` (atomically).
 
     ``report`` maps a section name (e.g. ``"test"``, ``"test@128"``) to a dict of scalar metrics.
+    ``run`` describes what was evaluated (checkpoint, the split it was selected on, ...): stored
+    as ``metrics.json["run"]`` and listed under the table.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,11 +178,9 @@ def write_report(report: dict[str, Any], out_dir: str | os.PathLike) -> tuple[Pa
             f"{section[n]:.4g}" if isinstance(section.get(n), (int, float)) else "" for n in names
         ]
         lines.append(f"| {split} | " + " | ".join(cells) + " |")
-    for path, text in (
-        (json_path, json.dumps(_finite(report), indent=2)),
-        (md_path, "\n".join(lines) + "\n"),
-    ):
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    if run:
+        lines += ["", *(f"- {key}: {value}" for key, value in run.items())]
+    document = {**_finite(report), **({"run": dict(run)} if run else {})}
+    atomic_write_text(json.dumps(document, indent=2), json_path)
+    atomic_write_text("\n".join(lines) + "\n", md_path)
     return json_path, md_path

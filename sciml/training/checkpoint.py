@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import os
 import random
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from sciml.atomic import atomic_write_bytes
 
 #: Keys every trainer checkpoint carries (see :class:`sciml.training.Trainer`).
 REQUIRED_KEYS = ("model", "optimizer", "scheduler", "step", "epoch", "rng", "val_loss")
@@ -26,40 +26,6 @@ REQUIRED_KEYS = ("model", "optimizer", "scheduler", "step", "epoch", "rng", "val
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt or lacks required entries."""
-
-
-def atomic_write_bytes(
-    data: bytes, paths: Iterable[str | os.PathLike[str]], *, fsync: bool = True
-) -> None:
-    """Write ``data`` to each of ``paths`` atomically (same-dir temp file + ``os.replace``).
-
-    ``fsync=False`` skips forcing the data to disk before the rename: still atomic against a
-    killed process (the kernel has the data), only not against a power loss. For logs.
-    """
-    for path in paths:
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            # mkstemp creates the file private (0600); give it the mode open() would (0666 less
-            # the umask), so that a run's logs and checkpoints are as readable as its other files.
-            os.fchmod(fd, 0o666 & ~_umask())
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                if fsync:
-                    # So that after a power loss the rename never points at unwritten data.
-                    os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _umask() -> int:
-    """The process's file-creation mask (reading it means setting it; it is restored at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_checkpoint(state: dict[str, Any], *paths: str | os.PathLike[str]) -> None:

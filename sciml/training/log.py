@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sciml.training.checkpoint import atomic_write_bytes
+from sciml.atomic import atomic_write_bytes
 
 COLUMNS = ("step", "epoch", "train_loss", "val_loss", "lr", "time")
 

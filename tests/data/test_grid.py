@@ -207,7 +207,7 @@ def test_datasets_are_registered_by_name():
             r"\[n_trajectories\]",
         ),
         (
-            lambda p: GridPairDataset(p, ["u"], ["u"], split="val"),
+            lambda p: GridPairDataset(p, ["u"], ["u"], split="valid"),
             ValueError,
             "split must be one of",
         ),
@@ -234,3 +234,26 @@ def test_datasets_are_registered_by_name():
 def test_bad_dataset_arguments_name_the_file_and_key(grid_file, make, error, match):
     with pytest.raises(error, match=match):
         make(grid_file)
+
+
+@pytest.mark.parametrize("test_first", [False, True])
+def test_validation_split_is_the_tail_of_the_training_block_and_disjoint(test_first) -> None:
+    kw = {"n_train": 8, "n_test": 3, "n_val": 2, "test_first": test_first}
+    train, val, test = (split_range(20, s, **kw) for s in ("train", "val", "test"))
+    assert len(train) == 6 and len(val) == 2 and len(test) == 3
+    assert not set(train) & set(val) and not (set(train) | set(val)) & set(test)
+    assert val.start == train.stop  # carved from the end of the training block
+    assert list(split_range(20, "train", n_train=8, n_test=3, test_first=test_first)) == [
+        *train,
+        *val,
+    ]
+
+
+def test_no_validation_trajectories_means_validating_on_the_training_split() -> None:
+    assert split_range(10, "val", n_val=0) == split_range(10, "train", n_val=0)
+
+
+@pytest.mark.parametrize("n_val", [-1, 8])
+def test_a_validation_split_that_leaves_nothing_to_train_on_is_refused(n_val) -> None:
+    with pytest.raises(DataFileError, match=r"n_val=.* choose n_val in \[0, 7\]"):
+        split_range(10, "val", n_val=n_val)
