@@ -7,7 +7,6 @@ from sciml.models import mgno as mgno
 from sciml.models import mlp_law as mlp_law
 from sciml.models import nclaw as nclaw
 from sciml.models import scot as scot
-from sciml.models import scot as scot
 from sciml.registry import MODELS
 
 # torch-geometric takes seconds to import: load the GNS only when a spec asks for it
