@@ -1,7 +1,11 @@
 """The ``sciml`` command line: ``train | evaluate | generate | validate | export | info``.
 
-User errors (a bad spec, a missing or corrupt data file, an unknown name, a diverged run) print one
-clear message on stderr and exit with status 2 — no traceback. Bugs still raise.
+User errors (a bad spec, a missing or corrupt data file or mesh, an unknown name, an output path
+that cannot be written, a run directory in use, a diverged run) print one clear message on stderr
+and exit with status 2 — no traceback. Every command that writes checks its output path before
+any work. A generation stopped by Ctrl-C / ``SIGTERM`` exits with 128 + the signal number and
+keeps its ``.partial`` file for ``--resume``. Bugs still raise. Every case is listed, with the
+message a user sees, in ``docs/errors.md`` (generated from ``tests/cli/``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import sciml
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from sciml.data.format import DataFileError
+    from sciml.data.output_path import OutputPathError
     from sciml.data.recipes.base import RecipeError
     from sciml.embed import RunDirError
     from sciml.registry import UnknownNameError
+    from sciml.solvers.fem.mesh import MeshError
     from sciml.spec import SpecError
     from sciml.training import CheckpointError, NonFiniteLossError, TrainerSetupError
+    from sciml.training.run_lock import RunLockError
 
     return (
         SpecError,
@@ -32,20 +39,37 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         TrainerSetupError,
         CheckpointError,
         RunDirError,
+        OutputPathError,
+        MeshError,
+        RunLockError,
     )
+
+
+def _existing_run_dir(path: str) -> Path:
+    """A run directory given to ``--resume`` / ``evaluate`` / ``export`` must exist already."""
+    from sciml.embed import RunDirError
+
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        problem = "is a file, not a run directory" if run_dir.exists() else "no such run directory"
+        raise RunDirError(f"{run_dir}: {problem}")
+    return run_dir
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from sciml import workflow
+    from sciml.data.output_path import check_output_dir
     from sciml.spec import SpecError, load_spec
 
     if args.resume:
-        result = workflow.resume(args.resume, progress=not args.quiet)
+        result = workflow.resume(_existing_run_dir(args.resume), progress=not args.quiet)
     else:
         if args.spec is None:
             raise SpecError("give a spec file, or --resume RUN_DIR")
         spec = load_spec(args.spec, args.set)
-        result = workflow.train(spec, args.out, overwrite=args.overwrite, progress=not args.quiet)
+        out = Path(args.out) if args.out else Path("runs") / spec.name
+        check_output_dir(out, what="run directory")
+        result = workflow.train(spec, out, overwrite=args.overwrite, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one report, not one per rank
         print(f"run directory: {result.run_dir}")
         print(f"best validation loss: {result.best_val_loss:.4g} after {result.steps} steps")
@@ -54,9 +78,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sciml import workflow
+    from sciml.data.output_path import check_output_dir
 
+    run_dir = _existing_run_dir(args.run_dir)
+    check_output_dir(args.out or run_dir / "eval", what="evaluation folder")
     report = workflow.evaluate(
-        args.run_dir,
+        run_dir,
         data=args.data,
         resolutions=args.resolution,
         out_dir=args.out,
@@ -96,7 +123,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         parts, value = parse_override(item)
         params[".".join(parts)] = value
     out = Path(args.out) if args.out else default_out or Path("data") / f"{recipe}.h5"
-    path = generate(recipe, out, params, device=args.device, progress=not args.quiet)
+    path = generate(
+        recipe, out, params, device=args.device, progress=not args.quiet, resume=args.resume
+    )
     print(f"wrote {path}")
     return 0
 
@@ -126,9 +155,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from sciml.data.output_path import check_output_file
     from sciml.embed import export
 
-    path = export(args.run_dir, args.out, format=args.format, batch_size=args.batch_size)
+    run_dir = _existing_run_dir(args.run_dir)
+    if args.out and Path(args.out).is_dir():
+        # (a place that cannot be written export reports itself, before it writes)
+        check_output_file(args.out, example_name="surrogate.pt2")
+    path = export(run_dir, args.out, format=args.format, batch_size=args.batch_size)
     print(f"wrote {path}")
     return 0
 
@@ -223,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     overrides(p)
     p.add_argument("--out", help="output .h5 file (default data/<recipe>.h5 or the spec's path)")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the .partial file an interrupted run left (refused if there is none "
+        "or it was made with other parameters)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_generate)
 
@@ -249,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted() -> type[BaseException]:
+    from sciml.data.recipes.base import GenerationInterrupted
+
+    return GenerationInterrupted
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -256,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _user_errors() as exc:
         print(f"sciml {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except _interrupted() as exc:  # a generation stopped cleanly by a signal
+        print(f"sciml {args.command}: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"sciml {args.command}: interrupted", file=sys.stderr)
         return 130

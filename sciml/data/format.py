@@ -35,6 +35,7 @@ file on open and raises :class:`DataFileError` naming the file, the key and what
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from abc import ABC, abstractmethod
@@ -51,6 +52,10 @@ FIELD_GROUPS = ("t0_fields", "t1_fields", "t2_fields")
 BC_TYPES = ("PERIODIC", "WALL", "OPEN")
 GRID_TYPES = ("cartesian", "unstructured")
 _PARTIAL_SUFFIX = ".partial"
+_SKIP_FINITE_HINT = (
+    " (to use the file anyway, open it with check_finite=False; in a spec: "
+    "data.options: {check_finite: false})"
+)
 
 
 class DataFileError(ValueError):
@@ -196,15 +201,22 @@ class DatasetWriter:
 
     If ``<path>.partial`` exists from a killed run with the same ``config`` and ``seed``,
     :attr:`n_done` tells where to continue. A different config, or a partial file lacking a
-    declared field or series, starts over. If the ``with`` block raises, the partial file is kept
-    (it is valid up to :attr:`n_done`) and ``<path>`` is untouched.
+    declared field or series, starts over — or, with ``resume=True``, is refused (as is a missing
+    partial file), so that a user who asked to continue never silently starts again. If the
+    ``with`` block raises, the partial file is kept (it is valid up to :attr:`n_done`) and
+    ``<path>`` is untouched, except when the disk filled up: then the partial file is deleted
+    (it holds the space the user needs back) and :class:`DataFileError` says so.
     """
 
-    def __init__(self, path: str | os.PathLike, layout: DatasetLayout) -> None:
+    def __init__(
+        self, path: str | os.PathLike, layout: DatasetLayout, *, resume: bool = False
+    ) -> None:
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + _PARTIAL_SUFFIX)
         self.layout = layout
+        self.resume = resume
         self._file: h5py.File | None = None
+        self._disk_full = False
         self.n_done = 0
 
     # -- opening -----------------------------------------------------------------------------
@@ -216,30 +228,40 @@ class DatasetWriter:
             raise DataFileError(self.path, f"cannot create the output folder: {exc}") from None
         if not os.access(parent, os.W_OK):
             raise DataFileError(self.path, f"output folder {parent} is not writable")
+        mismatch = self._resume_mismatch() if self.partial.exists() else "it does not exist"
+        if self.resume and mismatch is not None:
+            raise DataFileError(
+                self.partial,
+                f"cannot resume: {mismatch}; run without --resume to start over",
+            )
         try:
-            if self.partial.exists() and self._resumable():
+            if mismatch is None:
                 self._file = h5py.File(self.partial, "r+")
                 self.n_done = int(self._file.attrs["n_complete"])
             else:
                 self._create()
         except OSError as exc:
+            if self._file is None:  # nothing worth keeping was written
+                self.partial.unlink(missing_ok=True)
             raise DataFileError(self.partial, f"cannot write the file: {exc}") from None
         return self
 
-    def _resumable(self) -> bool:
+    def _resume_mismatch(self) -> str | None:
+        """Why the partial file cannot be continued with this layout, or ``None`` if it can."""
         try:
             with h5py.File(self.partial, "r") as f:
-                return (
-                    f.attrs.get("config") == _config_json(self.layout.config)
-                    and int(f.attrs.get("seed", -1)) == self.layout.seed
-                    and int(f.attrs.get("n_trajectories", -1)) == self.layout.n_trajectories
-                    and all(
-                        key in f and f[key].shape == shape
-                        for key, shape in self.layout.datasets().values()
-                    )
-                )
-        except (OSError, KeyError):
-            return False  # a partial file too damaged to read: start over
+                if f.attrs.get("config") != _config_json(self.layout.config):
+                    return "it was written with other parameters"
+                if int(f.attrs.get("seed", -1)) != self.layout.seed:
+                    return f"it was written with seed {int(f.attrs.get('seed', -1))}"
+                if int(f.attrs.get("n_trajectories", -1)) != self.layout.n_trajectories:
+                    return f"it holds {int(f.attrs.get('n_trajectories', -1))} trajectories"
+                for key, shape in self.layout.datasets().values():
+                    if key not in f or f[key].shape != shape:
+                        return f"its {key} is not {shape}"
+                return None
+        except (OSError, KeyError) as exc:
+            return f"it is too damaged to read ({exc})"
 
     def _create(self) -> None:
         lay = self.layout
@@ -379,10 +401,36 @@ class DatasetWriter:
                     f"block {start}+{b} overruns the {self.layout.n_trajectories} trajectories",
                     key,
                 )
-            self._file[key][start : start + b] = a
+            self._store(key, start, a)
+        try:
+            self._file.attrs["n_complete"] = start + (b or 0)
+            self._file.flush()
+        except OSError as exc:
+            self._write_failed(exc, "n_complete")
         self.n_done = start + (b or 0)
-        self._file.attrs["n_complete"] = self.n_done
-        self._file.flush()
+
+    def _store(self, key: str, start: int, a: np.ndarray) -> None:
+        assert self._file is not None
+        try:
+            self._file[key][start : start + len(a)] = a
+        except OSError as exc:
+            self._write_failed(exc, key)
+
+    def _write_failed(self, exc: OSError, key: str) -> None:
+        """Raise :class:`DataFileError` for a failed write; remember a full disk for ``__exit__``."""
+        text = str(exc)
+        self._disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or (
+            "No space left" in text or "errno = 28" in text or "Disk quota" in text
+        )
+        if self._disk_full:
+            raise DataFileError(
+                self.path,
+                f"the disk is full ({self.n_done} of {self.layout.n_trajectories} trajectories "
+                f"were written); the unfinished {self.partial.name} was deleted to give the space "
+                "back: free some space and run again",
+                key,
+            ) from None
+        raise DataFileError(self.partial, f"cannot write: {exc}", key) from None
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self._file is not None
@@ -392,11 +440,25 @@ class DatasetWriter:
                 f"{self.path}: only {self.n_done} of {self.layout.n_trajectories} trajectories "
                 "were written; the partial file is kept for resuming"
             )
+        try:
+            if exc_type is None:
+                self._file.attrs["complete"] = True
+            self._file.close()
+        except OSError as exc_close:
+            if exc_type is None:
+                self._write_failed(exc_close, "complete")
+        finally:
+            if self._disk_full:
+                self.partial.unlink(missing_ok=True)
         if exc_type is None:
-            self._file.attrs["complete"] = True
-        self._file.close()
-        if exc_type is None:
-            os.replace(self.partial, self.path)
+            try:
+                os.replace(self.partial, self.path)
+            except OSError as err:
+                raise DataFileError(
+                    self.path,
+                    f"cannot move the finished {self.partial.name} into place ({err.strerror}); "
+                    f"the complete data is in {self.partial}",
+                ) from None
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -517,6 +579,10 @@ class DatasetFile(LazyH5File):
         self.dataset_name = str(f.attrs["dataset_name"])
         self.grid_type = str(f.attrs["grid_type"])
         self.n_trajectories = int(f.attrs["n_trajectories"])
+        if self.n_trajectories < 1:
+            raise DataFileError(
+                self.path, f"the file holds no samples (n_trajectories = {self.n_trajectories})"
+            )
         self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
         self.config: dict[str, Any] = json.loads(f.attrs.get("config", "{}"))
         dims = self._require(f, "dimensions", "group of coordinates")
@@ -545,6 +611,8 @@ class DatasetFile(LazyH5File):
             }
             self.spatial_shape = tuple(len(self.coords[d]) for d in self.spatial_dims)
         self.cells = np.asarray(f["mesh/cells"][...]) if "mesh/cells" in f else None
+        if self.cells is not None and self.grid_type == "unstructured":
+            self._check_cells(self.cells)
         #: ``{dim: "PERIODIC" | "WALL" | "OPEN"}`` for the dimensions the file gives one
         self.boundary: dict[str, str] = {}
         for group in f["boundary_conditions"].values() if "boundary_conditions" in f else ():
@@ -576,6 +644,7 @@ class DatasetFile(LazyH5File):
             for name in f[gname].attrs.get("field_names", []):
                 key = f"{gname}/{name}"
                 ds = self._require(f, key, "field listed in field_names")
+                self._check_field_dtype_and_count(ds, key)
                 tv = bool(ds.attrs.get("time_varying", True))
                 expected = (
                     self.n_trajectories,
@@ -595,6 +664,49 @@ class DatasetFile(LazyH5File):
         if not self.fields:
             raise DataFileError(self.path, "no fields in t0_fields/t1_fields/t2_fields")
 
+    def _check_field_dtype_and_count(self, ds: h5py.Dataset, key: str) -> None:
+        """A field holds real floating-point values, one sample per trajectory."""
+        kind = ds.dtype.kind
+        if kind == "c":
+            raise DataFileError(
+                self.path,
+                f"complex dtype {ds.dtype} is not supported: store the real and imaginary parts "
+                "as two real fields",
+                key,
+            )
+        if kind != "f":
+            raise DataFileError(
+                self.path,
+                f"dtype {ds.dtype} is not a floating-point type (float16, float32 or float64)",
+                key,
+            )
+        if ds.ndim == 0 or ds.shape[0] != self.n_trajectories:
+            count = ds.shape[0] if ds.ndim else "no"
+            raise DataFileError(
+                self.path,
+                f"holds {count} samples but the file has n_trajectories = "
+                f"{self.n_trajectories} (every field needs one sample per trajectory)",
+                key,
+            )
+
+    def _check_cells(self, cells: np.ndarray) -> None:
+        """Mesh connectivity ``(E, k)`` of integer indices into the ``P`` nodes."""
+        n = self.spatial_shape[0]
+        if cells.ndim != 2 or cells.dtype.kind not in "iu":
+            raise DataFileError(
+                self.path,
+                f"expected (E, k) integer node indices, got {cells.dtype} {cells.shape}",
+                "mesh/cells",
+            )
+        if cells.size and (cells.min() < 0 or cells.max() >= n):
+            e = int(np.nonzero(((cells < 0) | (cells >= n)).any(axis=1))[0][0])
+            raise DataFileError(
+                self.path,
+                f"cell {e} has node indices {cells[e].tolist()} outside [0, {n}) (the file has "
+                f"{n} nodes)",
+                "mesh/cells",
+            )
+
     def _check_finite(self, f: h5py.File) -> None:
         for info in self.fields.values():
             ds = f[info.key]
@@ -606,7 +718,7 @@ class DatasetFile(LazyH5File):
                     raise DataFileError(
                         self.path,
                         f"non-finite value (NaN/Inf) in trajectory {i + int(bad[0])} at index "
-                        f"{tuple(int(j) for j in bad[1:])}",
+                        f"{tuple(int(j) for j in bad[1:])}{_SKIP_FINITE_HINT}",
                         info.key,
                     )
         for name, values in self.series.items():
@@ -615,7 +727,7 @@ class DatasetFile(LazyH5File):
                 raise DataFileError(
                     self.path,
                     f"non-finite value (NaN/Inf) in trajectory {int(bad[0])} at time index "
-                    f"{int(bad[1])}",
+                    f"{int(bad[1])}{_SKIP_FINITE_HINT}",
                     f"scalars/{name}",
                 )
 

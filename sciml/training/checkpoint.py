@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,8 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(_refused_pickle(path, err)) from err
     # The (weights-only) unpickler fails on garbage with arbitrary exception types (IndexError,
     # KeyError, UnpicklingError, ...): any failure to load means the file is unusable.
     except Exception as err:
@@ -75,6 +79,23 @@ def load_checkpoint(
             f"(expected {list(REQUIRED_KEYS)})"
         )
     return state
+
+
+def _refused_pickle(path: Path, err: pickle.UnpicklingError) -> str:
+    """One line for a file the weights-only unpickler refused: a Python object it would have had
+    to rebuild (``torch.load``'s own message is several paragraphs), or plain garbage."""
+    text = " ".join(str(err).split())
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found is None:
+        detail = re.search(r"Unsupported operand \d+|invalid load key[^.]*", text)
+        reason = detail.group(0) if detail else text.split(". ")[0]
+        return f"{path}: checkpoint is corrupt or truncated and cannot be loaded ({reason})"
+    return (
+        f"{path}: refused: the file asks to rebuild the Python object {found.group(1)}, not only "
+        "tensors and numbers; loading it could run arbitrary code, so sciml reads checkpoints "
+        "with torch.load(weights_only=True). A sciml checkpoint never holds such objects: this "
+        "file was not written by sciml, or was altered"
+    )
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -11,13 +11,22 @@ A recipe is a class registered in :data:`sciml.registry.RECIPES` with
 :func:`generate_in_blocks` is the shared resumable loop: trajectories are produced in blocks whose
 random numbers depend only on ``(seed, block start)``, so a run killed with ``kill -9`` and started
 again continues from the last complete block and ends with the same file as an uninterrupted run.
+Under :func:`generate`, Ctrl-C or ``SIGTERM`` stops the loop cleanly after the current block
+(:class:`GenerationInterrupted`; a second Ctrl-C stops at once), and ``resume=True`` insists on
+continuing the ``.partial`` file instead of starting over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from tqdm.auto import tqdm
 
 from sciml.data.format import DatasetLayout, DatasetWriter
+from sciml.data.output_path import check_output_file
 from sciml.devices import resolve_device
 from sciml.registry import RECIPES
 
@@ -71,6 +81,58 @@ class RecipeError(ValueError):
     """Unknown recipe parameters or values; the message lists the valid ones."""
 
 
+class GenerationInterrupted(Exception):
+    """Generation stopped by a signal after a complete block; the ``.partial`` file is kept."""
+
+    def __init__(self, signum: int, partial: Path, n_done: int, n_total: int) -> None:
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"stopped by {name} after {n_done} of {n_total} trajectories; {partial} keeps them: "
+            "run the same command with --resume to continue"
+        )
+
+
+@dataclass
+class _Control:
+    """What :func:`generate` tells :func:`generate_in_blocks`: resume or not, and the signal
+    that asked to stop (set by the handler)."""
+
+    resume: bool = False
+    stop_signal: int | None = None
+
+
+_CONTROL: ContextVar[_Control | None] = ContextVar("sciml_generation_control", default=None)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(control: _Control) -> Iterator[None]:
+    """Record ``SIGINT``/``SIGTERM`` in ``control`` instead of dying mid-block (a second Ctrl-C
+    raises ``KeyboardInterrupt`` at once). Inert outside the main thread, where handlers cannot
+    be installed. (The trainer's :class:`sciml.training.interrupt.StopRequest` does the same one
+    layer up, which this data-layer module may not import.)"""
+
+    def handle(signum: int, frame: Any) -> None:
+        if control.stop_signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        control.stop_signal = signum
+        print(
+            f"\n{signal.Signals(signum).name}: stopping after the current block "
+            "(Ctrl-C again to stop at once)",
+            file=sys.stderr,
+        )
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> RecipeConfig:
     """Validated configuration of recipe ``name`` with ``overrides`` applied."""
     cls: type[Recipe] = RECIPES.get(name)
@@ -101,15 +163,29 @@ def generate(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    resume: bool = False,
 ) -> Path:
-    """Generate dataset ``name`` into ``out_path`` (the public entry point, ``sciml generate``)."""
+    """Generate dataset ``name`` into ``out_path`` (the public entry point, ``sciml generate``).
+
+    The configuration, the device and the output path are checked before any work. Ctrl-C or
+    ``SIGTERM`` stops after the current block with :class:`GenerationInterrupted`;
+    ``resume=True`` continues the ``<out_path>.partial`` file such a stop (or a crash) left and
+    refuses when there is none or it was made with other parameters.
+    """
     config = make_config(name, overrides)
     try:
         device = resolve_device(device)
     except ValueError as err:
         raise RecipeError(f"recipe {name!r}: {err}") from None
+    check_output_file(out_path, example_name=f"{name}.h5")
     recipe: Recipe = RECIPES.get(name)()
-    return recipe.generate(config, out_path, device=device, progress=progress)
+    control = _Control(resume=resume)
+    token = _CONTROL.set(control)
+    try:
+        with _stop_on_signals(control):
+            return recipe.generate(config, out_path, device=device, progress=progress)
+    finally:
+        _CONTROL.reset(token)
 
 
 def block_generator(seed: int, start: int, device: str | torch.device = "cpu") -> torch.Generator:
@@ -138,7 +214,8 @@ def generate_in_blocks(
         Trajectories per block (the solver batch size).
     """
     n = layout.n_trajectories
-    with DatasetWriter(out_path, layout) as writer:
+    control = _CONTROL.get() or _Control()
+    with DatasetWriter(out_path, layout, resume=control.resume) as writer:
         bar = tqdm(
             total=n,
             initial=writer.n_done,
@@ -150,5 +227,8 @@ def generate_in_blocks(
             size = min(block_size, n - start)
             writer.write(start, make_block(start, size))
             bar.update(size)
+            if control.stop_signal is not None and writer.n_done < n:
+                bar.close()
+                raise GenerationInterrupted(control.stop_signal, writer.partial, writer.n_done, n)
         bar.close()
     return Path(out_path)
