@@ -2,11 +2,17 @@
 
 A column of NCLaw's weakly compressible water (:class:`~sciml.solvers.mpm.materials.Fluid`,
 ``E = 1e5`` Pa, ``ν = 0.3``: bulk wave speed ≈ 7.6 m/s) of width ``a`` and height ``h = n² a``
-(``width_range``, ``aspect_range``) collapses against a free-slip left wall onto a free-slip floor;
-see :mod:`sciml.data.recipes.mpm_columns` for the geometry, fields and scalars. The time series
+(``width_range``, ``aspect_range`` = n²) collapses against the left wall onto the floor, both free
+slip unless ``floor_friction`` / ``wall_friction`` (Coulomb μ) are set; see
+:mod:`sciml.data.recipes.mpm_columns` for the geometry, fields and scalars. The time series
 ``front`` ``(N, T)`` is the surge-front position ``x_front(t)`` measured from the wall (``= a`` at
-``t = 0``). Martin & Moyce's nondimensional variables are ``Z = x_front / a`` and
-``T = t √(2g/a)``; the shallow-water (Ritter 1892) front speed ``2 √(g h)`` bounds its speed.
+``t = 0``), ``wall_depth`` the depth of water at the wall.
+
+Martin & Moyce's nondimensional variables are ``Z = x_front / a`` and ``T = t √(2g/a)``; their
+tabulated front (:data:`MARTIN_MOYCE`) is for the column twice as high as wide (``n² = 2``), which
+is the recipe's default geometry. The default 1.4 m box lets a 0.2 m column run to ``T ≈ 3.5``
+(``Z ≈ 4.5``) before the front reaches the right wall. The shallow-water (Ritter 1892) front speed
+``2 √(g h)`` bounds its speed.
 """
 
 from __future__ import annotations
@@ -19,22 +25,72 @@ from pydantic import Field
 from sciml.data.recipes.mpm_columns import ColumnConfig, ColumnRecipe
 from sciml.registry import RECIPES
 
-__all__ = ["DamBreakConfig", "DamBreak", "martin_moyce_variables"]
+__all__ = [
+    "DamBreakConfig",
+    "DamBreak",
+    "MARTIN_MOYCE",
+    "martin_moyce_front",
+    "martin_moyce_variables",
+]
 
 
 class DamBreakConfig(ColumnConfig):
-    """Parameters of the ``dam_break`` datasets (defaults: a CI-sized file, 0.25 s)."""
+    """Parameters of the ``dam_break`` datasets (defaults: a CI-sized file of n² = 2 columns run
+    to T ≈ 3.5–4)."""
 
     material: ClassVar[str] = "water"
 
+    grid_n: int = Field(default=64, ge=8, description="MPM cells per axis on [0, box_size]")
+    box_size: float = Field(default=1.4, gt=0.0, description="edge L of the square box [0, L]² (m)")
+    n_steps: int = Field(default=720, ge=1, description="steps per trajectory")
+    aspect_range: tuple[float, float] = Field(
+        default=(2.0, 2.0), description="column aspect n² = h / a, drawn per trajectory"
+    )
     E: float = Field(default=1e5, gt=0.0, description="Young's modulus of the water (Pa)")
-    floor_friction: float = Field(default=0.0, ge=0.0, description="Coulomb μ of the floor")
 
 
-#: Martin & Moyce (1952), square column (n² = 1): surge front ``Z = x/a`` at ``T = t √(2g/a)``,
-#: as tabulated in SPH validation papers (transcribed from secondary sources, not the report)
-MARTIN_MOYCE_T = np.array([0.0, 0.41, 0.84, 1.19, 1.43, 1.63, 1.83, 1.98, 2.20, 2.32, 2.51])
-MARTIN_MOYCE_Z = np.array([1.0, 1.11, 1.22, 1.44, 1.67, 1.89, 2.11, 2.33, 2.56, 2.78, 3.00])
+#: Martin & Moyce (1952, Phil. Trans. R. Soc. A 244, 312), Fig. 3: surge front ``Z = x/a`` against
+#: ``T = t √(2g/a)`` for the column with ``n² = 2`` (height 2a), for two column widths
+#: ``a = 1.125`` in (0.028575 m) and ``a = 2.25`` in (0.05715 m), as digitised in the validation
+#: data of the PySPH project (``pysph/examples/db_exp_data.py``), each an ``(M, 2)`` array of
+#: ``(T, Z)`` rows.
+MARTIN_MOYCE: dict[float, np.ndarray] = {
+    0.028575: np.array(
+        [
+            [0.849, 1.245],
+            [1.212, 1.443],
+            [1.602, 1.884],
+            [2.283, 2.689],
+            [2.950, 3.728],
+            [3.598, 4.528],
+            [3.905, 4.999],
+            [4.592, 5.841],
+            [4.961, 6.271],
+            [5.316, 6.717],
+        ]
+    ),
+    0.05715: np.array(
+        [
+            [0.832, 1.217],
+            [1.219, 1.474],
+            [1.997, 2.292],
+            [2.547, 2.995],
+            [3.345, 4.134],
+            [4.034, 4.944],
+            [4.418, 5.881],
+            [5.091, 6.980],
+            [5.685, 7.945],
+            [6.306, 8.966],
+        ]
+    ),
+}
+
+
+def martin_moyce_front(T: np.ndarray, width: float = 0.05715) -> np.ndarray:
+    """Martin & Moyce's front ``Z`` at ``T`` (linear interpolation of :data:`MARTIN_MOYCE` for
+    ``width`` in m, one of its keys; ``Z = 1`` at ``T = 0``)."""
+    table = MARTIN_MOYCE[width]
+    return np.interp(T, np.r_[0.0, table[:, 0]], np.r_[1.0, table[:, 1]])
 
 
 def martin_moyce_variables(

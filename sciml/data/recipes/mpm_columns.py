@@ -2,13 +2,13 @@
 
 The shared part of the ``dam_break`` (water) and ``column_collapse`` (sand) recipes, thin modules
 that register them. Each trajectory releases one column of width ``w`` (m) and aspect
-``a = h / w`` (both drawn per trajectory from ``seed``) in the closed box ``[0, 1]²`` with gravity
-−9.8 m/s² along ``−y``. The column fills ``[o, o + w] × [o, o + h]`` with ``o = bound·Δx`` the
-inner edge of the solver's wall layer (:class:`~sciml.solvers.mpm.Walls`, free-slip and
-separating), which is the left wall and, for a frictionless floor, the floor. With
-``floor_friction > 0`` the floor is a half-space collider (Coulomb friction) through ``y = o + Δx/2``,
-so that it acts on the node row at ``y = o``, the first one the wall condition leaves alone (the
-wall sets the normal velocity of its own nodes to zero, where Coulomb friction would do nothing).
+``a = h / w`` (both drawn per trajectory from ``seed``) in the closed box ``[0, L]²``
+(``L = box_size``) with gravity −9.8 m/s² along ``−y``. The column fills
+``[o, o + w] × [o, o + h]`` with ``o = bound·Δx`` the inner edge of the solver's wall layer
+(:class:`~sciml.solvers.mpm.Walls`, separating), which is the left wall and the floor. The walls
+take Coulomb friction coefficients, ``floor_friction`` for the floor and ``wall_friction`` for the
+side walls (default 0: free slip); they act on the wall nodes where material presses on the wall
+(Stomakhin et al. 2013, §8).
 
 The body is a fixed ``n_x × n_y`` cell-centred reference lattice (the ``points`` coordinates of the
 file, in ``[0, 1]²``) stretched to ``w × h``, so every trajectory has the same particle count and
@@ -17,16 +17,23 @@ particle ``i`` is the same material point in all of them; the particle spacing i
 
 Fields: the particle fields of :func:`sciml.data.recipes.mpm_bodies.particle_fields`. Scalars:
 ``width`` (m), ``height`` (m), ``aspect`` and the material's parameters (``E`` in Pa, ``nu``, …),
-and two diagnostics ``(N, T)``, time series of the file (``DatasetFile.series``) computed by
-:func:`column_extent` from the positions as stored (float32), block by block with the fields:
+and three diagnostics ``(N, T)``, time series of the file (``DatasetFile.series``) computed by
+:func:`column_extent` from the positions as stored (float32), block by block with the fields.
+Each uses the ``k``-th most extreme particle, ``k = ⌈front_fraction · P⌉`` (default 0.5 % of the
+``P`` particles), not the single most extreme one, so that a few stray particles (spray, or a
+sheet of particles at a wall) do not define it:
 
-* ``front`` (m): how far the material reaches from the left wall, ``max_p x_p − o + s_x/2``
-  (``s_x`` the initial spacing across the width, so that ``front = w`` at ``t = 0``);
-* ``top`` (m): the height of the highest particle above the floor, ``max_p y_p − o + s_y/2``.
+* ``front`` (m): how far the material reaches from the left wall, ``x_(k) − o + s_x/2``
+  (``x_(k)`` the ``k``-th largest ``x``, ``s_x`` the initial spacing across the width, so that
+  ``front = w`` at ``t = 0``);
+* ``top`` (m): the height of the ``k``-th highest particle above the floor, ``y_(k) − o + s_y/2``;
+* ``wall_depth`` (m): the depth of material at the left wall: the same height over the particles
+  within ``2 s_x`` of the wall (``k`` counted over those; 0 when none is there).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +45,7 @@ from pydantic import Field, model_validator
 from sciml.data.format import DatasetLayout
 from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
 from sciml.data.recipes.mpm_bodies import particle_fields, rollout_frames
-from sciml.solvers.mpm import Grid, HalfSpaceCollider, MPMSimulator, MPMState
+from sciml.solvers.mpm import Grid, MPMSimulator, MPMState, Walls
 from sciml.solvers.mpm.materials import DENSITY, PRESETS, make_material
 
 __all__ = ["ColumnConfig", "ColumnRecipe", "column_extent", "origin"]
@@ -66,7 +73,18 @@ class ColumnConfig(RecipeConfig):
         default=(1.0, 2.0), description="column aspect a = h / w, drawn per trajectory"
     )
     E: float = Field(default=1e5, gt=0.0, description="Young's modulus of the material (Pa)")
+    box_size: float = Field(default=1.0, gt=0.0, description="edge L of the square box [0, L]² (m)")
     floor_friction: float = Field(default=0.0, ge=0.0, description="Coulomb μ of the floor")
+    wall_friction: float = Field(
+        default=0.0, ge=0.0, description="Coulomb μ of the left and right walls"
+    )
+    front_fraction: float = Field(
+        default=0.005,
+        gt=0.0,
+        lt=0.5,
+        description="front, top and wall depth use the k-th most extreme particle, "
+        "k = ceil(front_fraction · particles)",
+    )
     save_state: bool = Field(
         default=False, description="also write the APIC matrix C and deformation gradient F"
     )
@@ -79,11 +97,13 @@ class ColumnConfig(RecipeConfig):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise ValueError(f"{name} must satisfy 0 < low <= high, got {(lo, hi)}")
-        top = origin(self.grid_n) + self.width_range[1] * self.aspect_range[1]
-        if top > 1 - 1 / self.grid_n:
+        top = (
+            origin(self.grid_n, box_size=self.box_size) + self.width_range[1] * self.aspect_range[1]
+        )
+        if top > self.box_size * (1 - 1 / self.grid_n):
             raise ValueError(
-                f"the tallest column (top at {top:.3g} m) does not fit in the unit box; "
-                "reduce width_range or aspect_range"
+                f"the tallest column (top at {top:.3g} m) does not fit in the box of size "
+                f"box_size={self.box_size:g} m; reduce width_range or aspect_range"
             )
         return self
 
@@ -92,9 +112,15 @@ class ColumnConfig(RecipeConfig):
         return {"E": self.E}
 
 
-def origin(grid_n: int, bound: int = Grid.bound) -> float:
-    """Position (m) of the left wall and of the floor: ``bound · Δx``."""
-    return bound / grid_n
+def origin(grid_n: int, bound: int = Grid.bound, *, box_size: float = 1.0) -> float:
+    """Position (m) of the left wall and of the floor: ``bound · Δx``, ``Δx = box_size/grid_n``."""
+    return bound * box_size / grid_n
+
+
+def _kth_largest(values: np.ndarray, fraction: float) -> np.ndarray:
+    """``(…)`` the ``⌈fraction · P⌉``-th largest of ``values`` ``(…, P)``."""
+    k = max(1, math.ceil(fraction * values.shape[-1]))
+    return -np.partition(-values, k - 1, axis=-1)[..., k - 1]
 
 
 def column_extent(
@@ -105,12 +131,20 @@ def column_extent(
     ``width`` and ``height`` ``(N,)`` (m) are those of the same ``N`` trajectories.
     """
     n_x, n_y = config.lattice
-    o = origin(config.grid_n)
-    x_max = position[..., 0].max(-1)
-    y_max = position[..., 1].max(-1)
+    o = origin(config.grid_n, box_size=config.box_size)
+    s_x = (np.asarray(width) / n_x)[:, None]
+    half_y = (np.asarray(height) / n_y / 2)[:, None]
+    x, y = position[..., 0], position[..., 1]
+    near = x - o < 2 * s_x[..., None]  # (N, T, P) particles at the left wall
+    k_near = np.maximum(1, np.ceil(config.front_fraction * near.sum(-1)))  # (N, T)
+    # k-th highest over the particles at the wall: rank of each height among them
+    y_near = np.where(near, y, -np.inf)
+    ranked = -np.sort(-y_near, axis=-1)
+    depth = np.take_along_axis(ranked, (k_near - 1).astype(np.int64)[..., None], -1)[..., 0]
     return {
-        "front": x_max - o + (np.asarray(width) / n_x / 2)[:, None],
-        "top": y_max - o + (np.asarray(height) / n_y / 2)[:, None],
+        "front": _kth_largest(x, config.front_fraction) - o + s_x / 2,
+        "top": _kth_largest(y, config.front_fraction) - o + half_y,
+        "wall_depth": np.where(near.any(-1), depth - o + half_y, 0.0),
     }
 
 
@@ -144,20 +178,18 @@ class ColumnRecipe(Recipe):
             coords={"points": ref},
             fields=particle_fields(config.save_state),
             scalars=params,
-            series=("front", "top"),
+            series=("front", "top", "wall_depth"),
             config=config.model_dump(),
             seed=config.seed,
             generator=type(self).__module__,
         )
-        grid = Grid(2, config.grid_n)
-        o = origin(config.grid_n, grid.bound)
-        floor = HalfSpaceCollider(
-            [0.0, o + grid.dx / 2], [0.0, 1.0], friction=config.floor_friction
-        )
+        grid = Grid(2, config.grid_n, size=config.box_size)
+        o = origin(config.grid_n, grid.bound, box_size=config.box_size)
+        friction = [(config.wall_friction,) * 2, (config.floor_friction, 0.0)]
         sim = MPMSimulator(
             grid,
             make_material(config.material, **config.material_parameters()),
-            colliders=[floor] if config.floor_friction > 0 else [],
+            walls=Walls("separate", friction=friction, on_plane=True),
         )
         opts: dict[str, Any] = {"dtype": torch.float64, "device": torch.device(device)}
         sim = sim.to(**opts)

@@ -202,7 +202,7 @@ class MPMSimulator(nn.Module):
         v, C = g2p(grid, st, gv)
         eye = torch.eye(grid.dim, dtype=x.dtype, device=x.device)
         F_new = self.material.project((eye + dt * C) @ F)
-        x_new = (x + dt * v).clamp(grid.margin, grid.size - grid.margin)
+        x_new = (x + dt * v).clamp(*self.walls.limits(grid))
         return state.replace(x=x_new, v=v, C=C, F=F_new, time=state.time + dt)
 
     def _grid_update(self, gm: torch.Tensor, gmv: torch.Tensor, dt: float) -> torch.Tensor:

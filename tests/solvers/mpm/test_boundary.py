@@ -131,3 +131,32 @@ def test_rough_floor_slows_a_sliding_block() -> None:
         )
         ends.append(sim.rollout(state, 150, dt=1e-3, save_every=150).x[0, -1, :, 0].mean())
     assert ends[1] < ends[0] - 0.02
+
+
+def test_walls_on_plane_constrain_the_plane_nodes_and_keep_particles_inside() -> None:
+    """With ``on_plane`` the node layer reaches the plane ``bound·Δx`` and particles are clamped to
+    it: a block thrown at the floor never goes below the plane (the default layer lets it sink
+    up to a cell past it)."""
+    grid = Grid(2, 16)
+    v = _velocities(grid)
+    idx = grid.node_multi_index(device=v.device)
+    plane = idx[:, 1] == grid.bound
+    out = Walls("slip", on_plane=True).apply(grid, v, torch.zeros(1))[0]
+    assert (out[plane, 1] == 0).all()
+    default = Walls("slip").apply(grid, v, torch.zeros(1))[0]
+    assert torch.equal(default[plane, 1], v[0, plane, 1])
+    o = grid.bound * grid.dx
+    assert Walls(on_plane=True).limits(grid) == (o, grid.size - o)
+    x = shapes.box([0.4, 0.25], [0.6, 0.35], grid.dx / 2)
+    lowest = []
+    for on_plane in (False, True):
+        sim = MPMSimulator(grid, FixedCorotated(5e3, 0.2), walls=Walls(on_plane=on_plane))
+        state = MPMState.create(
+            x,
+            density=1e3,
+            particle_volume=(grid.dx / 2) ** 2,
+            v=torch.tensor([0.0, -3.0], dtype=x.dtype).expand_as(x),
+        )
+        lowest.append(float(sim.rollout(state, 100, dt=5e-4, save_every=1).x[0, :, :, 1].min()))
+    assert lowest[0] < o - 0.3 * grid.dx
+    assert lowest[1] >= o
