@@ -1,0 +1,254 @@
+r"""PI-HC and PI-HC-MoE: a basis network's output made to satisfy a PDE by least squares.
+
+A backbone with ``N`` output channels gives the basis :math:`b = (b^1, \dots, b^N)` on the
+space-time grid; the constrained field is :math:`u = b\cdot\omega` with, per sample,
+
+.. math:: \omega^* = \arg\min_\omega \|\rho(b\,\omega)(x_{1..m})\|^2
+          + \|A(b)\,\omega - c\|^2 + \epsilon^2\|\omega\|^2
+
+over ``m`` sampled grid points (PDE rows), the initial/boundary rows and a ridge (Chalapathi,
+Du, Krishnapriyan, "Scaling physics-informed hard constraints with mixture-of-experts", ICLR
+2024, §3). **Mixture of experts** (§3, eqs. 2–3): the grid is split uniformly into
+``K = ∏ experts[i]`` blocks; expert ``k`` solves its own problem with ``m`` points of its block
+and *all* initial/boundary rows, and :math:`u(x) = b(x)\cdot\omega_{k(x)}`. All ``B·K`` problems
+go through one batched Levenberg–Marquardt call in float64; ``experts = [1, 1]`` is PI-HC.
+Interface-continuity rows are not implemented (the paper has none; the prediction may jump
+between blocks).
+
+The backward pass is the implicit-function-theorem solve of
+:mod:`sciml.constraints.hard.implicit` (``backward_mode``). Each forward records
+:attr:`last_result` (iterations, convergence per problem); problems that did not converge are
+counted in :attr:`n_not_converged` and logged (``on_nonconvergence="warn"``) or raise
+(``"raise"``) — never silently used as if solved.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from sciml.constraints.base import Constraint, Output
+from sciml.constraints.hard.implicit import (
+    BACKWARD_MODES,
+    LMOptions,
+    SingularSystemError,
+    solve_least_squares,
+)
+from sciml.constraints.hard.lm import LMResult
+from sciml.constraints.hard.pdes import PDES, PDEResidual
+from sciml.constraints.hard.system import LeastSquaresSystem
+from sciml.models.outputs import GaussianOutput
+from sciml.registry import CONSTRAINTS
+
+__all__ = ["HardPDEConstraint", "NotConvergedError", "expert_blocks"]
+
+log = logging.getLogger(__name__)
+
+_ON_FAILURE = ("warn", "raise")
+
+
+class NotConvergedError(RuntimeError):
+    """Levenberg–Marquardt hit ``max_iter`` on some problems and ``on_nonconvergence="raise"``."""
+
+
+def expert_blocks(shape: Sequence[int], experts: Sequence[int]) -> Tensor:
+    """Expert index of every grid point for a uniform split, ``(*shape,)`` long.
+
+    Axis ``i`` of length ``n`` is cut into ``experts[i]`` contiguous ranges of ``n // e`` or
+    ``n // e + 1`` points; experts are numbered in C order over the axes.
+    """
+    if len(shape) != len(experts):
+        raise ValueError(
+            f"experts={list(experts)} needs one entry per grid axis {tuple(shape)} (T, X, ...)"
+        )
+    index = torch.zeros((), dtype=torch.long)
+    for n, e in zip(shape, experts):
+        if isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= n:
+            raise ValueError(f"experts entries must be integers in [1, {n}], got {list(experts)}")
+        part = torch.div(torch.arange(n) * e, n, rounding_mode="floor")
+        index = index[..., None] * e + part
+    return index
+
+
+class HardPDEConstraint(Constraint):
+    """Hard PDE constraint (PI-HC) and its mixture of experts (PI-HC-MoE); see module docstring.
+
+    Parameters
+    ----------
+    pde:
+        Name in :data:`~sciml.constraints.hard.pdes.PDES` or a :class:`PDEResidual`.
+    n_basis:
+        ``N``, the backbone's output channels (PI-HC-MoE: 16 on diffusion–sorption).
+    n_points:
+        PDE points ``m`` per expert (paper: 20 000), or ``None`` for every point of the block.
+    experts:
+        Blocks per grid axis ``(T, X, ...)``; ``[1, 1]`` is PI-HC, ``[1, 4]`` the paper's MoE.
+    ridge:
+        :math:`\\epsilon` (1e-4 in the paper's code). ``0`` is allowed; a rank-deficient system
+        then raises :class:`~sciml.constraints.hard.implicit.SingularSystemError`.
+    backward_mode:
+        ``"ift_exact"``, ``"ift_gn"`` or ``"unrolled"``.
+    max_iter, rtol, atol, damping, init:
+        Levenberg–Marquardt options (paper: 50 iterations, tolerance 1e-4, :math:`\\omega_0 = 1`).
+    on_nonconvergence:
+        ``"warn"`` (log and count) or ``"raise"``.
+    seed:
+        Seed of the point sampling (training draws new points each call; evaluation mode reuses
+        the points of ``seed``).
+    pde_options:
+        Keyword arguments of the PDE class (e.g. ``residual_scale``, ``t_end``).
+    """
+
+    def __init__(
+        self,
+        pde: str | PDEResidual = "diffusion_sorption",
+        *,
+        n_basis: int,
+        n_points: int | None = 20000,
+        experts: Sequence[int] = (1, 1),
+        ridge: float = 1e-4,
+        backward_mode: str = "ift_exact",
+        max_iter: int = 50,
+        rtol: float = 1e-4,
+        atol: float = 1e-4,
+        damping: float = 1e-3,
+        init: float = 1.0,
+        on_nonconvergence: str = "warn",
+        seed: int = 0,
+        pde_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(pde, str):
+            if pde not in PDES:
+                raise ValueError(f"pde={pde!r} is not one of {sorted(PDES)}")
+            pde = PDES[pde](**dict(pde_options or {}))
+        self.pde = pde
+        if isinstance(n_basis, bool) or not isinstance(n_basis, int) or n_basis < 1:
+            raise ValueError(f"n_basis must be a positive integer, got {n_basis!r}")
+        if n_points is not None and (not isinstance(n_points, int) or n_points < 1):
+            raise ValueError(f"n_points must be a positive integer or None (all), got {n_points!r}")
+        if backward_mode not in BACKWARD_MODES:
+            raise ValueError(
+                f"backward_mode={backward_mode!r} is not one of {list(BACKWARD_MODES)}"
+            )
+        if on_nonconvergence not in _ON_FAILURE:
+            raise ValueError(
+                f"on_nonconvergence={on_nonconvergence!r} is not one of {list(_ON_FAILURE)}"
+            )
+        if not ridge >= 0:
+            raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+        self.n_basis = n_basis
+        self.n_points = n_points
+        self.experts = [int(e) for e in experts]
+        self.ridge = float(ridge)
+        self.backward_mode = backward_mode
+        self.options = LMOptions(
+            max_iter=max_iter, rtol=rtol, atol=atol, damping=damping, init=init
+        )
+        self.on_nonconvergence = on_nonconvergence
+        self.seed = int(seed)
+        self._generator = torch.Generator().manual_seed(self.seed)
+        self.last_result: LMResult | None = None
+        self.n_solves = 0
+        self.n_not_converged = 0
+
+    @property
+    def n_experts(self) -> int:
+        return math.prod(self.experts)
+
+    def _points(self, blocks: Tensor) -> Tensor:
+        """Flat grid indices ``(K, m)`` of the PDE points of each expert."""
+        gen = self._generator if self.training else torch.Generator().manual_seed(self.seed)
+        flat = blocks.flatten()
+        rows = []
+        for k in range(self.n_experts):
+            members = (flat == k).nonzero().flatten()
+            if self.n_points is None:
+                rows.append(members)
+                continue
+            if self.n_points > members.numel():
+                raise ValueError(
+                    f"n_points={self.n_points} exceeds the {members.numel()} grid points of an "
+                    f"expert block (grid {tuple(blocks.shape)}, experts {self.experts}); use at "
+                    f"most {int(torch.bincount(flat).min())} or n_points=None"
+                )
+            rows.append(members[torch.randperm(members.numel(), generator=gen)[: self.n_points]])
+        if len({r.numel() for r in rows}) > 1:  # n_points=None on unequal blocks
+            m = min(r.numel() for r in rows)
+            rows = [r[:m] for r in rows]
+        return torch.stack(rows)
+
+    def forward(self, output: Output, batch: Mapping[str, Tensor]) -> Output:
+        """``output`` = basis ``(B, N, *S)`` → constrained field ``(B, 1, *S)``."""
+        if isinstance(output, GaussianOutput):
+            raise TypeError("hard_pde constrains a basis tensor, not a (mean, var) output")
+        if output.ndim < 3 or output.shape[1] != self.n_basis:
+            raise ValueError(
+                f"hard_pde expects the basis network output (B, n_basis={self.n_basis}, *S), got "
+                f"{tuple(output.shape)}: set the backbone's out_channels to n_basis"
+            )
+        basis = output.to(torch.float64)
+        shape = tuple(basis.shape[2:])
+        coords = self.pde.grid(shape, batch)
+        blocks = expert_blocks(shape, self.experts).to(basis.device)
+        points = self._points(blocks.cpu()).to(basis.device)  # (K, m)
+        lhs, rhs = self.pde.condition_rows(basis, batch, coords)
+        n_rows = points.shape[1] + lhs.shape[1]
+        if n_rows < self.n_basis:
+            raise ValueError(
+                f"too few constrained points: {points.shape[1]} PDE points + {lhs.shape[1]} "
+                f"initial/boundary rows = {n_rows} rows per expert for n_basis={self.n_basis} "
+                f"basis functions; raise n_points or lower n_basis"
+            )
+        feats = self.pde.features(basis, coords).flatten(3)  # (B, F, N, G)
+        b, k, m = basis.shape[0], *points.shape
+        d = feats[..., points.flatten()].reshape(b, feats.shape[1], self.n_basis, k, m)
+        d = d.permute(0, 3, 4, 1, 2).reshape(b * k, m, feats.shape[1], self.n_basis)
+        system = LeastSquaresSystem(
+            features=d,
+            pointwise=self.pde.pointwise,
+            lhs=lhs.repeat_interleave(k, dim=0),
+            rhs=rhs.to(torch.float64).repeat_interleave(k, dim=0),
+            ridge=self.ridge,
+        )
+        weights, result = solve_least_squares(system, mode=self.backward_mode, options=self.options)
+        self._record(result, system)
+        w = weights.reshape(b, k, self.n_basis)[:, blocks]  # (B, *S, N)
+        u = (basis.movedim(1, -1) * w).sum(-1, keepdim=True).movedim(-1, 1)
+        return u.to(output.dtype)
+
+    def _record(self, result: LMResult, system: LeastSquaresSystem) -> None:
+        self.last_result = result
+        self.n_solves += result.converged.numel()
+        if self.ridge == 0:
+            _, jac = system.residual_and_jacobian(result.solution.detach())
+            rank = torch.linalg.matrix_rank(jac.detach())
+            if (rank < self.n_basis).any():
+                raise SingularSystemError(
+                    f"rank-deficient least-squares system: the constraint rows determine only "
+                    f"{int(rank.min())} of n_basis={self.n_basis} basis weights (ridge=0); use "
+                    f"ridge > 0, more points or fewer basis functions"
+                )
+        bad = result.n_not_converged
+        if bad:
+            self.n_not_converged += bad
+            msg = (
+                f"hard_pde: Levenberg-Marquardt did not converge in {self.options.max_iter} "
+                f"iterations for {bad} of {result.converged.numel()} problems "
+                f"({self.n_not_converged} of {self.n_solves} so far); their weights are the last "
+                f"iterate"
+            )
+            if self.on_nonconvergence == "raise":
+                raise NotConvergedError(msg)
+            log.warning(msg)
+
+
+@CONSTRAINTS.register("hard_pde")
+def build_hard_pde(**options: Any) -> HardPDEConstraint:
+    """``constraint: {name: hard_pde, pde: diffusion_sorption, n_basis: 16, experts: [1, 4]}``."""
+    return HardPDEConstraint(**options)

@@ -1,0 +1,176 @@
+r"""PDE residuals in the form the hard-constraint layer needs: linear features + a pointwise law.
+
+A :class:`PDEResidual` describes a PDE on a space-time grid as ``F`` linear features of the field
+(the field itself, finite-difference derivatives, ...) and a pointwise residual
+:math:`\rho(q_1, \dots, q_F)`, plus linear initial/boundary rows. The same object gives the
+full-grid residual of any field (the soft-constraint loss of PI-SC and an evaluation metric) and
+the per-basis-function features of the hard constraint (:mod:`sciml.constraints.hard.layer`).
+
+Fields are ``(B, C, T, X)``: axis ``-2`` is time, ``-1`` space.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from sciml.solvers.fv import SorptionParameters
+
+__all__ = ["PDEResidual", "DiffusionSorptionResidual", "PDES"]
+
+
+class PDEResidual(ABC):
+    """A PDE as linear features + pointwise residual + linear condition rows."""
+
+    #: number of linear features ``F``
+    n_features: int
+
+    @abstractmethod
+    def grid(self, shape: tuple[int, ...], batch: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
+        """Coordinates of each grid axis (``(T,)``, ``(X,)``), float64."""
+
+    @abstractmethod
+    def features(self, fields: Tensor, coords: tuple[Tensor, ...]) -> Tensor:
+        """Linear features of each channel: ``(B, C, *S)`` → ``(B, F, C, *S)``."""
+
+    @abstractmethod
+    def pointwise(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        """``q`` ``(..., F)`` → residual ``(...)`` and ``∂ρ/∂q`` ``(..., F)``."""
+
+    @abstractmethod
+    def condition_rows(
+        self, fields: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor]:
+        """Initial/boundary rows ``(A, c)``: ``A`` ``(B, L, C)`` (the channels' values), ``c``
+        ``(B, L)``; a field ``u = Σ_c w_c fields_c`` satisfies them when ``A w = c``."""
+
+    def grid_residual(self, u: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """PDE residual of a field ``u`` ``(B, 1, *S)`` at every grid point, ``(B, *S)``."""
+        coords = self.grid(tuple(u.shape[2:]), batch)
+        q = self.features(u, coords)[:, :, 0].movedim(1, -1)
+        return self.pointwise(q)[0]
+
+    def condition_residual(self, u: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """Initial/boundary residual of ``u`` ``(B, 1, *S)``, ``(B, L)``."""
+        coords = self.grid(tuple(u.shape[2:]), batch)
+        lhs, rhs = self.condition_rows(u, batch, coords)
+        return lhs[..., 0] - rhs
+
+
+def _extrapolation(x: Tensor, at: float) -> tuple[int, int, float]:
+    """Linear extrapolation to ``at`` from the two grid points nearest to it: ``(i, j, θ)`` with
+    ``u(at) ≈ (1 - θ) u_i + θ u_j``."""
+    i, j = (0, 1) if abs(float(x[0]) - at) < abs(float(x[-1]) - at) else (-1, -2)
+    theta = (at - float(x[i])) / (float(x[j]) - float(x[i]))
+    return i, j, theta
+
+
+class DiffusionSorptionResidual(PDEResidual):
+    r"""Diffusion–sorption :math:`u_t - D/R(u)\,u_{xx} = 0` on ``(0, 1) × (0, t_end]``.
+
+    Features ``[u, u_t, u_xx]`` by finite differences on the grid (``torch.gradient``: central
+    inside, one-sided at the ends, :math:`u_{xx}` as the difference of :math:`u_x`, as in the
+    PI-HC-MoE code, Chalapathi et al. ICLR 2024, App. C.1). Residual
+    :math:`\rho = s\,(u_t - D u_{xx}/R(u))` with a row scale ``s`` (``residual_scale``; 1 in the
+    paper). Rows: the initial condition :math:`u(x_j, 0) = u_0(x_j)` at every grid point, and at
+    every time :math:`u(0, t) = 1` and :math:`u(1, t) + D u_x(1, t) = 0` (values at the domain ends
+    by linear extrapolation from the two nearest grid points; the outflow sign of
+    :mod:`sciml.solvers.fv.diffusion_sorption`). The paper's code uses relative initial rows
+    :math:`(\hat u_0 - u_0)/u_0`, undefined where :math:`u_0 = 0`; ours are absolute.
+
+    Parameters
+    ----------
+    params:
+        Physical constants (PDEBench by default).
+    t_end:
+        Final time (500 s) of the default grid ``linspace(0, t_end, T)``.
+    residual_scale:
+        Factor on the PDE rows (1: the paper; ``t_end`` makes them the residual in the time
+        ``t/t_end``, comparable in size to the condition rows).
+    ic_key:
+        Batch key of the initial condition: ``(B, X)``, or a field whose channel 0 at time index 0
+        is :math:`u_0` (``"x"``: the basis network's input, the IC broadcast over ``t``).
+    """
+
+    n_features = 3
+
+    def __init__(
+        self,
+        params: SorptionParameters | None = None,
+        *,
+        t_end: float = 500.0,
+        residual_scale: float = 1.0,
+        ic_key: str = "x",
+    ) -> None:
+        self.params = params or SorptionParameters()
+        if not t_end > 0:
+            raise ValueError(f"t_end must be > 0, got {t_end!r}")
+        if not residual_scale > 0:
+            raise ValueError(f"residual_scale must be > 0, got {residual_scale!r}")
+        self.t_end = float(t_end)
+        self.scale = float(residual_scale)
+        self.ic_key = ic_key
+
+    def grid(self, shape: tuple[int, ...], batch: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
+        if len(shape) != 2:
+            raise ValueError(f"diffusion_sorption fields are (B, C, T, X), got spatial {shape}")
+        n_t, n_x = shape
+        if n_t < 2 or n_x < 3:
+            raise ValueError(f"diffusion_sorption needs T >= 2 and X >= 3 grid points, got {shape}")
+        coords = batch.get("coords")
+        if coords is not None:  # (2, T, X) or (B, 2, T, X): (t, x)
+            c = coords if coords.ndim == 3 else coords[0]
+            return c[0, :, 0].double(), c[1, 0, :].double()
+        t = torch.linspace(0.0, self.t_end, n_t, dtype=torch.float64)
+        x = (torch.arange(n_x, dtype=torch.float64) + 0.5) / n_x
+        return t, x
+
+    def features(self, fields: Tensor, coords: tuple[Tensor, ...]) -> Tensor:
+        t, x = (c.to(device=fields.device, dtype=fields.dtype) for c in coords)
+        (u_t,) = torch.gradient(fields, spacing=(t,), dim=-2)
+        (u_x,) = torch.gradient(fields, spacing=(x,), dim=-1)
+        (u_xx,) = torch.gradient(u_x, spacing=(x,), dim=-1)
+        return torch.stack([fields, u_t, u_xx], dim=1)
+
+    def pointwise(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        u, u_t, u_xx = q.unbind(-1)
+        p, s = self.params, self.scale
+        r_inv = 1 / p.retardation(u)
+        residual = s * (u_t - p.diffusion * u_xx * r_inv)
+        d_u = s * p.diffusion * u_xx * p.retardation_derivative(u) * r_inv**2
+        return residual, torch.stack([d_u, torch.full_like(u, s), -s * p.diffusion * r_inv], -1)
+
+    def initial_condition(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """:math:`u_0` ``(B, X)`` from ``batch[ic_key]``."""
+        if self.ic_key not in batch:
+            raise KeyError(
+                f"diffusion_sorption: the batch has no {self.ic_key!r} (the initial condition); "
+                f"keys: {sorted(batch)}"
+            )
+        v = batch[self.ic_key]
+        return v if v.ndim == 2 else v[:, 0, 0]
+
+    def condition_rows(
+        self, fields: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor]:
+        _, x = coords
+        u0 = self.initial_condition(batch).to(fields.dtype)
+        ic = fields[:, :, 0, :].transpose(1, 2)  # (B, X, C)
+        i, j, th = _extrapolation(x, 0.0)
+        left = ((1 - th) * fields[..., i] + th * fields[..., j]).transpose(1, 2)  # (B, T, C)
+        i, j, th = _extrapolation(x, 1.0)
+        end = (1 - th) * fields[..., i] + th * fields[..., j]
+        slope = (fields[..., i] - fields[..., j]) / float(x[i] - x[j])
+        right = (end + self.params.diffusion * slope).transpose(1, 2)
+        lhs = torch.cat([ic, left, right], dim=1)
+        n_b, n_t = fields.shape[0], fields.shape[2]
+        ones = torch.ones(n_b, n_t, dtype=fields.dtype, device=fields.device)
+        rhs = torch.cat([u0, ones, torch.zeros_like(ones)], dim=1)
+        return lhs, rhs
+
+
+#: PDE name → residual class (the ``pde:`` option of the hard constraint)
+PDES: dict[str, type[PDEResidual]] = {"diffusion_sorption": DiffusionSorptionResidual}
