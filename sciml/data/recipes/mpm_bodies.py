@@ -107,6 +107,10 @@ class BodyConfig(RecipeConfig):
     save_state: bool = Field(
         default=False, description="also write the APIC matrix C and deformation gradient F"
     )
+    precision: Literal["float64", "float32"] = Field(
+        default="float64",
+        description="floating-point type of the simulation (files store float32 either way)",
+    )
 
     @field_validator("velocity", "center")
     @classmethod
@@ -284,7 +288,7 @@ class BodyRecipe(Recipe):
             generator=type(self).__module__,
         )
         grid = Grid(d, config.grid_n)
-        opts = {"dtype": torch.float64, "device": torch.device(device)}
+        opts = {"dtype": getattr(torch, config.precision), "device": torch.device(device)}
         ref = ref.to(**opts)
 
         def make_block(start: int, size: int) -> dict[str, torch.Tensor]:
