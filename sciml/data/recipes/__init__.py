@@ -1,6 +1,7 @@
 """Dataset recipes: one module per benchmark; importing this package registers them all."""
 
 from sciml.data.recipes import advection1d as advection1d
+from sciml.data.recipes import allen_cahn2d as allen_cahn2d
 from sciml.data.recipes import antiderivative as antiderivative
 from sciml.data.recipes import burgers1d as burgers1d
 from sciml.data.recipes import burgers_dirichlet as burgers_dirichlet
@@ -17,5 +18,8 @@ from sciml.data.recipes import mpm2d as mpm2d
 from sciml.data.recipes import mpm3d as mpm3d
 from sciml.data.recipes import mpm_large as mpm_large
 from sciml.data.recipes import ns2d as ns2d
+from sciml.data.recipes import ns_gauss as ns_gauss
+from sciml.data.recipes import ns_sines as ns_sines
+from sciml.data.recipes import shear_layer as shear_layer
 from sciml.data.recipes import poisson as poisson
 from sciml.data.recipes import gpme as gpme
