@@ -1,0 +1,238 @@
+"""MgNO against FNO of matched size on Darcy flow (issue 14): accuracy runs and step cost.
+
+Run from the repository root (CPU; the runs use one thread each, run one after the other)::
+
+    .venv/bin/sciml generate --spec examples/mgno_darcy.yaml        # data/darcy2d_63.h5
+    .venv/bin/python benchmarks/mgno_vs_fno.py accuracy --seeds 0 1 2
+    .venv/bin/python benchmarks/mgno_vs_fno.py ablation --seeds 0 1 2
+    .venv/bin/sciml generate darcy2d --set resolution=63 --set n_samples=500 --set tau=5 \
+        --out data/darcy2d_63_tau5.h5
+    .venv/bin/python benchmarks/mgno_vs_fno.py rough --seeds 0
+    .venv/bin/python benchmarks/mgno_vs_fno.py table                # the tables of the runs made
+    .venv/bin/python benchmarks/mgno_vs_fno.py step --repeats 7     # training step time, memory
+
+``accuracy``: for each seed, ``sciml train`` + ``sciml evaluate`` of
+``examples/mgno_darcy.yaml`` (MgNO, 467,964 parameters) and ``examples/fno_darcy_matched.yaml``
+(FNO, 504,541) — same data (darcy2d, 63² file read at 32², 360 train / 40 validation / 100 test),
+Adam + OneCycle, relative H1 loss, epochs and batch size; only the model differs. ``best.pt``
+(lowest validation loss, as in the paper) is evaluated; the test split is read only then.
+``ablation``: the MgNO spec with ``padding_mode: circular`` (periodic padding on the Dirichlet
+problem; no zero-shot, 63 nodes cannot be padded periodically). ``rough``: both specs on a
+rougher Darcy set (the recipe's GRF with ``tau = 5``: shorter length scale, more interfaces). Run folders are
+``runs/mgno_vs_fno/<label>_s<seed>``; a finished one (``eval/metrics.json``) is not run again, so
+the work can be split over several calls. ``--epochs`` overrides the specs' epochs.
+
+``table`` reads the finished runs: test and train relative L2 and H1 (finite differences, the
+training loss) of ``best.pt``, the train–test gap (test − train rel. L2), zero-shot rel.
+L2 at 63², parameters and training seconds per epoch (``time`` column of ``metrics.csv``),
+mean ± sample std over seeds.
+
+``step``: seconds per training step (forward + backward + Adam, batch 10 at 32², one thread),
+median of ``--repeats`` alternating measurements, wall and CPU time, and peak extra resident
+memory of one training step, each model in a fresh subprocess (CPU has no allocator counter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _env import cpu_model, version  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SCIML = str(Path(sys.executable).with_name("sciml"))
+#: the second problem: rougher permeability, GRF length scale 1/5 instead of 1/3 (tau 5)
+ROUGH = ["data.path=data/darcy2d_63_tau5.h5", "data.generate.tau=5.0"]
+SPECS = {
+    "mgno": ("examples/mgno_darcy.yaml", []),
+    "fno": ("examples/fno_darcy_matched.yaml", []),
+    "mgno_circular": (
+        "examples/mgno_darcy.yaml",
+        ["model.padding_mode=circular", "evaluation.resolutions=[]"],
+    ),
+    "mgno_rough": ("examples/mgno_darcy.yaml", ROUGH),
+    "fno_rough": ("examples/fno_darcy_matched.yaml", ROUGH),
+}
+OUT = ROOT / "runs" / "mgno_vs_fno"
+
+
+def _run(label: str, seed: int, epochs: int | None) -> Path:
+    spec, extra = SPECS[label]
+    run = OUT / f"{label}_s{seed}"
+    if (run / "eval" / "metrics.json").is_file():
+        return run
+    sets = [f"seed={seed}", "trainer.progress=false", *extra]
+    if epochs is not None:
+        sets.append(f"trainer.epochs={epochs}")
+    args = [SCIML, "train", spec, "--out", str(run), "--overwrite", "--quiet"]
+    for s in sets:
+        args += ["--set", s]
+    print(f"[{time.strftime('%H:%M:%S')}] train {label} seed {seed}", flush=True)
+    subprocess.run(args, check=True, cwd=ROOT)
+    subprocess.run([SCIML, "evaluate", str(run)], check=True, cwd=ROOT)
+    return run
+
+
+def _scores(run: Path) -> dict[str, float]:
+    """Relative L2 / H1 of ``best.pt`` on the train and test splits, from the run."""
+    import sciml
+    from sciml.evaluation.runner import compute_metrics, predict
+    from sciml.training.losses import H1Loss
+    from sciml.workflow import build_dataset
+
+    spec = sciml.load_spec(run / "spec.yaml")
+    surrogate = sciml.load(run)
+    h1 = H1Loss(periodic=False, reduction="mean")
+    out: dict[str, float] = {}
+    for split in ("train", "test"):
+        dataset = build_dataset(spec.data, split, n_val=spec.data.n_val or 0)
+        result = predict(surrogate.model, dataset, batch_size=20)
+        out[f"{split}_l2"] = compute_metrics(result["pred"], result["target"], ["relative_l2"])[
+            "relative_l2"
+        ]
+        out[f"{split}_h1"] = float(h1(result["pred"], result["target"]))
+    evaluation = json.loads((run / "eval" / "metrics.json").read_text())
+    zero_shot = [v for k, v in evaluation.items() if k.startswith("test@") and "relative_l2" in v]
+    out["zero_shot_l2"] = zero_shot[0]["relative_l2"] if zero_shot else float("nan")
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    epochs = max(float(r["epoch"]) for r in rows)
+    out["s_per_epoch"] = max(float(r["time"]) for r in rows) / epochs
+    out["epochs"] = epochs
+    out["params"] = sum(p.numel() for p in surrogate.model.model.parameters())
+    return out
+
+
+def _fmt(values: list[float], scale: float = 1.0, digits: int = 4) -> str:
+    values = [v * scale for v in values]
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def table() -> str:
+    lines = [
+        f"CPU: {cpu_model()}, torch {version('torch')}, 1 thread per run, other jobs running",
+        "",
+        "| model | seeds | params | epochs | test rel. L2 | test rel. H1 | train rel. L2 "
+        "| gap (test − train L2) | zero-shot 63² rel. L2 | s/epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label in SPECS:
+        runs = sorted(OUT.glob(f"{label}_s*"))
+        scores = [_scores(r) for r in runs if (r / "eval" / "metrics.json").is_file()]
+        if not scores:
+            continue
+
+        def col(key: str, scores: list[dict[str, float]] = scores) -> list[float]:
+            return [s[key] for s in scores]
+
+        gap = [s["test_l2"] - s["train_l2"] for s in scores]
+        lines.append(
+            f"| {label} | {len(scores)} | {int(scores[0]['params']):,} | {int(scores[0]['epochs'])} "
+            f"| {_fmt(col('test_l2'))} | {_fmt(col('test_h1'))} | {_fmt(col('train_l2'))} "
+            f"| {_fmt(gap)} | {_fmt(col('zero_shot_l2'))} | {_fmt(col('s_per_epoch'), digits=1)} |"
+        )
+    return "\n".join(lines)
+
+
+_STEP_CHILD = """
+import resource, sys, time, torch
+torch.set_num_threads(1)
+from sciml.models.build import build_model
+name, kwargs = sys.argv[1], eval(sys.argv[2])
+model = build_model(name, kwargs, in_channels=1, out_channels=1, n_dims=2)
+opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+x, y = torch.randn(10, 1, 32, 32), torch.randn(10, 1, 32, 32)
+def step():
+    opt.zero_grad(); loss = (model(x) - y).square().mean(); loss.backward(); opt.step()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+step()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for _ in range(2): step()
+wall, cpu = [], []
+for _ in range(int(sys.argv[3])):
+    t, c = time.perf_counter(), time.process_time(); step()
+    wall.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+print(sum(p.numel() for p in model.parameters()), (peak - base) / 1024, *wall, "|", *cpu)
+"""
+
+STEP_MODELS = {
+    "mgno": ("mgno", {}),
+    "fno": ("fno", {"hidden_channels": 20, "n_modes": [24, 24], "n_layers": 4}),
+}
+
+
+def step(repeats: int) -> str:
+    """Median step times of alternating single-measurement rounds, one subprocess per model."""
+    wall: dict[str, list[float]] = {k: [] for k in STEP_MODELS}
+    cpu: dict[str, list[float]] = {k: [] for k in STEP_MODELS}
+    info: dict[str, tuple[int, float]] = {}
+    for r in range(repeats):
+        order = list(STEP_MODELS) if r % 2 == 0 else list(reversed(STEP_MODELS))
+        for label in order:
+            name, kwargs = STEP_MODELS[label]
+            out = subprocess.run(
+                [sys.executable, "-c", _STEP_CHILD, name, repr(kwargs), "3"],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            ).stdout.split()
+            bar = out.index("|")
+            info[label] = (int(out[0]), float(out[1]))
+            wall[label] += [float(v) for v in out[2:bar]]
+            cpu[label] += [float(v) for v in out[bar + 1 :]]
+    lines = [
+        f"CPU: {cpu_model()}, torch {version('torch')}, 1 thread, batch 10 at 32², "
+        f"{repeats} alternating rounds × 3 steps, other jobs running",
+        "",
+        "| model | params | s/step (median wall) | s/step (median CPU) | peak extra RSS, one step |",
+        "|---|---|---|---|---|",
+    ]
+    for label in STEP_MODELS:
+        lines.append(
+            f"| {label} | {info[label][0]:,} | {statistics.median(wall[label]):.3f} "
+            f"| {statistics.median(cpu[label]):.3f} | {info[label][1]:.0f} MiB |"
+        )
+    ratio_w = statistics.median(wall["mgno"]) / statistics.median(wall["fno"])
+    ratio_c = statistics.median(cpu["mgno"]) / statistics.median(cpu["fno"])
+    lines.append(f"\nMgNO / FNO step time: {ratio_w:.2f}× wall, {ratio_c:.2f}× CPU")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["accuracy", "ablation", "rough", "table", "step"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    groups = {"accuracy": ["mgno", "fno"], "ablation": ["mgno_circular"]}
+    groups["rough"] = ["mgno_rough", "fno_rough"]
+    if args.what in groups:
+        labels = groups[args.what]
+        for seed in args.seeds:
+            for label in labels:
+                _run(label, seed, args.epochs)
+        print(table())
+    elif args.what == "table":
+        print(table())
+    else:
+        print(step(args.repeats))
+
+
+if __name__ == "__main__":
+    main()
