@@ -248,3 +248,36 @@ def test_torch_export_with_a_lead_time_gives_the_same_outputs() -> None:
     torch.testing.assert_close(exported(x, t), model(x, t))
     t2 = torch.rand(2)
     torch.testing.assert_close(exported(x, t2), model(x, t2))
+
+
+def test_a_checkpoint_on_other_channels_loads_all_but_embedding_and_recovery() -> None:
+    pretrained = _tiny()  # 2 channels in, 3 out
+    state = pretrained.state_dict()
+    torch.manual_seed(7)
+    same = MODELS.get("scot")(in_channels=2, out_channels=3, n_dims=2, spatial_shape=(6, 6), **TINY)
+    assert same.load_pretrained(state) == []
+    x, t = torch.randn(1, 2, 6, 6), torch.rand(1)
+    torch.testing.assert_close(same(x, t), pretrained(x, t))
+    other = MODELS.get("scot")(
+        in_channels=1, out_channels=3, n_dims=2, spatial_shape=(6, 6), **TINY
+    )
+    fresh = {k: v.clone() for k, v in other.state_dict().items()}
+    replaced = other.load_pretrained(state)
+    assert replaced == sorted(k for k in fresh if k.startswith(("embed.", "recovery.")))
+    assert "embed.weight" in replaced and "recovery.1.weight" in replaced
+    assert "embed_norm.weight.weight" not in replaced  # width-only norm: loaded
+    for key, value in other.state_dict().items():
+        torch.testing.assert_close(value, fresh[key] if key in replaced else state[key])
+
+
+def test_a_checkpoint_of_another_width_is_refused_naming_the_tensor() -> None:
+    state = _tiny(embed_dim=8).state_dict()
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint tensor 'decoder.0.blocks.0.attn.proj.bias' has shape \(8,\), this model needs \(4,\)",
+    ):
+        _tiny().load_pretrained(state)
+    with pytest.raises(
+        ValueError, match=r"does not fit this configuration: missing \['decoder.0.blocks.1"
+    ):
+        _tiny(depths=[2, 1]).load_pretrained(_tiny(depths=[1, 1]).state_dict())

@@ -39,13 +39,17 @@ on other grids (other resolutions, rectangular, sides not a multiple of the unit
   (``pad_mode``: ``"circular"``, ``"reflect"``, ``"replicate"`` or ``"zeros"``) and the output
   cropped. The network then sees the input's own resolution (not resolution invariant).
 
+**Fine-tuning.** :meth:`ScOT.load_pretrained` loads a checkpoint trained on other channels with
+the embedding and recovery re-initialized; :meth:`ScOT.param_groups` gives Poseidon's three
+learning-rate groups (body, embedding + recovery, time conditioning).
+
 Reference: M. Herde, B. Raonić, T. Rohner, R. Käppeli, R. Molinaro, E. de Bézenac, S. Mishra,
 "Poseidon: Efficient Foundation Models for PDEs", NeurIPS 2024, arXiv:2405.19101.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -271,6 +275,42 @@ class ScOT(nn.Module):
         h, w = self._run_grid(tuple(shape) if shape is not None else self.grid)
         ph, pw = self.patch_size
         return [(h // ph // 2**i, w // pw // 2**i) for i in range(self.n_stages)]
+
+    def load_pretrained(self, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+        """Load a pretrained scOT's weights, re-initializing the channel-dependent layers if needed.
+
+        When the checkpoint was trained on other input or output channels (its embedding or
+        recovery tensors have other shapes), the whole embedding convolution and recovery head
+        (parameters under :data:`EMBEDDING_RECOVERY`) keep this model's fresh initialization and
+        everything else is loaded, as Poseidon's ``--replace_embedding_recovery`` does; otherwise
+        every tensor is loaded. Any other difference (keys, shapes of the body) is an error.
+
+        Returns
+        -------
+        The names of the parameters left at their initialization (empty when nothing was).
+        """
+        own = self.state_dict()
+        channel_keys = [k for k in own if k.startswith(EMBEDDING_RECOVERY)]
+        replace = any(
+            k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+            for k in channel_keys
+        )
+        missing = sorted(set(own) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(own))
+        if missing or unexpected:
+            raise ValueError(
+                f"scot: the checkpoint does not fit this configuration: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}"
+            )
+        keep = set(channel_keys) if replace else set()
+        for key in sorted(set(own) - keep):
+            if tuple(state_dict[key].shape) != tuple(own[key].shape):
+                raise ValueError(
+                    f"scot: checkpoint tensor {key!r} has shape {tuple(state_dict[key].shape)}, "
+                    f"this model needs {tuple(own[key].shape)} (another width, depth or window?)"
+                )
+        self.load_state_dict({k: v for k, v in state_dict.items() if k not in keep}, strict=False)
+        return sorted(keep)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Poseidon's three fine-tuning groups: ``"embedding_recovery"`` (channel-dependent,
