@@ -23,3 +23,4 @@ from sciml.data.recipes import ns_sines as ns_sines
 from sciml.data.recipes import shear_layer as shear_layer
 from sciml.data.recipes import poisson as poisson
 from sciml.data.recipes import gpme as gpme
+from sciml.data.recipes import diffusion_sorption as diffusion_sorption
