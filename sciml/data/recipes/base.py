@@ -153,7 +153,7 @@ def _error_text(error: Any) -> str:
     """``"key: reason"`` for one pydantic error (just the reason for a whole-config check)."""
     loc = ".".join(map(str, error["loc"]))
     msg = str(error["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
+    return f"{loc}: {msg}; got {error.get('input')!r}" if loc else msg
 
 
 def generate(

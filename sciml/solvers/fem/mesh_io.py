@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,12 +94,21 @@ def read_mesh(path: str | os.PathLike, *, dtype: torch.dtype | None = None) -> M
     path = Path(path)
     if not path.exists():
         raise MeshError(f"{path}: mesh file not found")
+    if not path.is_file():
+        raise MeshError(f"{path}: is a folder, not a mesh file")
+    log = io.StringIO()
     try:
-        m = meshio.read(path)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            m = meshio.read(path)
     # meshio raises many types (ReadError, ValueError, KeyError, …) and, for a ``.msh`` that no
-    # reader accepts, calls sys.exit: a corrupt file must not end the user's program
+    # reader accepts, prints why and calls sys.exit: a corrupt file must not end the program
     except (Exception, SystemExit) as exc:
-        raise MeshError(f"{path}: cannot read mesh ({type(exc).__name__}: {exc})") from exc
+        said = " ".join(log.getvalue().split()).removeprefix("Error: ")
+        detail = said or f"{type(exc).__name__}: {exc}"
+        raise MeshError(
+            f"{path}: cannot read mesh ({detail}); formats: those meshio reads (.msh, .vtu, "
+            ".xdmf, ...)"
+        ) from exc
     return from_meshio(m, name=str(path), dtype=dtype)
 
 
