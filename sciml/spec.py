@@ -481,8 +481,17 @@ def _format_validation_error(
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             msgs.append(f"{where}: {key}: unknown key.{hint} Allowed: {', '.join(allowed)}")
+    # a section with a misspelt `preset:` misses the keys the preset would bring: say only the typo
+    preset_typos = {
+        tuple(err["loc"][:-1])
+        for err in exc.errors()
+        if err["type"] == "extra_forbidden"
+        and difflib.get_close_matches(str(err["loc"][-1]), ["preset"], n=1)
+    }
         elif err["type"] == "missing":
             msgs.append(f"{where}: {key}: required key is missing")
+        if err["type"] == "missing" and tuple(loc[:-1]) in preset_typos:
+            continue
         else:
             expected = ""
             if (
