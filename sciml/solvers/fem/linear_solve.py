@@ -9,36 +9,60 @@ in their values ``(B, nnz)``. For a loss ``L(x)`` the backward pass solves the a
 
 for ``(i, j)`` in the sparsity pattern only
 
-(Giles & Pierce 2000; the torch-fem ``Solve`` function). Two backends:
+(Giles & Pierce 2000; the torch-fem ``Solve`` function). Backends, all applied to the
+block-diagonal matrix of the ``B`` systems; each keeps its factorization or preconditioner in a
+:class:`Factorization` that the adjoint solve of ``backward`` reuses (and that
+:meth:`SparseSolver.factorize` hands out for many right-hand sides, e.g. time stepping):
 
-* ``"direct"`` — SciPy SuperLU (``splu``) of the block-diagonal matrix of all ``B`` systems, on the
-  host; the factorization is kept and reused for the adjoint solve (``trans="T"``) and across
-  calls through :meth:`SparseSolver.factorize` (time stepping).
-* ``"cg"`` — batched Jacobi-preconditioned conjugate gradients in torch on the values' device (no
-  host round trip); for symmetric positive definite systems. Stops when every system reaches
-  ``‖r - A x‖ ≤ tol · ‖r‖``; otherwise :class:`ConvergenceError` with the residuals.
+* ``"amg"`` — conjugate gradients preconditioned by one V-cycle of classical (Ruge–Stüben)
+  algebraic multigrid (pyamg; Ruge & Stüben 1987, Briggs et al., *A Multigrid Tutorial*, ch. 8)
+  on the host; for symmetric positive definite systems. Cost ~ ``O(nnz)`` per iteration and a
+  mesh-independent iteration count, so it wins for large single solves (no fill-in).
+* ``"cholesky"`` — sparse Cholesky ``A = LLᵀ`` (cholespy: CHOLMOD on CPU, its CUDA solver on
+  GPU, the data stay on the values' device); SPD only. Factor once, then each solve is two
+  triangular solves: the choice for repeated solves with one matrix.
+* ``"direct"`` — SciPy SuperLU (``splu``) on the host: any non-singular matrix (the fallback);
+  the adjoint uses ``trans="T"``.
+* ``"cg"`` — batched Jacobi-preconditioned CG in torch on the values' device (no host round trip,
+  no dependency); SPD only.
 
-``"auto"`` picks ``direct`` on CPU and ``cg`` elsewhere.
+Iterative solves stop when every system reaches ``‖r - A x‖ ≤ tol · ‖r‖`` (else
+:class:`ConvergenceError` with the residuals); direct solves check the same residual. The achieved
+relative residual of every system is reported in :attr:`SparseSolver.last_info`.
+
+``"auto"`` chooses by problem: a symmetric matrix with a positive diagonal (every SPD matrix
+qualifies; Cholesky falls back to SuperLU if the factorization finds it indefinite) gets
+``"cholesky"`` when it is factorized for repeated solves (:meth:`SparseSolver.factorize`), on a
+non-CPU device, or below :attr:`SparseSolver.amg_min_rows` rows, and ``"amg"`` otherwise; any
+other matrix gets ``"direct"``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import cholespy
 import numpy as np
+import pyamg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
 
 __all__ = [
+    "METHODS",
     "SparsePattern",
     "SparseSolver",
     "SolveInfo",
     "ConvergenceError",
     "SingularSystemError",
 ]
+
+
+#: accepted ``method`` values of :class:`SparseSolver`
+METHODS = ("auto", "amg", "cholesky", "direct", "cg")
 
 
 class ConvergenceError(RuntimeError):
@@ -138,6 +162,25 @@ class SparsePattern:
         kv = vector_pos(k_map, ri)  # (E, k, k, r, s) → local order (E, k, r, k, s)
         return cls(rows_v, cols_v, n * c), kv.permute(0, 1, 3, 2, 4).reshape(-1)
 
+    @cached_property
+    def transpose_positions(self) -> Tensor | None:
+        """Index of entry ``(j, i)`` for every entry ``(i, j)``, or ``None`` if the pattern is not
+        structurally symmetric (computed once per pattern)."""
+        try:
+            return self.positions(self.cols, self.rows)
+        except ValueError:
+            return None
+
+    def is_symmetric(self, values: Tensor) -> bool:
+        """Whether every matrix ``(B, nnz)`` equals its transpose (to 1e-12 relative, 1e-5 in
+        float32)."""
+        tp = self.transpose_positions
+        if tp is None:
+            return False
+        v = values.detach()
+        tol = (1e-12 if v.dtype == torch.float64 else 1e-5) * float(v.abs().max().clamp_min(1e-300))
+        return bool(((v - v[:, tp]).abs() <= tol).all())
+
     def positions(self, rows: Tensor, cols: Tensor) -> Tensor:
         """Indices into the values of entries ``(rows, cols)``; all must be in the pattern."""
         keys = self.rows * self.n + self.cols
@@ -166,14 +209,25 @@ class SparsePattern:
         )
         return out.index_add_(1, self.rows * self.n + self.cols, values).reshape(-1, self.n, self.n)
 
+    def csr_indices(self, batch: int = 1) -> tuple[Tensor, Tensor]:
+        """``(indptr, indices)`` of the block-diagonal CSR matrix of ``batch`` systems.
+
+        The pattern is sorted row-major, so the values ``(B, nnz)`` flattened are its CSR data
+        as they are (no COO → CSR sort).
+        """
+        counts = torch.bincount(self.rows, minlength=self.n)
+        indptr = torch.zeros(batch * self.n + 1, dtype=torch.long, device=self.rows.device)
+        indptr[1:] = torch.cumsum(counts.repeat(batch), 0)
+        off = (torch.arange(batch, device=self.rows.device) * self.n)[:, None]
+        return indptr, (self.cols[None] + off).reshape(-1)
+
     def to_scipy(self, values: Tensor) -> sp.csr_matrix:
         """Block-diagonal SciPy CSR matrix of the ``B`` systems (host copy)."""
         b = values.shape[0]
-        off = (torch.arange(b, device=values.device) * self.n)[:, None]
-        rows = (self.rows[None] + off).reshape(-1).cpu().numpy()
-        cols = (self.cols[None] + off).reshape(-1).cpu().numpy()
+        indptr, indices = self.csr_indices(b)
         vals = values.detach().reshape(-1).cpu().numpy()
-        return sp.csr_matrix((vals, (rows, cols)), shape=(b * self.n, b * self.n))
+        shape = (b * self.n, b * self.n)
+        return sp.csr_matrix((vals, indices.cpu().numpy(), indptr.cpu().numpy()), shape=shape)
 
 
 @dataclass
@@ -188,13 +242,16 @@ class SolveInfo:
 
 @dataclass
 class Factorization:
-    """A reusable solver state for fixed matrix values: the SuperLU object or CG's diagonal."""
+    """A reusable solver state for fixed matrix values: SuperLU or Cholesky factors, the AMG
+    hierarchy or CG's diagonal (whichever ``method`` needs)."""
 
     method: str
     pattern: SparsePattern
     values: Tensor
     lu: Any = None
     diag: Tensor | None = None
+    amg: Any = None
+    cholesky: Any = None
 
 
 class SparseSolver:
@@ -203,32 +260,61 @@ class SparseSolver:
     Parameters
     ----------
     method:
-        ``"auto"``, ``"direct"`` or ``"cg"``.
+        One of :data:`METHODS`: ``"auto"`` (by problem, see the module docstring), ``"amg"``,
+        ``"cholesky"``, ``"direct"`` or ``"cg"``.
     tol:
-        Relative residual tolerance of CG (also the acceptance bound of the direct residual check).
+        Relative residual tolerance of the iterative methods (also the acceptance bound of the
+        factorizations' residual check); the achieved residuals are in :attr:`last_info`.
     maxiter:
-        CG iteration cap (default ``10 n``).
+        Iteration cap (default ``10 n`` for CG, 1000 for AMG-CG).
     """
 
+    #: ``"auto"`` uses AMG-CG for single SPD solves with at least this many rows (all systems)
+    amg_min_rows: int = 20_000
+
     def __init__(self, method: str = "auto", tol: float = 1e-10, maxiter: int | None = None):
-        if method not in ("auto", "direct", "cg"):
-            raise ValueError(f"method must be 'auto', 'direct' or 'cg', got {method!r}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if not 0 < tol < 1:
+            raise ValueError(f"tol must be in (0, 1), got {tol}")
         self.method = method
         self.tol = tol
         self.maxiter = maxiter
         #: :class:`SolveInfo` of the most recent forward or adjoint solve
         self.last_info: SolveInfo | None = None
 
-    def _resolve(self, device: torch.device) -> str:
+    def _resolve(self, pattern: SparsePattern, values: Tensor, repeated: bool) -> str:
+        """The backend for these values (see the module docstring for the ``"auto"`` rule)."""
         if self.method != "auto":
             return self.method
-        return "direct" if device.type == "cpu" else "cg"
+        spd_like = pattern.is_symmetric(values) and bool((pattern.diagonal(values) > 0).all())
+        if not spd_like:
+            return "direct"
+        rows = values.shape[0] * pattern.n
+        if repeated or values.device.type != "cpu" or rows < self.amg_min_rows:
+            return "cholesky"
+        return "amg"
 
-    def factorize(self, pattern: SparsePattern, values: Tensor) -> Factorization:
-        """Prepare solves with fixed ``values`` ``(B, nnz)`` (factor once, solve many times)."""
+    def factorize(
+        self, pattern: SparsePattern, values: Tensor, *, repeated: bool = True
+    ) -> Factorization:
+        """Prepare solves with fixed ``values`` ``(B, nnz)`` (factor once, solve many times).
+
+        ``repeated=False`` says only one solve (and its adjoint) will follow, which lets
+        ``"auto"`` prefer AMG over a factorization for large SPD systems.
+        """
         values = values.detach()
-        method = self._resolve(values.device)
+        method = self._resolve(pattern, values, repeated)
+        if method in ("amg", "cholesky") and not pattern.is_symmetric(values):
+            raise ValueError(
+                f"method {method!r} needs a symmetric (positive definite) matrix; use 'direct' "
+                "for this one"
+            )
         fac = Factorization(method, pattern, values)
+        if method == "cholesky":
+            fac.cholesky = self._cholesky(pattern, values)
+            if fac.cholesky is None:  # not positive definite: SuperLU instead
+                method = fac.method = "direct"
         if method == "direct":
             a = pattern.to_scipy(values).tocsc()
             try:
@@ -238,14 +324,40 @@ class SparseSolver:
                     f"the system matrix is singular ({exc}); a pure Neumann problem needs a "
                     "Dirichlet or Robin boundary (or another constraint) to fix the constant"
                 ) from None
-        else:
+        elif method in ("cg", "amg"):
             diag = pattern.diagonal(values)
             if bool((diag <= 0).any()):
                 raise SingularSystemError(
-                    "CG needs a symmetric positive definite matrix, found a non-positive diagonal"
+                    f"{method} needs a symmetric positive definite matrix, found a non-positive "
+                    "diagonal"
                 )
             fac.diag = diag
+            if method == "amg":
+                a = pattern.to_scipy(values.to(torch.float64))
+                fac.amg = pyamg.ruge_stuben_solver(a, max_coarse=500, coarse_solver="splu")
+                coarsest = fac.amg.levels[-1]
+                coarsest.coarse_lu = spla.splu(coarsest.A.tocsc())
         return fac
+
+    @staticmethod
+    def _cholesky(pattern: SparsePattern, values: Tensor) -> Any:
+        """cholespy factor of the block-diagonal matrix on the values' device, or ``None`` if
+        the matrix is not positive definite."""
+        b = values.shape[0]
+        indptr, indices = pattern.csr_indices(b)
+        cls = (
+            cholespy.CholeskySolverD if values.dtype == torch.float64 else cholespy.CholeskySolverF
+        )
+        try:
+            return cls(
+                b * pattern.n,
+                indptr.to(torch.int32).contiguous(),
+                indices.to(torch.int32).contiguous(),
+                values.reshape(-1).contiguous(),
+                cholespy.MatrixType.CSR,
+            )
+        except (ValueError, RuntimeError):  # CHOLMOD: "not positive definite"
+            return None
 
     def __call__(
         self,
@@ -267,29 +379,46 @@ class SparseSolver:
         values2 = values.reshape(-1, pattern.nnz).expand(b, -1)
         rhs2 = rhs.reshape(-1, pattern.n).expand(b, -1)
         if factorization is None or factorization.values.shape[0] != b:
-            factorization = self.factorize(pattern, values2)
+            factorization = self.factorize(pattern, values2, repeated=False)
         return _Solve.apply(values2, rhs2, factorization, self)
 
     # -- backends (no autograd) -----------------------------------------------------------------
     def solve_with(self, fac: Factorization, rhs: Tensor, transpose: bool = False) -> Tensor:
-        """Solve ``A x = rhs`` (or ``Aᵀ``) with a :meth:`factorize` result; not differentiable."""
+        """Solve ``A x = rhs`` (or ``Aᵀ``) with a :meth:`factorize` result; not differentiable.
+
+        ``"amg"`` and ``"cholesky"`` factorizations are of symmetric matrices, so the transposed
+        solve is the same solve.
+        """
+        if fac.method == "amg":
+            return self._amg(fac, rhs.detach())
+        if fac.method == "cholesky":
+            x = torch.zeros_like(rhs, dtype=fac.values.dtype).reshape(-1).contiguous()
+            fac.cholesky.solve(rhs.detach().to(fac.values.dtype).reshape(-1).contiguous(), x)
+            out = x.reshape(rhs.shape).to(rhs.dtype)
+            return self._checked(fac, out, rhs, transpose, "cholesky")
         if fac.method == "direct":
             b, n = rhs.shape
             r = rhs.detach().to(fac.values.dtype).reshape(-1).cpu().numpy()
             x = fac.lu.solve(r, trans="T" if transpose else "N")
             out = torch.from_numpy(np.ascontiguousarray(x)).to(rhs).reshape(b, n)
-            res = _relative_residual(fac, out, rhs, transpose)
-            self.last_info = SolveInfo("direct", 1, res, self.tol)
-            # a backward-stable LU leaves residuals ~ eps·cond; only a (near-)singular matrix
-            # gets anywhere close to these bounds
-            bound = max(self.tol, 1e-6 if out.dtype == torch.float64 else 1e-3)
-            if not bool(torch.isfinite(out).all()) or bool((res > bound).any()):
-                raise SingularSystemError(
-                    f"direct solve is inaccurate (relative residuals {res.tolist()}): the matrix "
-                    "is numerically singular; a pure Neumann problem needs a constraint"
-                )
-            return out
+            return self._checked(fac, out, rhs, transpose, "direct")
         return self._cg(fac, rhs.detach(), transpose)
+
+    def _checked(
+        self, fac: Factorization, out: Tensor, rhs: Tensor, transpose: bool, method: str
+    ) -> Tensor:
+        """Record the residual of a factorization solve; refuse a (near-)singular result."""
+        res = _relative_residual(fac, out, rhs, transpose)
+        self.last_info = SolveInfo(method, 1, res, self.tol)
+        # a backward-stable factorization leaves residuals ~ eps·cond; only a (near-)singular
+        # matrix gets anywhere close to these bounds
+        bound = max(self.tol, 1e-6 if out.dtype == torch.float64 else 1e-3)
+        if not bool(torch.isfinite(out).all()) or bool((res > bound).any()):
+            raise SingularSystemError(
+                f"{method} solve is inaccurate (relative residuals {res.tolist()}): the matrix "
+                "is numerically singular; a pure Neumann problem needs a constraint"
+            )
+        return out
 
     def _cg(self, fac: Factorization, rhs: Tensor, transpose: bool) -> Tensor:
         """Batched Jacobi-preconditioned CG; every system iterates until all have converged."""
@@ -328,6 +457,77 @@ class SparseSolver:
             it += 1
         self.last_info = SolveInfo("cg", it, res, self.tol)
         return x
+
+    def _amg(self, fac: Factorization, rhs: Tensor) -> Tensor:
+        """AMG-preconditioned CG on the host until every system reaches ``tol``.
+
+        The Krylov loop is ours (float64 NumPy, per-system stopping, reductions by pairwise
+        summation rather than BLAS calls, whose threads spin-wait on a shared machine); the
+        preconditioner is :func:`_v_cycle` on pyamg's hierarchy.
+        """
+        b, n = rhs.shape
+        hierarchy = fac.amg
+        rhs64 = rhs.detach().to(torch.float64).cpu().numpy()
+        bnorm = np.maximum(np.sqrt((rhs64 * rhs64).sum(-1)), np.finfo(np.float64).tiny)
+        a = hierarchy.levels[0].A
+        x = np.zeros(b * n)
+        r = rhs64.reshape(-1).copy()
+        z = _v_cycle(hierarchy, 0, r)
+        p = z.copy()
+        rz = (r * z).reshape(b, n).sum(-1)
+        res = np.sqrt((r * r).reshape(b, n).sum(-1)) / bnorm
+        maxiter = self.maxiter or 1000
+        it = 0
+        while (res > self.tol).any():
+            if it >= maxiter:
+                self.last_info = SolveInfo("amg", it, torch.from_numpy(res), self.tol)
+                raise ConvergenceError(
+                    f"AMG-CG did not converge in {it} iterations: relative residuals "
+                    f"{res.tolist()} > tol {self.tol}"
+                )
+            ap = a @ p
+            pap = (p * ap).reshape(b, n).sum(-1)
+            active = res > self.tol
+            if (pap[active] <= 0).any():
+                raise SingularSystemError(
+                    f"AMG-CG met a non-positive curvature pᵀAp = {pap.min():.3e} at iteration "
+                    f"{it}: the matrix is not positive definite"
+                )
+            alpha = np.where(active, rz / np.where(pap == 0, 1, pap), 0).repeat(n)
+            x += alpha * p
+            r -= alpha * ap
+            z = _v_cycle(hierarchy, 0, r)
+            rz_new = (r * z).reshape(b, n).sum(-1)
+            p = z + (rz_new / np.where(rz == 0, 1, rz)).repeat(n) * p
+            rz = rz_new
+            res = np.sqrt((r * r).reshape(b, n).sum(-1)) / bnorm
+            it += 1
+        # the true residual of the float64 solution (not the recursive one), reported before
+        # rounding to rhs.dtype
+        true = rhs64.reshape(-1) - a @ x
+        res = np.sqrt((true * true).reshape(b, n).sum(-1)) / bnorm
+        self.last_info = SolveInfo("amg", it, torch.from_numpy(res).to(rhs.device), self.tol)
+        if not np.isfinite(x).all() or (res > max(self.tol, 1e-13)).any():
+            raise ConvergenceError(
+                f"AMG-CG stopped after {it} iterations with true relative residuals "
+                f"{res.tolist()} > tol {self.tol}"
+            )
+        return torch.from_numpy(x.reshape(b, n)).to(rhs)
+
+
+def _v_cycle(hierarchy: Any, level: int, rhs: np.ndarray) -> np.ndarray:
+    """One symmetric V-cycle ``≈ A_level⁻¹ rhs``: forward Gauss–Seidel, coarse correction
+    ``P A_c⁻¹ R r``, backward Gauss–Seidel (symmetric, so a valid CG preconditioner for
+    ``R = Pᵀ``); SuperLU on the coarsest level."""
+    lvl = hierarchy.levels[level]
+    if level == len(hierarchy.levels) - 1:
+        return lvl.coarse_lu.solve(rhs)
+    x = np.zeros_like(rhs)
+    pyamg.relaxation.relaxation.gauss_seidel(lvl.A, x, rhs, iterations=1, sweep="forward")
+    coarse = _v_cycle(hierarchy, level + 1, lvl.R @ (rhs - lvl.A @ x))
+    x += lvl.P @ coarse
+    pyamg.relaxation.relaxation.gauss_seidel(lvl.A, x, rhs, iterations=1, sweep="backward")
+    return x
 
 
 def _relative_residual(fac: Factorization, x: Tensor, rhs: Tensor, transpose: bool) -> Tensor:

@@ -26,10 +26,10 @@ from sciml.solvers.fem import (
 from sciml.testing import assert_convergence_order, assert_grad_matches_fd
 
 
-def errors(mesh_fn, ns, degree):
+def errors(mesh_fn, ns, degree, solver=None):
     l2, h1 = [], []
     for n in ns:
-        problem = Poisson(mesh_fn(n), degree=degree)
+        problem = Poisson(mesh_fn(n), degree=degree, solver=solver)
         d = problem.mesh.dim
         u = problem.solve(lambda x, d=d: d * PI**2 * sine(x))
         l2.append(float(l2_error(problem.space, u, sine)))
@@ -53,6 +53,17 @@ def test_manufactured_solution_converges_at_the_optimal_rates(mesh_fn, degree, n
     assert_convergence_order(h, h1, degree, tol=0.15)
     if mesh_fn is unit_square and degree == 1:  # scikit-fem's ConvergenceTriP1 bounds
         assert l2[-1] < 0.008 and h1[-1] < 0.3
+
+
+@pytest.mark.parametrize("mesh_fn", [unit_square, unit_cube], ids=["2d", "3d"])
+def test_optimal_rates_hold_with_the_amg_preconditioned_iterative_solver(mesh_fn) -> None:
+    solver = SparseSolver("amg", tol=1e-10)
+    ns = [8, 16, 32] if mesh_fn is unit_square else [6, 12]
+    h, l2, h1 = errors(mesh_fn, ns, 1, solver)
+    assert solver.last_info.method == "amg" and solver.last_info.iterations >= 1
+    assert bool((solver.last_info.residual <= 1e-10).all())
+    assert_convergence_order(h, l2, 2, tol=0.15)
+    assert_convergence_order(h, h1, 1, tol=0.15)
 
 
 def test_mixed_neumann_robin_problem_converges() -> None:
@@ -117,7 +128,7 @@ def test_batched_darcy_equals_one_by_one_and_cg_equals_direct() -> None:
         assert torch.allclose(Darcy(mesh).solve(1.0, kappa=kappa[b]), direct[b : b + 1], atol=1e-13)
 
 
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "amg", "cholesky"])
 def test_adjoint_gradients_match_finite_differences(method: str) -> None:
     mesh = unit_square(5)
     problem = Darcy(mesh, solver=SparseSolver(method, tol=1e-13))
@@ -177,7 +188,7 @@ def test_mismatched_field_and_mesh_sizes_are_refused() -> None:
         Poisson(mesh).solve(1.0, g=torch.ones(3))
 
 
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "cholesky"])
 def test_float32_darcy_agrees_with_float64(method: str) -> None:
     mesh = unit_square(16)
     gen = torch.Generator().manual_seed(0)

@@ -28,7 +28,7 @@ def spd_system(batch: int = 2, n: int = 5):
     return cond.reduced, vals, rhs
 
 
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "amg", "cholesky"])
 def test_solution_matches_dense_solve(method: str) -> None:
     pattern, vals, rhs = spd_system()
     solver = SparseSolver(method, tol=1e-13)
@@ -37,11 +37,11 @@ def test_solution_matches_dense_solve(method: str) -> None:
     assert torch.allclose(x, dense, atol=1e-12)
     info = solver.last_info
     assert info.method == method and bool((info.residual <= 1e-12).all())
-    if method == "cg":
-        assert 1 < info.iterations <= pattern.n
+    if method in ("cg", "amg"):
+        assert 1 <= info.iterations <= pattern.n
 
 
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "amg", "cholesky"])
 def test_adjoint_gradients_match_dense_autograd_and_stay_on_the_pattern(method: str) -> None:
     pattern, vals, rhs = spd_system()
     w = torch.rand(rhs.shape, generator=torch.Generator().manual_seed(1))
@@ -94,7 +94,7 @@ def test_singular_matrix_is_a_clear_error() -> None:
 
 def test_bad_arguments_are_refused() -> None:
     pattern, vals, rhs = spd_system()
-    with pytest.raises(ValueError, match="method must be"):
+    with pytest.raises(ValueError, match="method must be one of .*'amg', 'cholesky'"):
         SparseSolver("lu")
     with pytest.raises(ValueError, match="rhs has 3 entries per system"):
         SparseSolver()(pattern, vals, rhs[:, :3])
@@ -113,12 +113,87 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_auto_picks_splu_on_cpu_and_batched_cg_elsewhere(device: str) -> None:
+def test_auto_picks_cholesky_for_small_spd_systems_on_any_device(device: str) -> None:
     pattern, vals, rhs = spd_system()
     dev = torch.device(device)
     p = type(pattern)(pattern.rows.to(dev), pattern.cols.to(dev), pattern.n)
     solver = SparseSolver(tol=1e-12)
     x = solver(p, vals.to(dev), rhs.to(dev))
     assert x.device.type == device
-    assert solver.last_info.method == ("direct" if device == "cpu" else "cg")
+    assert solver.last_info.method == "cholesky"
     assert torch.allclose(x.cpu(), torch.linalg.solve(pattern.to_dense(vals), rhs), atol=1e-10)
+
+
+def test_auto_picks_amg_for_large_single_solves_and_cholesky_when_factorized(monkeypatch) -> None:
+    pattern, vals, rhs = spd_system()
+    solver = SparseSolver(tol=1e-11)
+    monkeypatch.setattr(solver, "amg_min_rows", 10)  # the test system stands for a large one
+    solver(pattern, vals, rhs)
+    assert solver.last_info.method == "amg"
+    assert bool((solver.last_info.residual <= 1e-11).all())
+    assert solver.factorize(pattern, vals).method == "cholesky"  # repeated solves
+
+
+def test_auto_picks_superlu_for_a_non_symmetric_matrix() -> None:
+    pattern, vals, rhs = spd_system(batch=1)
+    upper = pattern.rows < pattern.cols
+    skew = vals.clone()
+    skew[:, upper] *= 1.5  # convection-like: A != Aᵀ
+    solver = SparseSolver(tol=1e-12)
+    x = solver(pattern, skew, rhs)
+    assert solver.last_info.method == "direct"
+    assert torch.allclose(pattern.matvec(skew, x), rhs, atol=1e-12)
+    with pytest.raises(ValueError, match="method 'amg' needs a symmetric"):
+        SparseSolver("amg")(pattern, skew, rhs)
+
+
+def test_cholesky_of_an_indefinite_matrix_falls_back_to_superlu() -> None:
+    pattern, vals, rhs = spd_system(batch=1)
+    shifted = vals.clone()
+    diag = pattern.rows == pattern.cols
+    shifted[:, diag] -= 0.9 * float(pattern.to_dense(vals)[0].diagonal().max())  # indefinite
+    solver = SparseSolver("cholesky", tol=1e-12)
+    fac = solver.factorize(pattern, shifted)
+    assert fac.method == "direct"
+    x = solver(pattern, shifted, rhs, factorization=fac)
+    assert torch.allclose(pattern.matvec(shifted, x), rhs, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["amg", "cholesky"])
+def test_backward_reuses_the_forward_preconditioner_or_factor(method: str, monkeypatch) -> None:
+    import sciml.solvers.fem.linear_solve as ls
+
+    calls = []
+    real = ls.pyamg.ruge_stuben_solver if method == "amg" else SparseSolver._cholesky
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    if method == "amg":
+        monkeypatch.setattr(ls.pyamg, "ruge_stuben_solver", counted)
+    else:
+        monkeypatch.setattr(SparseSolver, "_cholesky", staticmethod(counted))
+    pattern, vals, rhs = spd_system()
+    v = vals.clone().requires_grad_()
+    SparseSolver(method, tol=1e-12)(pattern, v, rhs).sum().backward()
+    assert len(calls) == 1 and v.grad is not None
+
+
+def test_tolerance_is_validated_and_the_achieved_residual_reported() -> None:
+    with pytest.raises(ValueError, match=r"tol must be in \(0, 1\), got 0"):
+        SparseSolver("amg", tol=0)
+    pattern, vals, rhs = spd_system(batch=1, n=48)  # 2209 rows: a multigrid hierarchy
+    loose, tight = SparseSolver("amg", tol=1e-4), SparseSolver("amg", tol=1e-12)
+    loose(pattern, vals, rhs)
+    tight(pattern, vals, rhs)
+    assert bool((loose.last_info.residual <= 1e-4).all())
+    assert bool((tight.last_info.residual <= 1e-12).all())
+    assert tight.last_info.iterations > loose.last_info.iterations
+
+
+def test_float32_cholesky_solve() -> None:
+    pattern, vals, rhs = spd_system()
+    x = SparseSolver("cholesky", tol=1e-5)(pattern, vals.float(), rhs.float())
+    assert x.dtype == torch.float32
+    assert torch.allclose(x.double(), torch.linalg.solve(pattern.to_dense(vals), rhs), atol=1e-5)
