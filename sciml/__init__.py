@@ -6,6 +6,7 @@ Public API (imported lazily, so ``import sciml`` stays fast)::
     sciml.train(spec, run_dir)           train; returns the run directory and best loss
     sciml.evaluate(run_dir)              metrics.json, metrics.md and figures
     sciml.load(run_dir)                  trained Surrogate (nn.Module, physical units in/out)
+    sciml.export(run_dir, out)           a file that loads without sciml
     sciml.generate(recipe, out, params)  make a benchmark dataset with our solvers
 """
 
@@ -20,9 +21,9 @@ _API = {
     "train": ("sciml.workflow", "train"),
     "resume": ("sciml.workflow", "resume"),
     "evaluate": ("sciml.workflow", "evaluate"),
-    "load": ("sciml.embed", "load"),
+    "load": ("sciml.tasks", "load"),
     "Surrogate": ("sciml.embed", "Surrogate"),
-    "export": ("sciml.embed", "export"),
+    "export": ("sciml.tasks", "export"),
     "generate": ("sciml.data.recipes.base", "generate"),
 }
 

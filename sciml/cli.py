@@ -85,6 +85,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     report = workflow.evaluate(
         run_dir,
         data=args.data,
+        split=args.split,
         resolutions=args.resolution,
         out_dir=args.out,
         device=args.device,
@@ -140,7 +141,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         # mismatch or a model option value the constructor rejects before a run starts)
         c = workflow.check(spec)
         checked = (
-            f"; {spec.data.file}: {c['n_train']} train / {c['n_test']} test samples; "
+            f"; {spec.data.file}: {c['n_train']} train / {c['n_val']} validation / "
+            f"{c['n_test']} test samples; "
             f"{c['n_parameters']:,} parameters"
         )
     else:
@@ -156,7 +158,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from sciml.data.output_path import check_output_file
-    from sciml.embed import export
+    from sciml.tasks import export
 
     run_dir = _existing_run_dir(args.run_dir)
     if args.out and Path(args.out).is_dir():
@@ -229,7 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a trained run on its test split")
     p.add_argument("run_dir")
-    p.add_argument("--data", help="another dataset file of the same layout")
+    p.add_argument(
+        "--data", help="another dataset file of the same fields (e.g. a test set at another grid)"
+    )
+    p.add_argument(
+        "--split",
+        choices=["test", "all"],
+        help="which trajectories to evaluate (default: test of the spec's file, all of --data)",
+    )
     p.add_argument(
         "--resolution",
         type=_positive_int,
@@ -313,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python's documentation advises, pointing stdout at devnull so exit does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
+    finally:
+        run_lock = sys.modules.get("sciml.training.run_lock")
+        if run_lock is not None:  # a run directory locked by this command is free again
+            run_lock.release_all_run_locks()
 
 
 if __name__ == "__main__":

@@ -25,11 +25,17 @@ T = TypeVar("T", bound=Callable[..., Any])
 _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
     "model": ("sciml.models",),
     "recipe": ("sciml.data.recipes",),
-    "dataset": ("sciml.data.grid", "sciml.data.pdebench", "sciml.data.particle_states"),
+    "dataset": (
+        "sciml.data.grid",
+        "sciml.data.pdebench",
+        "sciml.data.particle_states",
+        "sciml.data.particles",
+    ),
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
     "equation": ("sciml.solvers.spectral",),
     "constraint": ("sciml.constraints",),
+    "task": ("sciml.tasks",),
 }
 
 
@@ -131,5 +137,8 @@ METRICS: Registry[Callable[..., Any]] = Registry("metric")
 #: Constraints: layers that make any model's physical-units output satisfy a physical law
 #: (``sciml.constraints``); a spec's ``constraint:`` section names one.
 CONSTRAINTS: Registry[Callable[..., Any]] = Registry("constraint")
+#: Problem kinds (``sciml.tasks``): field operator, time-conditioned operator, learned particle
+#: simulator, probabilistic field, ...; a spec's ``task:`` (or its ``data.kind``) selects one.
+TASKS: Registry[Any] = Registry("task")
 #: Pseudo-spectral equations (``SpectralEquation`` subclasses) that solver presets name.
 EQUATIONS: Registry[Callable[..., Any]] = Registry("equation")

@@ -30,11 +30,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from sciml.atomic import atomic_write_text
 from sciml.catalog import PresetError, YamlLoader, load_yaml, preset_names, read_preset
 from sciml.registry import (
+    CONSTRAINTS,
     DATASETS,
     METRICS,
     MODEL_DATA_KEYS,
     MODELS,
     RECIPES,
+    TASKS,
     UnknownNameError,
 )
 from sciml.training.config import TrainerConfig
@@ -208,6 +210,15 @@ class Spec(_Strict):
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     trainer: TrainerSpec = Field(default_factory=TrainerSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    task: str | None = Field(
+        default=None,
+        description="problem kind (see `sciml info`); default: the task of data.kind",
+    )
+    constraint: dict[str, Any] | None = Field(
+        default=None,
+        description="{name: <registered constraint>, ...options}: applied to the model's output "
+        "in physical units, in training, evaluation, load and export",
+    )
 
     @property
     def model_name(self) -> str:
@@ -470,8 +481,17 @@ def _format_validation_error(
 ) -> str:
     overridden = overridden or {}
     msgs = []
+    # a section with a misspelt `preset:` misses the keys the preset would bring: say only the typo
+    preset_typos = {
+        tuple(err["loc"][:-1])
+        for err in exc.errors()
+        if err["type"] == "extra_forbidden"
+        and difflib.get_close_matches(str(err["loc"][-1]), ["preset"], n=1)
+    }
     for err in exc.errors():
         loc = [p for p in err["loc"]]
+        if err["type"] == "missing" and tuple(loc[:-1]) in preset_typos:
+            continue
         key = ".".join(map(str, loc))
         where = _override_or_where(source, lines, overridden, loc)
         owner = _model_for_path(loc)
@@ -481,17 +501,8 @@ def _format_validation_error(
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             msgs.append(f"{where}: {key}: unknown key.{hint} Allowed: {', '.join(allowed)}")
-    # a section with a misspelt `preset:` misses the keys the preset would bring: say only the typo
-    preset_typos = {
-        tuple(err["loc"][:-1])
-        for err in exc.errors()
-        if err["type"] == "extra_forbidden"
-        and difflib.get_close_matches(str(err["loc"][-1]), ["preset"], n=1)
-    }
         elif err["type"] == "missing":
             msgs.append(f"{where}: {key}: required key is missing")
-        if err["type"] == "missing" and tuple(loc[:-1]) in preset_typos:
-            continue
         else:
             expected = ""
             if (
@@ -564,6 +575,17 @@ def _check_names(spec: Spec, source: str, lines: Mapping[tuple[str, ...], int]) 
         build_loss(spec.trainer.loss)
     except ValueError as exc:
         raise SpecError(f"{_where(source, lines, ('trainer', 'loss'))}: {exc}") from None
+    named = [(("task",), spec.task, TASKS)] if spec.task is not None else []
+    if spec.constraint is not None:
+        if "name" not in spec.constraint:
+            where = _where(source, lines, ("constraint",))
+            raise SpecError(f"{where}: constraint.name: required key is missing")
+        named.append((("constraint", "name"), str(spec.constraint["name"]), CONSTRAINTS))
+    for path, name, registry in named:
+        try:
+            registry.get(name)
+        except UnknownNameError as exc:
+            raise SpecError(f"{_where(source, lines, path)}: {'.'.join(path)}: {exc}") from None
     _check_model_keys(spec, _where(source, lines, ("model", "name")))
 
 

@@ -141,8 +141,8 @@ def test_validate_with_the_data_at_hand_builds_the_model(capsys, tiny_spec_file:
     code, out, err = run_cli(capsys, "validate", str(tiny_spec_file))
     assert code == 0, err
     assert re.search(
-        r": valid \(model fno, dataset poisson2d\); .*poisson2d\.h5: 16 train / 8 "
-        r"test samples; [\d,]+ parameters$",
+        r": valid \(model fno, dataset poisson2d\); .*poisson2d\.h5: 14 train / 2 validation "
+        r"/ 8 test samples; [\d,]+ parameters$",
         out.strip(),
     ), out
     # a value only the model's constructor rejects is caught before any run starts

@@ -222,26 +222,30 @@ def test_evaluation_on_another_file_of_the_same_layout(
 
     other = tmp_path / "other.h5"
     shutil.copy(poisson_file, other)
-    report = sciml.evaluate(tiny_run, data=other, resolutions=[16], out_dir=tmp_path / "eval")
+    report = sciml.evaluate(
+        tiny_run, data=other, split="test", resolutions=[16], out_dir=tmp_path / "eval"
+    )
     assert report.sections["test"]["relative_l2"] == pytest.approx(
         sciml.evaluate(tiny_run, out_dir=tmp_path / "eval2").sections["test"]["relative_l2"]
     )
     assert report.sections["test@16"]["resolution"] == 16
+    whole = sciml.evaluate(tiny_run, data=other, out_dir=tmp_path / "eval3")  # default: all
+    assert set(whole.sections) == {"all", "all@16"} and whole.sections["all"]["n_samples"] == 24
     with pytest.raises(DataFileError, match=r"missing\.h5: data file not found$"):
         sciml.evaluate(tiny_run, data=tmp_path / "missing.h5", out_dir=tmp_path / "eval3")
 
 
 def test_training_never_reads_the_test_split(tiny_spec_file: Path, tmp_path, monkeypatch):
-    from sciml import workflow
+    from sciml.tasks.base import Task
 
     opened = []
-    build = workflow.build_dataset
+    dataset = Task.dataset
 
-    def spy(data, split, **kw):
+    def spy(self, split, **kw):
         opened.append(split)
-        return build(data, split, **kw)
+        return dataset(self, split, **kw)
 
-    monkeypatch.setattr(workflow, "build_dataset", spy)
+    monkeypatch.setattr(Task, "dataset", spy)
     sciml.train(sciml.load_spec(tiny_spec_file), tmp_path / "run", progress=False)
     assert "val" in opened and "test" not in opened and "all" not in opened
     info = json.loads((tmp_path / "run" / "model.json").read_text())

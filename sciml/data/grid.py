@@ -284,6 +284,16 @@ class GridDatasetBase(Dataset):
             a = a[..., None]
         return np.ascontiguousarray(np.moveaxis(a, -1, lead))
 
+    def trajectory(self, k: int, times: slice = slice(None)) -> Tensor:
+        """The ``fields`` of trajectory ``k`` of the split at ``times``: ``(n_t, C, *S)``
+        (datasets of a state: time windows, all2all pairs).
+
+        Used for rollouts, which start from the first states and compare with the rest.
+        """
+        if not 0 <= k < len(self.trajectories):
+            raise IndexError(f"trajectory {k} out of range for {len(self.trajectories)}")
+        return self._channels(self.fields, self.trajectories[k], times)
+
     def _sample(self, **tensors: Tensor) -> dict[str, Tensor]:
         return {**tensors, "coords": self.coords}
 
@@ -478,16 +488,6 @@ class TimeWindowDataset(GridDatasetBase):
 
     def __len__(self) -> int:
         return len(self.trajectories) * self.windows_per_trajectory
-
-    def trajectory(self, k: int, times: slice = slice(None)) -> Tensor:
-        """States of the ``k``-th trajectory of the split at ``times``: ``(n_t, C, *S)``.
-
-        Used for autoregressive rollouts, which start from the first ``n_input_steps`` states
-        and compare with the rest.
-        """
-        if not 0 <= k < len(self.trajectories):
-            raise IndexError(f"trajectory {k} out of range for {len(self.trajectories)}")
-        return self._channels(self.fields, self.trajectories[k], times)
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         if not -len(self) <= i < len(self):

@@ -165,6 +165,10 @@ class ParticleTrajectoryDataset(Dataset):
             sample["deformation"] = torch.eye(d, dtype=self.dtype).expand(1, p, d, d).clone()
         return sample
 
+    def positions(self) -> Tensor:
+        """``(len(self), n_frames, P, d)`` positions of every trajectory of the split (m)."""
+        return torch.stack([self._read("position", t, self.n_frames) for t in self.trajectories])
+
     def tensors(self) -> dict[str, Tensor]:
         """Every trajectory stacked ``{key: (len(self), ...)}`` (all share ``P`` and ``T``)."""
         samples = [self[i] for i in range(len(self))]

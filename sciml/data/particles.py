@@ -36,8 +36,16 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sciml.data.format import DataFileError, DatasetFile
+from sciml.data.particle_states import ParticleTrajectoryDataset
+from sciml.registry import DATASETS
 
-__all__ = ["ParticleStats", "ParticleWindowDataset", "read_positions"]
+__all__ = [
+    "ParticleStats",
+    "ParticleWindowDataset",
+    "ParticleWindowSplit",
+    "particle_spacing",
+    "read_positions",
+]
 
 
 def read_positions(
@@ -195,7 +203,72 @@ class ParticleWindowDataset(Dataset):
         std = s.acceleration_std.to(acc)
         return {"x": x.transpose(1, 2), "y": (acc - mean) / std}
 
+    def set_stats(self, stats: ParticleStats) -> None:
+        """Normalize targets with ``stats`` (a validation set takes the training set's)."""
+        self.stats = stats
+
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         if index < 0:
             index += len(self)
         return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+
+@DATASETS.register("particle_window")
+class ParticleWindowSplit(ParticleWindowDataset):
+    """GNS windows of the ``split`` trajectories of an ``mpm2d``/``mpm3d`` file.
+
+    Trajectories and horizons are chosen as by
+    :class:`~sciml.data.particle_states.ParticleTrajectoryDataset` (a one-trajectory file is
+    both the training and the test trajectory; ``n_frames`` limits the training and validation
+    horizon, the test split has the whole file). ``history``, ``stride``, ``stats`` and
+    ``noise_std`` as in :class:`ParticleWindowDataset`.
+
+    Attributes ``file``, ``path``, ``dim``, ``time`` (s, of the split's frames) and
+    ``trajectories`` describe the source.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        split: str = "train",
+        n_train: int | None = None,
+        n_test: int | None = None,
+        n_val: int = 0,
+        test_fraction: float | None = None,
+        n_frames: int | None = None,
+        history: int = 5,
+        stride: int = 1,
+        noise_std: float = 0.0,
+        stats: ParticleStats | None = None,
+        dtype: torch.dtype = torch.float32,
+        check_finite: bool = True,
+        subsample: int = 1,
+    ) -> None:
+        source = ParticleTrajectoryDataset(
+            path,
+            split=split,
+            n_train=n_train,
+            n_test=n_test,
+            n_val=n_val,
+            test_fraction=test_fraction,
+            n_frames=n_frames,
+            dtype=dtype,
+            check_finite=check_finite,
+            subsample=subsample,
+        )
+        self.file, self.path, self.dim = source.file, source.path, source.dim
+        self.time, self.trajectories = source.time, source.trajectories
+        super().__init__(
+            source.positions(), history=history, stride=stride, stats=stats, noise_std=noise_std
+        )
+
+
+def particle_spacing(x: Tensor, block: int = 1024) -> float:
+    """Median nearest-neighbour distance of the points ``x`` ``(P, d)`` (blocks of rows, so
+    memory stays ``O(block · P)``)."""
+    nearest = []
+    for start in range(0, x.shape[0], block):
+        d = torch.cdist(x[start : start + block], x)
+        nearest.append(d.topk(2, dim=1, largest=False).values[:, 1])
+    return float(torch.cat(nearest).median())

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sciml.atomic import atomic_write_text
+from sciml.models.outputs import is_gaussian, point_prediction
 from sciml.registry import METRICS
 
 
@@ -47,21 +48,27 @@ def predict(
     Returns
     -------
     dict
-        ``pred`` and ``target``: ``(N, C_out, *S)`` on the CPU; ``coords``: ``(d, *S)`` of the
-        first sample (or absent).
+        ``pred`` and ``target``: ``(N, C_out, *S)`` on the CPU (``pred`` the mean of a
+        probabilistic model, whose variance is ``var``); ``coords``: ``(d, *S)`` of the first
+        sample (or absent).
     """
     model = model.to(device=device, dtype=dtype).eval()
-    preds, targets, coords = [], [], None
+    preds, variances, targets, coords = [], [], [], None
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         batch = {
             k: v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)
             for k, v in batch.items()
         }
-        preds.append(_call(model, batch).cpu())
+        output = _call(model, batch)
+        if is_gaussian(output):
+            variances.append(output[1].cpu())
+        preds.append(point_prediction(output).cpu())
         targets.append(batch["y"].cpu())
         if coords is None and "coords" in batch:
             coords = batch["coords"][0].cpu()
     out = {"pred": torch.cat(preds), "target": torch.cat(targets)}
+    if variances:
+        out["var"] = torch.cat(variances)
     if coords is not None:
         out["coords"] = coords
     return out
@@ -143,7 +150,7 @@ def autoregressive_rollout(
     frames = []
     for _ in range(n_steps):
         batch = {"x": window.reshape(b, n_in * c, *initial.shape[3:]), **(extra or {})}
-        nxt = _call(model, batch)[:, :c]
+        nxt = point_prediction(_call(model, batch))[:, :c]
         frames.append(nxt)
         window = torch.cat([window[:, 1:], nxt.unsqueeze(1)], dim=1)
     return torch.stack(frames, dim=1)

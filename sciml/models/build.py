@@ -8,7 +8,7 @@ never disagree.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -62,11 +62,14 @@ def build_model(
     return ctor(**shapes, **dict(kwargs))
 
 
-def build_normalized_model(info: Mapping[str, Any]) -> NormalizedModel:
+def build_normalized_model(
+    info: Mapping[str, Any], wrap: Callable[[nn.Module], nn.Module] | None = None
+) -> NormalizedModel:
     """The (unfitted, untrained) :class:`NormalizedModel` described by a run's ``model.json``.
 
     ``info`` keys: ``name``, ``kwargs``, ``in_channels``, ``out_channels``, ``n_dims``,
-    ``spatial_shape``, ``normalize`` (``{"inputs", "outputs", "pointwise"}``).
+    ``spatial_shape``, ``normalize`` (``{"inputs", "outputs", "pointwise"}``). ``wrap`` is
+    applied to the registered model inside the normalizers (e.g. lead-time scaling).
     """
     model = build_model(
         info["name"],
@@ -76,6 +79,8 @@ def build_normalized_model(info: Mapping[str, Any]) -> NormalizedModel:
         n_dims=int(info["n_dims"]),
         spatial_shape=info.get("spatial_shape"),
     )
+    if wrap is not None:
+        model = wrap(model)
     norm = info.get("normalize", {})
     pointwise = bool(norm.get("pointwise", False))
     return NormalizedModel(

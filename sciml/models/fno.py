@@ -10,6 +10,7 @@ A. Anandkumar, "Fourier Neural Operator for Parametric Partial Differential Equa
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -209,4 +210,31 @@ class FNO(nn.Module):
         return super()._apply(keep_complex, recurse)
 
 
+class TimeConditionedFNO(FNO):
+    """FNO conditioned on a lead time by one extra, spatially constant input channel.
+
+    The plain baseline of time-conditioned operators (Poseidon's FNO baseline, Herde et al.
+    2024): ``FNO([x, t·1])``. ``t`` is the lead time normalized by the training horizon (the
+    time-conditioned task feeds it). Options as :class:`FNO`.
+
+    Input ``x``: ``(B, in_channels, *S)``, ``t``: ``(B,)``; output ``(B, out_channels, *S)``.
+    """
+
+    input_keys: tuple[str, ...] = ("x", "t")
+
+    def __init__(self, in_channels: int, out_channels: int, n_dims: int, **options: Any) -> None:
+        super().__init__(
+            _positive_int("in_channels", in_channels) + 1, out_channels, n_dims, **options
+        )
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """``x``: ``(B, in_channels, *S)``, ``t``: ``(B,)`` → ``(B, out_channels, *S)``."""
+        lead = t.to(x).reshape(-1, *([1] * (x.dim() - 1))).expand(x.shape[0], 1, *x.shape[2:])
+        return super().forward(torch.cat([x, lead], dim=1))
+
+
+# the options are FNO's: say so to the spec checks and strict_config, which read the signature
+TimeConditionedFNO.__init__.__signature__ = inspect.signature(FNO.__init__)  # type: ignore[attr-defined]
+
 MODELS.register("fno")(strict_config("fno")(FNO))
+MODELS.register("fno_time")(strict_config("fno_time")(TimeConditionedFNO))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sciml.models.outputs import GaussianOutput, is_gaussian
+
 
 class NormalizedModel(nn.Module):
     """``decode(model(encode(x), *rest))``.
@@ -41,7 +43,17 @@ class NormalizedModel(nn.Module):
     def resolution_invariant(self) -> bool:
         return bool(getattr(self.model, "resolution_invariant", False))
 
-    def forward(self, x: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        """``x``: ``(B, C_in, *S)`` in physical units → ``(B, C_out, *S)`` in physical units."""
+    def forward(self, x: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor | GaussianOutput:
+        """``x``: ``(B, C_in, *S)`` in physical units → ``(B, C_out, *S)`` in physical units.
+
+        A probabilistic model's ``(mean, var)`` comes back as the physical mean and variance:
+        the normalizers are affine, ``u = s z + m``, so ``var_u = s² var_z`` with
+        ``s = decode(1) − decode(0)``.
+        """
         out = self.model(self.input_normalizer.encode(x), *rest)
+        if is_gaussian(out):
+            mean, var = out
+            decode = self.output_normalizer.decode
+            scale = decode(torch.ones_like(mean)) - decode(torch.zeros_like(mean))
+            return GaussianOutput(decode(mean), var * scale.square())
         return self.output_normalizer.decode(out)

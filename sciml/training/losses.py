@@ -15,7 +15,8 @@ systems" (Markov neural operator), NeurIPS 2022 (Sobolev-norm losses).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from torch import nn
 from sciml.models.config import strict_config
 from sciml.registry import LOSSES
 
-__all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss"]
+__all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -249,7 +250,49 @@ class TrajectoryMSELoss(nn.Module):
         return _reduce(self.scale * per_frame.sum(dim=1), self.reduction)
 
 
+class GaussianNLLLoss(nn.Module):
+    r"""Negative Gaussian log-likelihood of the target under a ``(mean, var)`` prediction,
+
+    .. math:: \ell = \operatorname{reduce}_b \operatorname{mean}_{c,x} \tfrac12\Big(
+        \frac{(u - \mu)^2}{\sigma^2} + \log \sigma^2 + \log 2\pi\Big),
+
+    the training loss of probabilistic models (deep ensembles, Lakshminarayanan et al. 2017;
+    ProbConserv's ANP, Hansen et al. 2023). A batch-aware term (it needs the variance).
+
+    Parameters
+    ----------
+    min_var:
+        Floor on the variance (units²) against a collapse to zero; ``0`` to disable.
+    reduction:
+        ``"mean"`` (default) or ``"sum"`` over the batch.
+    """
+
+    uses_batch = True
+
+    def __init__(self, min_var: float = 1e-12, reduction: str = "mean") -> None:
+        super().__init__()
+        if min_var < 0:
+            raise ValueError(f"gaussian_nll: min_var must be >= 0, got {min_var}")
+        self.min_var = float(min_var)
+        self.reduction = _check_reduction("gaussian_nll", reduction)
+
+    def forward(self, pred: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``pred``: ``(mean, var)`` ``(B, ...)``; ``batch["y"]`` the target → scalar."""
+        if not (isinstance(pred, tuple) and len(pred) == 2):
+            raise ValueError(
+                "gaussian_nll needs a probabilistic model's (mean, var) output; this model "
+                "returns one tensor (use a gaussian_ensemble model, or another loss)"
+            )
+        mean, var = pred
+        target = batch["y"]
+        _check_pair("gaussian_nll", mean, target, min_ndim=2)
+        var = var.clamp_min(self.min_var)
+        nll = 0.5 * ((target - mean).square() / var + var.log() + math.log(2 * math.pi))
+        return _reduce(nll.flatten(1).mean(dim=1), self.reduction)
+
+
 LOSSES.register("relative_lp")(strict_config("relative_lp")(RelativeLpLoss))
 LOSSES.register("trajectory_mse")(strict_config("trajectory_mse")(TrajectoryMSELoss))
 LOSSES.register("mse")(strict_config("mse")(MSELoss))
 LOSSES.register("h1")(strict_config("h1")(H1Loss))
+LOSSES.register("gaussian_nll")(strict_config("gaussian_nll")(GaussianNLLLoss))

@@ -1,0 +1,69 @@
+"""Wrap a model with the spec's ``constraint:`` (applied to its physical-units output).
+
+A spec section ``constraint: {name: mass_projection, ...options}`` names a constraint registered
+in :data:`sciml.registry.CONSTRAINTS`; :func:`wrap_constraint` builds it with the options (and,
+where its constructor takes them, the data's ``in_channels``, ``out_channels``, ``n_dims``,
+``spatial_shape``) and returns :class:`Constrained`, which every task uses for training,
+evaluation, ``sciml.load`` and export alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from sciml.constraints.base import Constraint, Output
+from sciml.registry import CONSTRAINTS, UnknownNameError
+
+#: data-fixed constructor arguments a constraint may take
+DATA_KEYS = ("in_channels", "out_channels", "n_dims", "spatial_shape")
+
+
+class Constrained(nn.Module):
+    """``constraint(model(*inputs), inputs)``: the model's output made to satisfy a law.
+
+    ``input_keys`` and ``resolution_invariant`` are the wrapped model's, so the wrapper is a
+    drop-in replacement for it.
+    """
+
+    def __init__(self, model: nn.Module, constraint: Constraint) -> None:
+        super().__init__()
+        self.model = model
+        self.constraint = constraint
+        self.input_keys = tuple(getattr(model, "input_keys", ("x",)))
+
+    @property
+    def resolution_invariant(self) -> bool:
+        return bool(getattr(self.model, "resolution_invariant", False))
+
+    def forward(self, *inputs: torch.Tensor) -> Output:
+        return self.constraint(self.model(*inputs), dict(zip(self.input_keys, inputs)))
+
+
+def build_constraint(spec: Mapping[str, Any], info: Mapping[str, Any]) -> Constraint:
+    """The constraint ``spec`` (``{"name": ..., **options}``) describes, with the data's shapes
+    from ``info`` where its constructor takes them. :class:`ValueError` names the option."""
+    options = dict(spec)
+    if "name" not in options:
+        raise ValueError("constraint.name: required key is missing (see `sciml info`)")
+    name = options.pop("name")
+    try:
+        ctor = CONSTRAINTS.get(str(name))
+    except UnknownNameError as err:
+        raise ValueError(f"constraint.name: {err}") from None
+    params = inspect.signature(ctor).parameters
+    shapes = {k: info[k] for k in DATA_KEYS if k in params and k in info}
+    try:
+        return ctor(**shapes, **options)
+    except TypeError as err:
+        raise ValueError(f"constraint {name!r}: {err}") from None
+
+
+def wrap_constraint(model: nn.Module, info: Mapping[str, Any]) -> nn.Module:
+    """``model`` wrapped by ``info["constraint"]`` (``model.json``), or unchanged without one."""
+    spec = info.get("constraint")
+    return Constrained(model, build_constraint(spec, info)) if spec else model

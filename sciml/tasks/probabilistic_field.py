@@ -1,0 +1,56 @@
+"""Probabilistic field: fields → a Gaussian ``(mean, var)`` over the output fields.
+
+The data are a field operator's (``grid_pair``, ``time_window``, ...); the model returns a
+:class:`~sciml.models.outputs.GaussianOutput` (e.g. ``gaussian_ensemble`` around any grid model),
+trained with the Gaussian negative log-likelihood (``trainer.loss: gaussian_nll``: a loss with no
+term that sees the variance is refused, since it would leave the variance untrained). The
+normalizers map the mean and the
+variance to physical units, a ``constraint:`` (e.g. ProbConserv) acts on the pair, and the
+evaluation adds to the point metrics of the mean the Gaussian log-likelihood and the calibration
+error of the central intervals. ``sciml.load`` returns a Surrogate whose call gives
+``(mean, var)``. Select it with ``task: probabilistic_field``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from sciml.registry import METRICS, TASKS
+from sciml.spec import SpecError
+from sciml.tasks.field_operator import FieldOperatorTask
+from sciml.training.loss_terms import LossTerms
+
+
+@TASKS.register("probabilistic_field")
+class ProbabilisticFieldTask(FieldOperatorTask):
+    """Fields → Gaussian fields (see the module docstring)."""
+
+    name = "probabilistic_field"
+    dataset_kinds = ()  # chosen with `task:`, on any field data
+
+    def loss(self) -> LossTerms:
+        loss = super().loss()
+        if not any(getattr(term, "uses_batch", False) for term in loss.terms):
+            raise SpecError(
+                f"trainer.loss: task {self.name!r} needs a term that sees the predicted variance, "
+                f"e.g. `loss: gaussian_nll`; {loss.names} compare the mean only"
+            )
+        return loss
+
+    def extra_metrics(self, result: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        if "var" not in result:
+            raise ValueError(
+                f"task {self.name!r}: model {self.spec.model_name!r} returns one tensor, not a "
+                "(mean, var) pair; use a probabilistic model (e.g. gaussian_ensemble)"
+            )
+        output = (result["pred"], result["var"])
+        return {
+            "log_likelihood": float(
+                METRICS.get("gaussian_log_likelihood")(output, result["target"]).mean()
+            ),
+            "calibration_error": float(
+                torch.as_tensor(METRICS.get("calibration_error")(output, result["target"])).mean()
+            ),
+        }
