@@ -18,6 +18,7 @@ from sciml.data.recipes import mpm2d as mpm2d
 from sciml.data.recipes import mpm3d as mpm3d
 from sciml.data.recipes import mpm_large as mpm_large
 from sciml.data.recipes import ns2d as ns2d
+from sciml.data.recipes import ns_forced as ns_forced
 from sciml.data.recipes import ns_gauss as ns_gauss
 from sciml.data.recipes import ns_sines as ns_sines
 from sciml.data.recipes import shear_layer as shear_layer

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 from abc import abstractmethod
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -94,6 +95,13 @@ class NSVelocityRecipe(SpectralRecipe):
     Config = NSVelocityConfig
     field_name = "vorticity"
     n_dims = 2
+    #: names of fields constant in time stored besides the flow, ``(N, X, Y)`` (e.g. a forcing),
+    #: produced by :meth:`constant_field`
+    constant_fields: ClassVar[tuple[str, ...]] = ()
+
+    def constant_field(self, name: str, config: NSVelocityConfig, grid: Grid) -> torch.Tensor:
+        """The time-constant field ``name`` of :attr:`constant_fields` on ``grid``, ``(N, N)``."""
+        raise KeyError(f"{type(self).__name__} stores no constant field {name!r}")
 
     @abstractmethod
     def initial_vorticity(
@@ -143,10 +151,14 @@ class NSVelocityRecipe(SpectralRecipe):
             velocity = torch.cat([grid.irfft(u_hat), grid.irfft(v_hat)], dim=1)
         s = config.n_fine // config.n_x
         velocity = velocity.reshape(size, config.n_t, 2, *grid.shape).permute(0, 1, 3, 4, 2)
-        return {
+        out = {
             "vorticity": w[:, :, ::s, ::s].float().cpu(),
             "velocity": velocity[:, :, ::s, ::s].float().cpu(),
         }
+        for name in self.constant_fields:
+            field = self.constant_field(name, config, grid)[::s, ::s].float().cpu()
+            out[name] = field.expand(size, *field.shape).clone()
+        return out
 
     def generate(
         self,
@@ -162,7 +174,11 @@ class NSVelocityRecipe(SpectralRecipe):
             n_trajectories=config.n_samples,
             time=np.linspace(0.0, config.t_end, config.n_t),
             coords={"x": axis, "y": axis},
-            fields=[FieldLayout("vorticity"), FieldLayout("velocity", order=1)],
+            fields=[
+                FieldLayout("vorticity"),
+                FieldLayout("velocity", order=1),
+                *(FieldLayout(name, time_varying=False) for name in self.constant_fields),
+            ],
             boundary={"x": "PERIODIC", "y": "PERIODIC"},
             scalars={k: np.full(config.n_samples, v) for k, v in self.scalars(config).items()},
             config=config.model_dump(),
