@@ -215,6 +215,7 @@ def test_a_grid_too_small_is_a_one_line_error_naming_the_smallest_valid_size() -
         ({"window_size": 0}, r"window_size must be a positive int or a list of 2 positive ints, got 0"),
         ({"patch_size": [2, 2, 2]}, r"patch_size must be a positive int or a list of 2"),
         ({"mlp_ratio": 0.0}, r"mlp_ratio must be > 0, got 0.0"),
+        ({"embed_dim": 4.5}, r"embed_dim must be a positive integer, got 4.5"),
     ],
 )  # fmt: skip
 def test_bad_options_name_the_option_the_value_and_the_allowed_values(

@@ -34,6 +34,9 @@ __all__ = ["NSGauss", "NSGaussConfig", "gaussian_vortices"]
 class NSGaussConfig(NSVelocityConfig):
     """NS-Gauss parameters (CI-sized defaults; ``paper=True``: Poseidon's sizes)."""
 
+    # the vortices reach |u| + |v| ~ 4: on 256² a step of 1e-3 would sit at the CFL limit
+    PAPER = {**NSVelocityConfig.PAPER, "dt": 5e-4}
+
     n_vortices: int = Field(default=100, ge=1, description="Gaussian vortices p (Poseidon: 100)")
     sigma_range: tuple[float, float] = Field(
         default=(0.01, 0.1), description="vortex widths sigma ~ U[lo, hi] (Poseidon: 0.01, 0.1)"

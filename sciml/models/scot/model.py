@@ -15,8 +15,13 @@ channels). The architecture (Herde et al. 2024, §3 and ``scOT/model.py``):
 4. **Decoder**: mirrors the encoder (``depths[i]`` blocks at level ``i``), with
    :class:`~sciml.models.scot.blocks.PatchUnmerging` of (stage output + stage input) between
    levels.
-5. **Recovery**: ``ConvTranspose2d(E → C_out, kernel = stride = p)`` then ``Conv2d 5×5``
-   without bias.
+5. **Recovery** of (stage output + stage input) of decoder level 0:
+   ``ConvTranspose2d(E → C_out, kernel = stride = p)`` then ``Conv2d 5×5`` without bias.
+
+The (stage output + stage input) sum before patch merging is Poseidon's; using it also before
+unmerging and the recovery is our mirror image of it (the original's decoder was not checked on
+this point). With Poseidon-T's sizes and 4 channels this gives 20,774,780 parameters (model card:
+20.8M).
 
 Every LayerNorm is time-conditioned, :math:`\gamma(t) = W_\gamma t + b_\gamma`,
 :math:`\beta(t) = W_\beta t + b_\beta` (:mod:`~sciml.models.scot.norm`); that is the only place
@@ -105,6 +110,12 @@ def _pair(name: str, value: Any) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"scot option {name} must be a positive integer, got {value!r}")
+    return value
+
+
 def _int_list(name: str, value: Any, n: int | None, least: int) -> list[int]:
     values = list(value) if isinstance(value, (list, tuple)) else None
     if (
@@ -190,15 +201,15 @@ class ScOT(nn.Module):
         super().__init__()
         if n_dims != 2:
             raise ValueError(f"scot works on 2D grids (n_dims=2), got n_dims={n_dims!r}")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            _int_list(name, [value], 1, 1)
+        _positive_int("in_channels", in_channels)
+        _positive_int("out_channels", out_channels)
         self.patch_size = _pair("patch_size", patch_size)
         self.window_size = _pair("window_size", window_size)
         depths = _int_list("depths", depths, None, 1)
         n_stages = len(depths)
         num_heads = _int_list("num_heads", num_heads, n_stages, 1)
         skips = _int_list("skip_connections", skip_connections, n_stages, 0)
-        embed_dim = _int_list("embed_dim", [embed_dim], 1, 1)[0]
+        embed_dim = _positive_int("embed_dim", embed_dim)
         if skips[-1] != 0:
             raise ValueError(
                 f"scot option skip_connections={skips}: the deepest level's entry must be 0 "
