@@ -219,9 +219,11 @@ class KernelReconstruction(nn.Module):
 class ReconstructionPairs(Dataset):
     """Sparse→dense training pairs of ground truth, one per (trajectory, frame).
 
-    Sample keys: ``sparse_ref (M, d)`` and ``dense_ref (P, d)`` (frame 0), ``sparse_pos (M, d)``
-    and ``dense_pos (P, d)`` (frame ``t``), in m. The loss is
-    ``mean((model(sparse_ref, sparse_pos, dense_ref) − dense_pos)²)``.
+    Sample keys (m): ``sparse_ref (M, d)`` and ``dense_ref (P, d)`` (frame 0), ``sparse_pos
+    (M, d)`` (frame ``t``) — the inputs of :class:`KernelReconstruction` — and the target ``y
+    (P, d)``, the dense positions at frame ``t``. The loss is
+    ``mean((model(sparse_ref, sparse_pos, dense_ref) − y)²)`` (works with
+    :class:`sciml.training.Trainer`).
 
     Parameters
     ----------
@@ -256,5 +258,5 @@ class ReconstructionPairs(Dataset):
             "sparse_ref": x[0, idx],
             "sparse_pos": x[t, idx],
             "dense_ref": x[0],
-            "dense_pos": x[t],
+            "y": x[t],
         }

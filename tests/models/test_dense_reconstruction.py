@@ -95,15 +95,15 @@ def test_training_on_sparse_dense_pairs_beats_knn_interpolation() -> None:
     positions = torch.stack([_deform(X, a) for a in torch.linspace(0, 0.04, 5)])[None]
     idx = sparse_indices(positions[:, 0], 0.1)
     pairs = ReconstructionPairs(positions, idx)
-    assert len(pairs) == 5 and pairs[3]["dense_pos"].shape == (144, 2)
+    assert len(pairs) == 5 and pairs[3]["y"].shape == (144, 2)
     batch = {k: torch.stack([pairs[i][k] for i in range(len(pairs))]) for k in pairs[0]}
     model = KernelReconstruction(2, k=6, bandwidth=0.03, displacement_scale=0.05).double()
     inputs = [batch[k] for k in KernelReconstruction.input_keys]
 
     def loss() -> torch.Tensor:
-        return (model(*inputs) - batch["dense_pos"]).square().mean()
+        return (model(*inputs) - batch["y"]).square().mean()
 
-    baseline = float((knn_interpolate(*inputs, k=3) - batch["dense_pos"]).square().mean())
+    baseline = float((knn_interpolate(*inputs, k=3) - batch["y"]).square().mean())
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(80):
         opt.zero_grad()
