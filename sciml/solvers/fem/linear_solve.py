@@ -166,10 +166,13 @@ class SparsePattern:
     def transpose_positions(self) -> Tensor | None:
         """Index of entry ``(j, i)`` for every entry ``(i, j)``, or ``None`` if the pattern is not
         structurally symmetric (computed once per pattern)."""
-        try:
-            return self.positions(self.cols, self.rows)
-        except ValueError:
+        # entry q is the transpose of entry perm[q] when the transposed keys, sorted, are the keys
+        # (one argsort; the map is an involution, so perm is its own inverse)
+        keys_t = self.cols * self.n + self.rows
+        perm = torch.argsort(keys_t)
+        if not bool((keys_t[perm] == self.rows * self.n + self.cols).all()):
             return None
+        return perm
 
     def is_symmetric(self, values: Tensor) -> bool:
         """Whether every matrix ``(B, nnz)`` equals its transpose (to 1e-12 relative, 1e-5 in
@@ -283,11 +286,13 @@ class SparseSolver:
         #: :class:`SolveInfo` of the most recent forward or adjoint solve
         self.last_info: SolveInfo | None = None
 
-    def _resolve(self, pattern: SparsePattern, values: Tensor, repeated: bool) -> str:
+    def _resolve(
+        self, pattern: SparsePattern, values: Tensor, repeated: bool, symmetric: bool
+    ) -> str:
         """The backend for these values (see the module docstring for the ``"auto"`` rule)."""
         if self.method != "auto":
             return self.method
-        spd_like = pattern.is_symmetric(values) and bool((pattern.diagonal(values) > 0).all())
+        spd_like = symmetric and bool((pattern.diagonal(values) > 0).all())
         if not spd_like:
             return "direct"
         rows = values.shape[0] * pattern.n
@@ -304,8 +309,9 @@ class SparseSolver:
         ``"auto"`` prefer AMG over a factorization for large SPD systems.
         """
         values = values.detach()
-        method = self._resolve(pattern, values, repeated)
-        if method in ("amg", "cholesky") and not pattern.is_symmetric(values):
+        symmetric = self.method in ("auto", "amg", "cholesky") and pattern.is_symmetric(values)
+        method = self._resolve(pattern, values, repeated, symmetric)
+        if method in ("amg", "cholesky") and not symmetric:
             raise ValueError(
                 f"method {method!r} needs a symmetric (positive definite) matrix; use 'direct' "
                 "for this one"
