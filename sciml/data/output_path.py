@@ -20,7 +20,7 @@ class OutputPathError(ValueError):
 
 def _nearest_existing(path: Path) -> Path:
     """``path`` or its closest ancestor that exists (the folder a ``mkdir -p`` would start in)."""
-    here = path.absolute()
+    here = path
     while not here.exists() and here != here.parent:
         here = here.parent
     return here
@@ -58,7 +58,9 @@ def check_output_dir(path: str | os.PathLike, *, what: str = "output folder") ->
     written (the folder itself when it exists, else its closest existing ancestor)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise OutputPathError(f"{path}: is an existing file; the {what} must be a folder")
+        raise OutputPathError(
+            f"{path}: is an existing file, not a folder; give another path for the {what}"
+        )
     if path.is_dir():
         if not os.access(path, os.W_OK | os.X_OK):
             raise OutputPathError(f"{path}: the {what} is not writable")

@@ -8,9 +8,9 @@ drops a ``flock`` when its holder dies, also on ``kill -9``, so a crashed run ne
 directory locked: the next run takes the lock, whatever file the crash left behind. The file records who holds it (pid, host, start
 time, command) for the message the refused process prints.
 
-:func:`acquire_run_lock` holds the lock until the process exits (or :func:`release_run_lock`);
-acquiring it again from the same process is a no-op, so an interactive session can train into
-the same directory twice. :func:`run_lock` is the scoped form. Under ``torchrun`` only rank 0
+:func:`acquire_run_lock` holds the lock until the process exits (or :func:`release_run_lock`;
+the CLI releases every lock when its command ends, also on an error); acquiring it again from the
+same process is a no-op, so an interactive session can train into the same directory twice. :func:`run_lock` is the scoped form. Under ``torchrun`` only rank 0
 takes the lock (all ranks of one job share the directory). POSIX only (``fcntl``).
 """
 
@@ -27,7 +27,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["RunLockError", "acquire_run_lock", "lock_path", "release_run_lock", "run_lock"]
+__all__ = [
+    "RunLockError",
+    "acquire_run_lock",
+    "lock_path",
+    "release_all_run_locks",
+    "release_run_lock",
+    "run_lock",
+]
 
 #: run directory (resolved) → (descriptor holding the flock, lock file, folders made for it)
 _HELD: dict[Path, tuple[int, Path, list[Path]]] = {}
@@ -107,7 +114,7 @@ def acquire_run_lock(run_dir: str | os.PathLike) -> Path | None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(record).encode(), 0)
     if not _HELD:
-        atexit.register(_release_all)
+        atexit.register(release_all_run_locks)
     _HELD[key] = (fd, path, made)
     return path
 
@@ -134,7 +141,8 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-def _release_all() -> None:
+def release_all_run_locks() -> None:
+    """Drop every lock this process holds (the CLI calls it when a command ends)."""
     for run_dir in list(_HELD):
         release_run_lock(run_dir)
 

@@ -41,6 +41,8 @@ class Case:
     exit: int = 2
 
     def __post_init__(self) -> None:
+        #: the declaring module: the page lists modules in name order, whatever imported first
+        self.module = sys._getframe(2).f_globals.get("__name__", "")
         CASES.append(self)
 
     def pattern(self, **values: str) -> re.Pattern[str]:
@@ -75,14 +77,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def render() -> str:
     """``docs/errors.md`` from the cases of every ``test_bad_input_*.py`` module."""
-    CASES.clear()
-    sys.path.insert(0, str(HERE))
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
     for module in sorted(HERE.glob("test_bad_input_*.py")):
-        name = module.stem
-        if name in sys.modules:
-            importlib.reload(sys.modules[name])
-        else:
-            importlib.import_module(name)
+        importlib.import_module(module.stem)  # declares its cases (once per process)
+    cases = sorted(CASES, key=lambda c: c.module)  # stable: declaration order within a module
     lines = [
         "# Errors a user can meet, and what `sciml` says",
         "",
@@ -98,9 +97,9 @@ def render() -> str:
         "",
     ]
     by_command: dict[str, list[Case]] = {}
-    for case in CASES:
+    for case in cases:
         by_command.setdefault(case.command, []).append(case)
-    lines.append(f"{len(CASES)} cases.")
+    lines.append(f"{len(cases)} cases.")
     for command, cases in by_command.items():
         lines += ["", f"## {command}", ""]
         for case in cases:
@@ -116,5 +115,8 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    DOC.write_text(render())
-    print(f"wrote {DOC} ({len(CASES)} cases)")
+    # the test modules import this file as `bad_input`: render with that module's registry
+    sys.path.insert(0, str(HERE))
+    module = importlib.import_module("bad_input")
+    module.DOC.write_text(module.render())
+    print(f"wrote {module.DOC} ({len(module.CASES)} cases)")
