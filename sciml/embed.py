@@ -136,7 +136,8 @@ def export_module(
     * ``"torchscript"``: a traced TorchScript module (``.ts``), load with ``torch.jit.load``
       (for C++ / older deployments; torch 2.13 deprecates ``torch.jit``, so prefer ``"export"``).
 
-    Both are specialized to the shapes of ``inputs``: neuraloperator's FNO fixes the batch size
+    A ``(mean, var)`` output is written as a plain tuple (readers need no sciml class). Both are
+    specialized to the shapes of ``inputs``: neuraloperator's FNO fixes the batch size
     when traced (its einsum contraction path is computed from concrete shapes), so a dynamic batch
     dimension cannot be exported for every model family. The written file is re-loaded and its
     output compared with the in-memory module's before the file is moved into place.
@@ -149,6 +150,7 @@ def export_module(
         out.unlink()
     except OSError as exc:
         raise RunDirError(f"{out}: cannot write there: {exc}") from None
+    module = _PlainOutput(module)
     with torch.no_grad(), atomic_path(out) as tmp:
         expected = module(*inputs)
         if format == "export":
@@ -165,6 +167,18 @@ def export_module(
                     f"exported model differs from the in-memory one by {(g - e).abs().max():.3e}"
                 )
     return out
+
+
+class _PlainOutput(nn.Module):
+    """``module`` with a :class:`GaussianOutput` returned as a plain ``(mean, var)`` tuple."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        out = self.module(*inputs)
+        return (out[0], out[1]) if is_gaussian(out) else out
 
 
 def _tensors(output: Any) -> tuple[torch.Tensor, ...]:
