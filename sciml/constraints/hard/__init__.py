@@ -14,7 +14,12 @@ from sciml.constraints.hard.implicit import (
 )
 from sciml.constraints.hard.layer import HardPDEConstraint, NotConvergedError, expert_blocks
 from sciml.constraints.hard.lm import LMResult, NonFiniteResidualError, levenberg_marquardt
-from sciml.constraints.hard.pdes import PDES, DiffusionSorptionResidual, PDEResidual
+from sciml.constraints.hard.pdes import (
+    PDES,
+    DiffusionSorptionResidual,
+    NavierStokesVorticityResidual,
+    PDEResidual,
+)
 from sciml.constraints.hard.system import LeastSquaresSystem
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "LMOptions",
     "LMResult",
     "LeastSquaresSystem",
+    "NavierStokesVorticityResidual",
     "NonFiniteResidualError",
     "NotConvergedError",
     "PDEResidual",

@@ -6,7 +6,7 @@ A :class:`PDEResidual` describes a PDE on a space-time grid as ``F`` linear feat
 full-grid residual of any field (the soft-constraint loss of PI-SC and an evaluation metric) and
 the per-basis-function features of the hard constraint (:mod:`sciml.constraints.hard.layer`).
 
-Fields are ``(B, C, T, X)``: axis ``-2`` is time, ``-1`` space.
+Fields are ``(B, C, T, X)`` (1D) or ``(B, C, T, X, Y)`` (2D): time first, then space.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import torch
 from torch import Tensor
 
 from sciml.solvers.fv import SorptionParameters
+from sciml.solvers.spectral import Grid
+from sciml.solvers.spectral.navier_stokes2d import NavierStokes2D
 
-__all__ = ["PDEResidual", "DiffusionSorptionResidual", "PDES"]
+__all__ = ["PDEResidual", "DiffusionSorptionResidual", "NavierStokesVorticityResidual", "PDES"]
 
 
 class PDEResidual(ABC):
@@ -172,5 +174,99 @@ class DiffusionSorptionResidual(PDEResidual):
         return lhs, rhs
 
 
+class NavierStokesVorticityResidual(PDEResidual):
+    r"""2D incompressible Navier–Stokes in vorticity form on the periodic box ``[0, L)²``.
+
+    .. math:: \rho = s\,(\omega_t + u\,\omega_x + v\,\omega_y - \nu\Delta\omega),\qquad
+              (u, v) = (\partial_y\psi, -\partial_x\psi),\ -\Delta\psi = \omega,
+
+    unforced (PI-HC-MoE eq. 4, ``ν = 1e-4``, ``t ∈ [0, 5]``, ``L = 1``). Features
+    ``[ω, ω_t, u, v, ω_x, ω_y, Δω]``: ``ω_t`` by finite differences in time (``torch.gradient``),
+    the others spectrally with :class:`~sciml.solvers.spectral.navier_stokes2d.NavierStokes2D`'s
+    velocity operator and :class:`~sciml.solvers.spectral.grid.Grid`'s wavenumbers (odd
+    derivatives without the Nyquist mode). The residual is quadratic in the weights. Rows: the
+    initial vorticity at every grid point (the paper instead adds the initial condition to a
+    basis that vanishes at ``t = 0``); periodicity needs no boundary rows.
+
+    Parameters
+    ----------
+    nu:
+        Viscosity.
+    t_end, length:
+        Default time span of the grid ``linspace(0, t_end, T)`` and box size.
+    residual_scale:
+        Factor on the PDE rows.
+    ic_key:
+        Batch key of :math:`\omega_0`: ``(B, X, Y)`` or a field whose channel 0 at time index 0
+        is :math:`\omega_0`.
+    """
+
+    n_features = 7
+
+    def __init__(
+        self,
+        *,
+        nu: float = 1e-4,
+        t_end: float = 5.0,
+        length: float = 1.0,
+        residual_scale: float = 1.0,
+        ic_key: str = "x",
+    ) -> None:
+        for name, value in (("nu", nu), ("t_end", t_end), ("length", length)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        if not residual_scale > 0:
+            raise ValueError(f"residual_scale must be > 0, got {residual_scale!r}")
+        self.nu, self.t_end, self.length = float(nu), float(t_end), float(length)
+        self.scale = float(residual_scale)
+        self.ic_key = ic_key
+
+    def grid(self, shape: tuple[int, ...], batch: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
+        if len(shape) != 3 or shape[0] < 2:
+            raise ValueError(
+                f"navier_stokes2d fields are (B, C, T, X, Y) with T >= 2, got spatial {shape}"
+            )
+        n_t, n_x, n_y = shape
+        t = torch.linspace(0.0, self.t_end, n_t, dtype=torch.float64)
+        x = torch.arange(n_x, dtype=torch.float64) * self.length / n_x
+        y = torch.arange(n_y, dtype=torch.float64) * self.length / n_y
+        return t, x, y
+
+    def features(self, fields: Tensor, coords: tuple[Tensor, ...]) -> Tensor:
+        t = coords[0].to(device=fields.device, dtype=fields.dtype)
+        (w_t,) = torch.gradient(fields, spacing=(t,), dim=2)
+        grid = Grid(tuple(fields.shape[-2:]), self.length, dtype=fields.dtype, device=fields.device)
+        w_hat = grid.rfft(fields)
+        u_hat, v_hat = NavierStokes2D(grid, nu=self.nu).velocity_hat(w_hat)
+        ikx = 1j * grid.wavenumber(0, odd=True)
+        iky = 1j * grid.wavenumber(1, odd=True)
+        spectra = [u_hat, v_hat, ikx * w_hat, iky * w_hat, grid.laplacian_symbol() * w_hat]
+        return torch.stack([fields, w_t, *(grid.irfft(s) for s in spectra)], dim=1)
+
+    def pointwise(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        _, w_t, u, v, w_x, w_y, lap = q.unbind(-1)
+        s = self.scale
+        residual = s * (w_t + u * w_x + v * w_y - self.nu * lap)
+        grads = [torch.zeros_like(w_t), torch.ones_like(w_t), w_x, w_y, u, v]
+        grads.append(torch.full_like(w_t, -self.nu))
+        return residual, s * torch.stack(grads, -1)
+
+    def condition_rows(
+        self, fields: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor]:
+        if self.ic_key not in batch:
+            raise KeyError(
+                f"navier_stokes2d: the batch has no {self.ic_key!r} (the initial vorticity); "
+                f"keys: {sorted(batch)}"
+            )
+        w0 = batch[self.ic_key]
+        w0 = w0 if w0.ndim == 3 else w0[:, 0, 0]
+        lhs = fields[:, :, 0].flatten(2).transpose(1, 2)  # (B, X·Y, C)
+        return lhs, w0.flatten(1).to(fields.dtype)
+
+
 #: PDE name → residual class (the ``pde:`` option of the hard constraint)
-PDES: dict[str, type[PDEResidual]] = {"diffusion_sorption": DiffusionSorptionResidual}
+PDES: dict[str, type[PDEResidual]] = {
+    "diffusion_sorption": DiffusionSorptionResidual,
+    "navier_stokes2d": NavierStokesVorticityResidual,
+}

@@ -146,7 +146,7 @@ def test_non_convergence_is_logged_and_counted_or_raises(ds_batch, caplog) -> No
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"pde": "burgers"}, r"pde='burgers' is not one of \['diffusion_sorption'\]"),
+        ({"pde": "burgers"}, r"pde=.burgers. is not one of \[.diffusion_sorption., .navier"),
         ({"backward_mode": "adjoint"}, r"backward_mode='adjoint' is not one of \['ift_exact'"),
         ({"on_nonconvergence": "ignore"}, r"on_nonconvergence='ignore' is not one of"),
         ({"n_points": 0}, "n_points must be a positive integer or None"),
