@@ -92,6 +92,20 @@ def test_stages_run_on_the_announced_token_grids(shape: tuple, grids: list) -> N
     assert seen == [*grids, *grids[::-1]]
 
 
+def test_norm_init_poseidon_starts_gamma_near_zero_and_unit_at_one() -> None:
+    torch.manual_seed(0)
+    build = MODELS.get("scot")
+    for init, expected in (("poseidon", 0.0), ("unit", 1.0)):
+        model = build(
+            in_channels=2, out_channels=3, n_dims=2, spatial_shape=(6, 6), norm_init=init, **TINY
+        )
+        norms = [m for m in model.modules() if isinstance(m, ConditionalLayerNorm)]
+        for t in (0.0, 1.0):
+            gamma = torch.cat([n.at(t).weight for n in norms])
+            assert (gamma - expected).abs().max() < 0.1  # W_gamma ~ N(0, 0.02^2)
+        assert all((n.weight.weight.std() < 0.1) and (n.bias.bias == 0).all() for n in norms)
+
+
 def test_output_depends_on_the_lead_time_unless_conditioning_is_off() -> None:
     model = _tiny()
     x = torch.randn(2, 2, 6, 6)
@@ -216,6 +230,7 @@ def test_a_grid_too_small_is_a_one_line_error_naming_the_smallest_valid_size() -
         ({"patch_size": [2, 2, 2]}, r"patch_size must be a positive int or a list of 2"),
         ({"mlp_ratio": 0.0}, r"mlp_ratio must be > 0, got 0.0"),
         ({"embed_dim": 4.5}, r"embed_dim must be a positive integer, got 4.5"),
+        ({"norm_init": "ones"}, r"norm_init='ones' is not one of \['poseidon', 'unit'\]"),
     ],
 )  # fmt: skip
 def test_bad_options_name_the_option_the_value_and_the_allowed_values(
