@@ -36,8 +36,10 @@ __all__ = [
     "run_lock",
 ]
 
-#: run directory (resolved) → (descriptor holding the flock, lock file, folders made for it)
-_HELD: dict[Path, tuple[int, Path, list[Path]]] = {}
+#: run directory (resolved) → (descriptor holding the flock, lock file, folders made for it,
+#: pid of the holder: a forked child, e.g. a DataLoader worker, inherits this dict but not the
+#: lock's ownership)
+_HELD: dict[Path, tuple[int, Path, list[Path], int]] = {}
 
 
 class RunLockError(ValueError):
@@ -72,7 +74,7 @@ def acquire_run_lock(run_dir: str | os.PathLike) -> Path | None:
     if int(os.environ.get("RANK", "0")) != 0:
         return None
     key = Path(run_dir).resolve()
-    if key in _HELD:
+    if key in _HELD and _HELD[key][3] == os.getpid():
         return _HELD[key][1]
     path = lock_path(key)
     made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
@@ -115,16 +117,16 @@ def acquire_run_lock(run_dir: str | os.PathLike) -> Path | None:
     os.pwrite(fd, json.dumps(record).encode(), 0)
     if not _HELD:
         atexit.register(release_all_run_locks)
-    _HELD[key] = (fd, path, made)
+    _HELD[key] = (fd, path, made, os.getpid())
     return path
 
 
 def release_run_lock(run_dir: str | os.PathLike) -> None:
     """Drop the lock of ``run_dir`` taken by this process (a no-op if it holds none)."""
     held = _HELD.pop(Path(run_dir).resolve(), None)
-    if held is None:
-        return
-    fd, path, made = held
+    if held is None or held[3] != os.getpid():
+        return  # (an inherited entry: the parent's lock is not this process's to drop)
+    fd, path, made, _ = held
     # unlink before unlocking: a waiter that already opened the file sees it gone and retries
     path.unlink(missing_ok=True)
     os.close(fd)
@@ -151,7 +153,8 @@ def release_all_run_locks() -> None:
 def run_lock(run_dir: str | os.PathLike) -> Iterator[Path | None]:
     """``with run_lock(run_dir):`` holds the lock for the block (re-entrant like
     :func:`acquire_run_lock`: an outer holder in this process keeps it after the block)."""
-    outer = Path(run_dir).resolve() in _HELD
+    held = _HELD.get(Path(run_dir).resolve())
+    outer = held is not None and held[3] == os.getpid()
     path = acquire_run_lock(run_dir)
     try:
         yield path

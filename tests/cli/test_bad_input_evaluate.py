@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from bad_input import Case, run
 
 from sciml.data.recipes.base import generate
@@ -48,6 +51,15 @@ EVAL_BAD_RESOLUTION = Case(
     "sciml evaluate run --resolution 7",
     "sciml evaluate: error: --resolution 7: …/poisson2d.h5 has 16 points per axis; available "
     "resolutions: [1, 2, 4, 8, 16]",
+)
+EVAL_PICKLED_OBJECT = Case(
+    "sciml evaluate",
+    "a checkpoint holding an arbitrary pickled object (refused, never unpickled)",
+    "sciml evaluate run",
+    "sciml evaluate: error: run/checkpoints/best.pt: refused: the file asks to rebuild the "
+    "Python object posix.system, not only tensors and numbers; loading it could run arbitrary "
+    "code, so sciml reads checkpoints with torch.load(weights_only=True). A sciml checkpoint "
+    "never holds such objects: this file was not written by sciml, or was altered",
 )
 EXPORT_RUN_MISSING = Case(
     "sciml export",
@@ -121,6 +133,21 @@ def test_evaluate_with_a_bad_device_or_resolution(capsys, in_tmp, run_dir, case,
     before = listing(run_dir)
     case.check(*run(capsys, "evaluate", "run", *argv, "--out", "ev")[::2])
     assert listing(run_dir) == before
+
+
+class _RunsACommand:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def test_evaluate_and_export_refuse_a_checkpoint_with_a_pickled_object(capsys, in_tmp, run_dir):
+    buffer = io.BytesIO()
+    torch.save({"model": _RunsACommand()}, buffer)
+    (run_dir / "checkpoints" / "best.pt").write_bytes(buffer.getvalue())
+    EVAL_PICKLED_OBJECT.check(*run(capsys, "evaluate", "run", "--out", "ev")[::2])
+    code, _, err = run(capsys, "export", "run", "--out", "m.pt2")
+    assert code == 2 and "refused: the file asks to rebuild" in err
+    assert not (in_tmp / "pwned.txt").exists() and not (in_tmp / "m.pt2").exists()
 
 
 def test_export_of_a_missing_run_or_into_a_folder_or_under_a_file(capsys, in_tmp, run_dir):
