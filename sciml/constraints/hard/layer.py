@@ -161,6 +161,21 @@ class HardPDEConstraint(Constraint):
     def n_experts(self) -> int:
         return math.prod(self.experts)
 
+    def model_out_channels(self, data_channels: int) -> int:
+        """Output channels the backbone needs: ``n_basis`` (the data field has ``data_channels``)."""
+        return self.n_basis
+
+    def metrics(self) -> dict[str, float]:
+        """Solver figures of the last call and the running non-convergence count, for logging."""
+        if self.last_result is None:
+            return {}
+        return {
+            "lm_iters_mean": float(self.last_result.n_iter.double().mean()),
+            "lm_iters_max": float(self.last_result.n_iter.max()),
+            "lm_not_converged": float(self.last_result.n_not_converged),
+            "lm_not_converged_total": float(self.n_not_converged),
+        }
+
     def _points(self, blocks: Tensor) -> Tensor:
         """Flat grid indices ``(K, m)`` of the PDE points of each expert."""
         gen = self._generator if self.training else torch.Generator().manual_seed(self.seed)

@@ -161,3 +161,12 @@ def test_bad_options_are_refused(options: dict, message: str) -> None:
 def test_wrong_number_of_basis_channels_is_refused(ds_batch) -> None:
     with pytest.raises(ValueError, match=r"n_basis=4.*got \(2, 8, 6, 16\).*out_channels"):
         HardPDEConstraint(n_basis=4)(smooth_basis(2, 6, 16), ds_batch)
+
+
+def test_metrics_report_the_last_solve_and_the_backbone_needs_n_basis_channels(ds_batch) -> None:
+    layer = HardPDEConstraint(n_basis=8, n_points=None, experts=(1, 2))
+    assert layer.metrics() == {} and layer.model_out_channels(1) == 8
+    layer(smooth_basis(2, 6, 16), ds_batch)
+    m = layer.metrics()
+    assert m["lm_iters_mean"] == float(layer.last_result.n_iter.double().mean()) > 0
+    assert m["lm_not_converged"] == 0 and m["lm_not_converged_total"] == 0
