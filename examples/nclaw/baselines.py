@@ -25,35 +25,25 @@ import torch
 from torch.utils.data import Subset
 
 from sciml.data.format import DatasetFile
-from sciml.data.particles import ParticleStats, ParticleWindowDataset, read_positions
+from sciml.data.particles import (
+    ParticleStats,
+    ParticleWindowDataset,
+    particle_spacing,
+    read_positions,
+)
 from sciml.models.gns import GNS
-from sciml.solvers.mpm import Grid
+from sciml.models.learned_mpm import simulation_settings
+from sciml.tasks.learned_simulator import wall_bounds as task_wall_bounds
 from sciml.training import Trainer, TrainerConfig
 
-__all__ = ["train_gns", "gns_position_mse", "gns_rollout", "particle_spacing", "wall_bounds"]
-
-
-def particle_spacing(x: torch.Tensor, block: int = 1024) -> float:
-    """Median nearest-neighbour distance of the points ``x`` ``(P, d)`` (blocks of rows)."""
-    nearest = []
-    for start in range(0, x.shape[0], block):
-        d = torch.cdist(x[start : start + block], x)
-        nearest.append(d.topk(2, dim=1, largest=False).values[:, 1])
-    return float(torch.cat(nearest).median())
+__all__ = ["train_gns", "gns_position_mse", "gns_rollout", "wall_bounds"]
 
 
 def wall_bounds(path: str | os.PathLike) -> tuple[float, float]:
-    """``(lo, hi)`` of the walls the particles of an ``mpm2d``/``mpm3d`` file actually meet.
-
-    The simulator's wall condition acts on the grid nodes within ``bound`` cells of each face of
-    ``[0, 1]^d``, so material stops near the outermost of them, ``(bound − 1)·Δx`` from each face
-    (0.0625 m for ``grid_n = 32``), not at the faces: GNS wall features measured from the faces
-    would be clipped (beyond ``r``) everywhere and never see a contact.
-    """
+    """``(lo, hi)`` of the walls the particles of an ``mpm2d``/``mpm3d`` file meet
+    (:func:`sciml.tasks.learned_simulator.wall_bounds` of the file's MPM settings)."""
     f = DatasetFile(path, check_finite=False)
-    grid = Grid(len(f.spatial_dims), int(f.config["grid_n"]))
-    inset = (grid.bound - 1) * grid.dx
-    return inset, grid.size - inset
+    return task_wall_bounds(simulation_settings(f.config, len(f.spatial_dims)))
 
 
 def _mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -223,8 +223,9 @@ class ParticleWindowSplit(ParticleWindowDataset):
     horizon, the test split has the whole file). ``history``, ``stride``, ``stats`` and
     ``noise_std`` as in :class:`ParticleWindowDataset`.
 
-    Attributes ``file``, ``path``, ``dim``, ``time`` (s, of the split's frames) and
-    ``trajectories`` describe the source.
+    Positions are read and the windows and statistics computed in float64 (as
+    :func:`read_positions`); windows come out in ``dtype``. Attributes ``file``, ``path``,
+    ``dim``, ``time`` (s, of the split's frames) and ``trajectories`` describe the source.
     """
 
     def __init__(
@@ -253,15 +254,19 @@ class ParticleWindowSplit(ParticleWindowDataset):
             n_val=n_val,
             test_fraction=test_fraction,
             n_frames=n_frames,
-            dtype=dtype,
+            dtype=torch.float64,
             check_finite=check_finite,
             subsample=subsample,
         )
+        self.dtype = dtype
         self.file, self.path, self.dim = source.file, source.path, source.dim
         self.time, self.trajectories = source.time, source.trajectories
         super().__init__(
             source.positions(), history=history, stride=stride, stats=stats, noise_std=noise_std
         )
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, Tensor]:
+        return {k: v.to(self.dtype) for k, v in super().__getitems__(indices).items()}
 
 
 def particle_spacing(x: Tensor, block: int = 1024) -> float:
