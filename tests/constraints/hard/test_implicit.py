@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import smooth_basis
+from hard_helpers import smooth_basis
 
 from sciml.constraints.hard import (
     HardPDEConstraint,

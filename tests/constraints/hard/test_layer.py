@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import torch
-from conftest import smooth_basis
+from hard_helpers import smooth_basis
 
 from sciml.constraints.hard import (
     HardPDEConstraint,
