@@ -186,6 +186,12 @@ def test_rectangular_and_odd_grids_are_resampled_or_padded() -> None:
     assert model.grid == (10, 14)
     x = torch.randn(2, 2, 9, 13)
     assert model(x, torch.rand(2)).shape == (2, 3, 9, 13)
+    linear = _tiny(spatial_shape=(9, 13), resample="linear")
+    x_grid = torch.randn(2, 2, 10, 14)  # on the model grid: nothing is resampled in any mode
+    torch.testing.assert_close(linear(x_grid, 0.3), model(x_grid, 0.3))
+    # off the grid: a bilinear round trip through the model grid (endpoints kept)
+    expected = resample(linear(resample(x, (10, 14), periodic=False), 0.3), (9, 13), periodic=False)
+    torch.testing.assert_close(linear(x, 0.3), expected)
     padded = _tiny(spatial_shape=(9, 13), resample="pad", pad_mode="replicate")
     assert not padded.resolution_invariant
     assert padded.token_grids((21, 7)) == [(22, 8), (11, 4)]
