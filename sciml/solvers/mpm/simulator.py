@@ -8,8 +8,8 @@ One explicit symplectic-Euler step, as in NCLaw's simulator (Ma et al. 2023, ``n
 3. **G2P**: ``v_p = Σ w_ip v_i``, ``C_p = 4/Δx² Σ w_ip v_i (x_i − x_p)ᵀ``,
    ``F_p ← project((I + Δt C_p) F_p)``, ``x_p ← clamp(x_p + Δt v_p)``.
 
-Everything is differentiable (positions are clamped one cell from the walls so stencils never leave
-the grid). :meth:`MPMSimulator.rollout` bounds backpropagation memory with
+Everything is differentiable (positions are clamped to :meth:`Walls.limits`, at least one cell from
+the box faces, so stencils never leave the grid). :meth:`MPMSimulator.rollout` bounds backpropagation memory with
 ``torch.utils.checkpoint``: only the state at segment boundaries is stored and each segment is
 recomputed during the backward pass.
 
@@ -120,6 +120,13 @@ class MPMSimulator(nn.Module):
         Extra rigid obstacles, e.g. a slope.
     cfl:
         Safety factor of the CFL check (``Δt ≤ cfl · Δx / (c + |v|_max)``).
+
+    Performance (CPU): the grid stays channel-first, ``(1 + d, B·n_nodes)``, from P2G through the
+    grid update to G2P (one 1D ``scatter_add`` per channel, walls applied in place on their node
+    slabs, G2P gathering from contiguous rows), and P2G/G2P process particles in chunks sized to a
+    core's L2 cache (:mod:`.transfer`). ``B`` scenes run in one call, which is how to simulate many
+    small scenes (dataset generation): 16 scenes of 169 particles on 32² take ~7× less CPU time
+    batched than one by one (the per-step cost of a small scene is mostly Python and op overhead).
     """
 
     def __init__(

@@ -97,15 +97,14 @@ def p2g(
     table = _offset_table(stencil, momentum.dtype, grid.dx)
     weight = _stencil_major(stencil.weight)  # (S, B·N)
     index = _stencil_major(stencil.index)
-    # One 1D scatter_add per channel into the rows of a channel-first (1 + d, B·n_nodes) array:
-    # on CPU a contiguous 1D scatter is ~1.6x faster than one index_add over the channel axis
-    # (whose every index writes 1 + d strided entries).
+    # scatter_add along the node axis of a channel-first (1 + d, B·n_nodes) array, the index
+    # broadcast over channels: each channel row is scattered contiguously, ~1.6x faster on CPU
+    # than one index_add over the channel axis (whose every index writes 1 + d strided entries).
     out = momentum.new_zeros(1 + d, b * grid.n_nodes)
     for part in _chunks(b * n, (1 + d) * index.shape[0], momentum.device):
         value = (table @ coef[..., part]) * weight[:, part]  # (1 + d, S, chunk)
-        flat = index[:, part].reshape(-1)
-        for c in range(1 + d):
-            out[c].scatter_add_(0, flat, value[c].view(-1))
+        flat = index[:, part].reshape(1, -1).expand(1 + d, -1)
+        out.scatter_add_(1, flat, value.view(1 + d, -1))
     out = out.view(1 + d, b, grid.n_nodes)
     # The momentum stays channel-first in memory, returned as a (B, n_nodes, d) view:
     # elementwise grid updates keep that layout and G2P gathers from its contiguous rows.
