@@ -92,7 +92,11 @@ class SwinBlock(nn.Module):
         y = F.pad(x, (0, 0, 0, wp - w, 0, hp - h)) if (hp, wp) != (h, w) else x
         if any(geom.shift):
             y = torch.roll(y, shifts=(-geom.shift[0], -geom.shift[1]), dims=(1, 2))
-        y = self.attn(window_partition(y, geom.window), geom.window, attention_mask(geom, device=x.device, dtype=x.dtype))
+        y = self.attn(
+            window_partition(y, geom.window),
+            geom.window,
+            attention_mask(geom, device=x.device, dtype=x.dtype),
+        )
         y = window_reverse(y, geom.window, hp, wp)
         if any(geom.shift):
             y = torch.roll(y, shifts=geom.shift, dims=(1, 2))
