@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sciml.atomic import atomic_write_text
 from sciml.catalog import PresetError, YamlLoader, load_yaml, preset_names, read_preset
@@ -199,6 +199,19 @@ class EvaluationSpec(_Strict):
     n_plot_samples: int = Field(default=3, ge=0)
 
 
+class InitFromSpec(_Strict):
+    """Start from another run's weights (fine-tuning); see :mod:`sciml.training.finetune`."""
+
+    run: str = Field(description="the trained run directory")
+    checkpoint: Literal["best", "last"] = "best"
+    reinit: list[str] = Field(
+        default_factory=list, description="regexes of state-dict names to keep re-initialized"
+    )
+    freeze: list[str] = Field(
+        default_factory=list, description="regexes of parameter names not to train"
+    )
+
+
 class Spec(_Strict):
     """A whole experiment."""
 
@@ -214,6 +227,15 @@ class Spec(_Strict):
         default=None,
         description="problem kind (see `sciml info`); default: the task of data.kind",
     )
+    init_from: InitFromSpec | None = Field(
+        default=None, description="fine-tune: a run directory, or {run, checkpoint, reinit, freeze}"
+    )
+
+    @field_validator("init_from", mode="before")
+    @classmethod
+    def _run_shorthand(cls, value: Any) -> Any:
+        return {"run": value} if isinstance(value, str) else value
+
     constraint: dict[str, Any] | None = Field(
         default=None,
         description="{name: <registered constraint>, ...options}: applied to the model's output "

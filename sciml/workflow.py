@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,9 @@ from sciml.spec import Spec, SpecError, load_spec, save_spec
 from sciml.tasks import Task, load, read_info, task_for
 from sciml.tasks.base import validation_size
 from sciml.training import Trainer, check_device, seed_everything
+from sciml.training.checkpoint import CheckpointError, load_checkpoint
 from sciml.training.config import RESUME_EXEMPT, fingerprint
+from sciml.training.finetune import initialize_from
 from sciml.training.run_lock import acquire_run_lock
 
 
@@ -145,6 +148,8 @@ def train(
         shutil.rmtree(run_dir)
     task, model, train_set, val_set, info = _open_and_build(spec)
     train_set, val_set = task.fit(model, train_set, val_set)
+    if spec.init_from is not None:
+        info["init_from"] = _initialize_from(spec, model)
     loss = task.loss()
     if main_rank:
         try:
@@ -156,6 +161,30 @@ def train(
         atomic_write_text(json.dumps(info), run.model_info)
         atomic_write_text(json.dumps(file_identity(spec.data.file)), run.data_identity)
     return _fit(spec, model, loss, train_set, val_set, run_dir, progress=progress, resume=False)
+
+
+def _initialize_from(spec: Spec, model: torch.nn.Module) -> dict[str, Any]:
+    """Fine-tuning: the pretrained run's matching weights into ``model`` (after the new data's
+    normalizers are fitted, which are kept); prints and returns what was loaded."""
+    init = spec.init_from
+    assert init is not None
+    path = RunDir(init.run).checkpoint(init.checkpoint)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise SpecError(f"init_from: {exc}") from None
+    try:
+        report = initialize_from(model, state["model"], reinit=init.reinit, freeze=init.freeze)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    if not report.loaded:
+        raise SpecError(
+            f"init_from: {path} shares no tensor of matching name and shape with model "
+            f"{spec.model_name!r}; is it a run of the same model family?"
+        )
+    summary = report.summary()
+    print(f"init_from {path}:\n{summary}", file=sys.stderr)
+    return {"run": init.run, "checkpoint": init.checkpoint, "summary": summary}
 
 
 def resume(run_dir: str | os.PathLike, *, progress: bool = True) -> RunResult:
