@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sciml.rundir import RunDirError
+
 __all__ = [
     "RunLockError",
     "acquire_run_lock",
@@ -42,7 +44,7 @@ __all__ = [
 _HELD: dict[Path, tuple[int, Path, list[Path], int]] = {}
 
 
-class RunLockError(ValueError):
+class RunLockError(RunDirError):
     """Another process holds the run directory (the message names it), or the lock cannot be
     created."""
 
@@ -81,7 +83,7 @@ def acquire_run_lock(run_dir: str | os.PathLike) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunLockError(f"{run_dir}: cannot create the folder of its lock file: {exc}") from None
+        raise RunLockError(f"{run_dir}: cannot create the run directory: {exc}") from None
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

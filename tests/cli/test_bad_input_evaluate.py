@@ -7,10 +7,13 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from bad_input import Case, run
 
+from sciml.data.compat import check_model_fits
+from sciml.data.format import DataFileError, DatasetLayout, FieldLayout, write_dataset
 from sciml.data.recipes.base import generate
 
 EVAL_RUN_MISSING = Case(
@@ -165,3 +168,49 @@ def test_export_with_a_batch_size_below_one(capsys, in_tmp, run_dir):
     with pytest.raises(SystemExit) as exc:
         run(capsys, "export", "run", "--batch-size", "0")
     EXPORT_BAD_BATCH.check(exc.value.code, capsys.readouterr().err)
+
+
+def _write_fields(path: Path, coords: dict[str, np.ndarray], n: int = 4) -> None:
+    """A file with the tiny run's fields f and u on another grid."""
+    shape = tuple(len(c) for c in coords.values())
+    layout = DatasetLayout(
+        dataset_name="other",
+        n_trajectories=n,
+        time=np.array([0.0]),
+        coords=coords,
+        fields=[FieldLayout("f", time_varying=False), FieldLayout("u", time_varying=False)],
+    )
+    rng = np.random.default_rng(0)
+    write_dataset(path, layout, {k: rng.normal(size=(n, *shape)) for k in ("f", "u")})
+
+
+@pytest.mark.parametrize(
+    ("coords", "invariant", "message"),
+    [
+        (
+            {"x": np.linspace(0, 1, 8)},
+            True,
+            r"trained on 2D fields of shape \(8, 8\); this data is "
+            r"1D, of shape \(8,\)",
+        ),
+        (
+            {"x": np.linspace(0, 1, 12), "y": np.linspace(0, 1, 12)},
+            False,
+            r"trained at resolution "
+            r"\(8, 8\) and cannot take another .* this data is \(12, 12\)",
+        ),
+    ],
+)
+def test_a_trained_run_is_refused_data_of_another_dimension_or_grid(
+    in_tmp, run_dir, coords, invariant, message
+):
+    """What `sciml evaluate --data` will say once the task calls check_model_fits (the FNO is
+    resolution invariant; the second case stands for a model with a fixed grid)."""
+    import sciml
+    from sciml.data.grid import GridPairDataset
+
+    _write_fields(in_tmp / "other.h5", coords)
+    loaded = sciml.load(run_dir)
+    sample = GridPairDataset(in_tmp / "other.h5", ["f"], ["u"], split="all")[0]
+    with pytest.raises(DataFileError, match=message):
+        check_model_fits("other.h5", loaded.info, sample, resolution_invariant=invariant)

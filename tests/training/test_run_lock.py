@@ -77,5 +77,5 @@ def test_torchrun_ranks_other_than_zero_take_no_lock(tmp_path: Path, monkeypatch
 
 def test_an_unwritable_parent_is_one_clear_error(tmp_path: Path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(RunLockError, match=r"cannot create the folder of its lock file"):
+    with pytest.raises(RunLockError, match=r"file/run: cannot create the run directory"):
         acquire_run_lock(tmp_path / "file" / "run")
