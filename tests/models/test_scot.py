@@ -303,3 +303,14 @@ def test_a_checkpoint_of_another_width_is_refused_naming_the_tensor() -> None:
         ValueError, match=r"does not fit this configuration: missing \['decoder.0.blocks.1"
     ):
         _tiny(depths=[2, 1]).load_pretrained(_tiny(depths=[1, 1]).state_dict())
+
+
+def test_bfloat16_autocast_runs_the_same_code_path_within_its_precision() -> None:
+    # the CUDA mixed-precision path: the float32 bias MLP feeds half-precision attention
+    model = _tiny(spatial_shape=(8, 8))
+    x, t = torch.randn(2, 2, 8, 8), torch.rand(2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(x, t)
+    assert y.dtype == torch.bfloat16
+    reference = model(x, t)
+    assert (y.float() - reference).abs().max() < 0.05 * reference.abs().max()

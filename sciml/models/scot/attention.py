@@ -142,7 +142,9 @@ class WindowAttention(nn.Module):
         if mask is not None:
             nw = mask.shape[0]
             # (B, nW, heads, N, N) view: the window mask broadcasts over samples and heads
-            logits_bias = logits_bias[None] + mask[:, None].to(x.dtype)
+            logits_bias = logits_bias[None] + mask[:, None].to(logits_bias.dtype)
             q, k, v = (a.view(bw // nw, nw, h, n, c // h) for a in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias, scale=1.0)
+        # under autocast q may be half precision while the bias MLP ran in float32
+        attn_mask = logits_bias.to(q.dtype)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=1.0)
         return self.proj(out.reshape(bw, h, n, c // h).transpose(1, 2).reshape(bw, n, c))
