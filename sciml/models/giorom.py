@@ -305,7 +305,8 @@ class GIOROM(GNS):
     n_encoder_layers, n_decoder_layers:
         Interaction networks before and after the operator block (GIOROM: 1–2).
     grid_size:
-        Latent grid points per axis ``G`` (GIOROM 2D: 32).
+        Latent grid points per axis ``G`` (GIOROM 2D: 32). The grid has ``d`` axes, so in 3D
+        it holds ``G³`` nodes; GIOROM's 3D configurations instead query a 2D ``16²`` grid.
     gno_radius:
         GNO neighbourhood radius (m); default ``1.5`` grid spacings. Must be at least half a
         grid-cell diagonal, so that every particle in the box has a grid node within it.
