@@ -37,9 +37,11 @@ class Stencil:
 
     Attributes
     ----------
-    index:
-        ``(B, N, S)`` long — flat node index into a ``(B·n_nodes)`` grid array (batch offset
-        included).
+    base:
+        ``(B·N,)`` long — flat index of each particle's first stencil node in a
+        ``(B·n_nodes)`` grid array (batch offset included).
+    offset_index:
+        ``(S,)`` long — flat index of each stencil node relative to the first one.
     weight:
         ``(B, N, S)`` — B-spline weight ``w_{ip}`` (dimensionless, sums to 1 over ``S``).
     frac:
@@ -50,15 +52,29 @@ class Stencil:
     dx:
         Cell width Δx (m).
 
-    ``dpos`` (``(B, N, S, d)``, ``x_i − x_p = (o − f) Δx`` in metres) is computed on demand: the
-    transfers use ``f`` and ``o`` separately, which avoids materialising it.
+    ``index`` (``(B, N, S)`` flat node indices) and ``dpos`` (``(B, N, S, d)``,
+    ``x_i − x_p = (o − f) Δx`` in metres) are computed on demand: the transfers build the indices
+    of one particle chunk at a time from ``base`` and ``offset_index`` (:meth:`chunk_index`), and
+    use ``f`` and ``o`` separately, which avoids materialising either array.
     """
 
-    index: torch.Tensor
+    base: torch.Tensor
+    offset_index: torch.Tensor
     weight: torch.Tensor
     frac: torch.Tensor
     offsets: torch.Tensor
     dx: float
+
+    @property
+    def index(self) -> torch.Tensor:
+        """``(B, N, S)`` long flat node indices into a ``(B·n_nodes)`` grid array."""
+        b, n, s = self.weight.shape
+        return self.chunk_index(slice(None)).view(s, b, n).permute(1, 2, 0)
+
+    def chunk_index(self, part: slice) -> torch.Tensor:
+        """``(S, chunk)`` flat node indices of the particles ``part`` of the ``B·N``, stencil-major
+        (a fresh contiguous array)."""
+        return self.offset_index.unsqueeze(-1) + self.base[part]
 
     @property
     def dpos(self) -> torch.Tensor:
@@ -164,9 +180,9 @@ class Grid:
         if batch > 1:
             batch_offset = torch.arange(batch, device=device) * self.n_nodes
             base_index = base_index + batch_offset.repeat_interleave(count)
-        index = base_index + self.offset_index.to(device).unsqueeze(-1)  # (S, B·N)
         return Stencil(
-            index=index.view(s, batch, count).permute(1, 2, 0),
+            base=base_index,
+            offset_index=self.offset_index.to(device),
             weight=weight.view(s, batch, count).permute(1, 2, 0),
             frac=ft.t().view(batch, count, dim),  # a view of the (d, B·N) array
             offsets=offsets,
