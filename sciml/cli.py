@@ -109,6 +109,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if args.spec is not None:
         # the data file a spec trains on: its recipe, its `data.generate` parameters, its path
         spec = load_spec(args.spec)
+        if spec.data.dataset is None:
+            raise SpecError(
+                f"{args.spec}: data.dataset is not set: no recipe makes {spec.data.file} "
+                "(it is a file of yours or from `sciml import`)"
+            )
         if recipe is not None and recipe != spec.data.dataset:
             raise SpecError(f"{args.spec}: data.dataset is {spec.data.dataset!r}, not {recipe!r}")
         recipe, spec_params, default_out = (
@@ -150,7 +155,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"; data file {spec.data.file} not found (make it with: sciml generate --spec "
             f"{args.spec}), so the model was not built"
         )
-    print(f"{args.spec}: valid (model {spec.model_name}, dataset {spec.data.dataset}){checked}")
+    source = spec.data.dataset or spec.data.file
+    print(f"{args.spec}: valid (model {spec.model_name}, dataset {source}){checked}")
     if args.show:
         print(spec.to_yaml())
     return 0
@@ -165,6 +171,33 @@ def _cmd_export(args: argparse.Namespace) -> int:
         # (a place that cannot be written export reports itself, before it writes)
         check_output_file(args.out, example_name="surrogate.pt2")
     path = export(run_dir, args.out, format=args.format, batch_size=args.batch_size)
+    print(f"wrote {path}")
+    return 0
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    """``["u=y", "v=X.0"]`` → ``{"u": "y", "v": "X.0"}``; a one-line error otherwise."""
+    from sciml.spec import SpecError
+
+    out = {}
+    for item in items:
+        name, sep, key = item.partition("=")
+        if not sep or not name or not key:
+            raise SpecError(f"{flag} {item!r}: expected NAME=KEY, e.g. {flag} u=y")
+        out[name] = key
+    return out
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from sciml.data.importers import import_arrays
+
+    path = import_arrays(
+        args.source,
+        args.out,
+        _pairs(args.field, "--field"),
+        coords=_pairs(args.coord, "--coord") or None,
+        periodic=args.periodic,
+    )
     print(f"wrote {path}")
     return 0
 
@@ -292,6 +325,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2 or .ts)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "import", help="turn arrays of an .npz or torch .pt file into a sciml data file"
+    )
+    p.add_argument("source", help="an .npz or a .pt/.pth holding a dict of arrays")
+    p.add_argument("--out", required=True, help="the sciml HDF5 file to write")
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=KEY",
+        help="a field and the source key of its (N, *S) array, e.g. u=y or v=X.0 (repeatable)",
+    )
+    p.add_argument(
+        "--coord",
+        action="append",
+        default=[],
+        metavar="AXIS=KEY",
+        help="grid coordinates of one axis, e.g. x=X.1 (default: uniform on [0, 1])",
+    )
+    p.add_argument("--periodic", action="store_true", help="periodic axes (default: walls)")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("info", help="list models, recipes, presets and devices")
     p.set_defaults(func=_cmd_info)

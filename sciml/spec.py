@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sciml.atomic import atomic_write_text
 from sciml.catalog import PresetError, YamlLoader, load_yaml, preset_names, read_preset
@@ -87,7 +95,11 @@ class NormalizeSpec(_Strict):
 class DataSpec(_Strict):
     """Which dataset file, which fields go in and out, and the train/test split."""
 
-    dataset: str = Field(description="recipe name (see `sciml info`) that generates the file")
+    dataset: str | None = Field(
+        default=None,
+        description="recipe name (see `sciml info`) that generates the file; unset for a file no "
+        "recipe made (`sciml import`, your own writer), which then needs data.path",
+    )
     path: str | None = Field(
         default=None, description="HDF5 file; default data/<dataset>.h5 (relative to the cwd)"
     )
@@ -120,6 +132,14 @@ class DataSpec(_Strict):
     shuffle: bool = Field(
         default=_DEFAULT.shuffle, description="new seeded sample order each epoch (else file order)"
     )
+
+    @model_validator(mode="after")
+    def _file_is_named(self) -> DataSpec:
+        if self.dataset is None and self.path is None:
+            raise ValueError(
+                "give data.dataset (a recipe, see `sciml info`) or data.path (a file of yours)"
+            )
+        return self
 
     @property
     def file(self) -> Path:
@@ -578,10 +598,9 @@ def _check_model_keys(spec: Spec, where: str) -> None:
 
 
 def _check_names(spec: Spec, source: str, lines: Mapping[tuple[str, ...], int]) -> None:
-    checks: list[tuple[tuple[str, ...], str, Any]] = [
-        (("data", "dataset"), spec.data.dataset, RECIPES),
-        (("data", "kind"), spec.data.kind, DATASETS),
-    ]
+    checks: list[tuple[tuple[str, ...], str, Any]] = [(("data", "kind"), spec.data.kind, DATASETS)]
+    if spec.data.dataset is not None:
+        checks.append((("data", "dataset"), spec.data.dataset, RECIPES))
     checks += [
         (("evaluation", "metrics", str(i)), m, METRICS)
         for i, m in enumerate(spec.evaluation.metrics)

@@ -145,6 +145,22 @@ class DatasetLayout:
     generator: str = "sciml"
     dtype: str = "float32"
 
+    def __post_init__(self) -> None:
+        if self.grid_type == "unstructured":
+            return
+        axes = {}
+        for name, values in self.coords.items():
+            a = np.asarray(values)
+            if a.ndim != 1 and sum(n > 1 for n in a.shape) == 1:
+                a = a.reshape(-1)  # an axis given as a column, e.g. DeepXDE's (m, 1) trunk grid
+            if a.ndim != 1:
+                raise ValueError(
+                    f"coords[{name!r}] must be the 1-D coordinates of one grid axis, got shape "
+                    f"{a.shape}; scattered points go in coords={{'points': (P, d)}}"
+                )
+            axes[name] = a
+        self.coords = axes
+
     @property
     def grid_type(self) -> str:
         return "unstructured" if "points" in self.coords else "cartesian"
@@ -381,9 +397,16 @@ class DatasetWriter:
             a = np.asarray(_to_numpy(arrays[name]), dtype=self.layout.dtype)
             expected = shape[1:]
             if a.shape[1:] != expected or (b is not None and a.shape[0] != b):
+                steady = len(self.layout.time) == 1 and a.shape[1:] == expected[1:]
+                hint = (
+                    "; for steady data without a time axis declare the field with "
+                    "FieldLayout(name, time_varying=False)"
+                    if steady
+                    else ""
+                )
                 raise DataFileError(
                     self.path,
-                    f"got shape {a.shape}, expected (b, {', '.join(map(str, expected))})",
+                    f"got shape {a.shape}, expected (b, {', '.join(map(str, expected))}){hint}",
                     key,
                 )
             if not np.isfinite(a).all():
@@ -471,8 +494,14 @@ def write_dataset(
     path: str | os.PathLike, layout: DatasetLayout, arrays: Mapping[str, Any]
 ) -> Path:
     """Write a whole dataset in one call (atomic). ``arrays`` as in :meth:`DatasetWriter.write`."""
-    with DatasetWriter(path, layout) as w:
-        w.write(0, arrays)
+    writer = DatasetWriter(path, layout)
+    try:
+        with writer as w:
+            w.write(0, arrays)
+    except BaseException:
+        # one call, nothing to resume: a failed write leaves no .partial behind
+        writer.partial.unlink(missing_ok=True)
+        raise
     return Path(path)
 
 

@@ -75,7 +75,9 @@ class Task(ABC):
         data = self.spec.data
         file = Path(path) if path is not None else data.file
         if not file.exists():
-            hint = f"; make it with: {generate_command(data)}" if path is None else ""
+            hint = ""
+            if path is None and data.dataset is not None:
+                hint = f"; make it with: {generate_command(data)}"
             raise DataFileError(file, f"data file not found{hint}")
         options = {
             "split": split,
