@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from sciml.atomic import atomic_write_text
 from sciml.data.format import file_identity, identity_difference
+from sciml.data.output_path import OutputPathError, check_output_dir
 from sciml.devices import resolve_device
 from sciml.evaluation.runner import write_report
 from sciml.rundir import RunDir, RunDirError
@@ -37,6 +38,7 @@ from sciml.training import Trainer, check_device, seed_everything
 from sciml.training.checkpoint import CheckpointError, load_checkpoint
 from sciml.training.config import RESUME_EXEMPT, fingerprint
 from sciml.training.finetune import initialize_from
+from sciml.training.memory import warn_if_too_large
 from sciml.training.run_lock import acquire_run_lock
 
 
@@ -135,6 +137,10 @@ def train(
 ) -> RunResult:
     """Train the model of ``spec`` into ``run_dir`` (default ``runs/<spec.name>``)."""
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / spec.name
+    try:
+        check_output_dir(run_dir, what="run directory")
+    except OutputPathError as exc:
+        raise RunDirError(str(exc)) from None
     acquire_run_lock(run_dir)  # before anything touches the directory (--overwrite deletes it)
     _check_trainer_device(spec)
     # Under torchrun every rank runs this function; only rank 0 owns the run directory.
@@ -148,6 +154,7 @@ def train(
         shutil.rmtree(run_dir)
     task, model, train_set, val_set, info = _open_and_build(spec)
     train_set, val_set = task.fit(model, train_set, val_set)
+    warn_if_too_large(model, train_set[0], spec.trainer.batch_size, spec.trainer.device)
     if spec.init_from is not None:
         info["init_from"] = _initialize_from(spec, model)
     loss = task.loss()

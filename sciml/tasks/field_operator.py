@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sciml.constraints.wrap import wrap_constraint
+from sciml.data.compat import check_model_fits
 from sciml.data.format import DatasetFile
 from sciml.data.grid import InMemoryDataset
 from sciml.embed import Surrogate, example_input
@@ -132,6 +133,14 @@ class FieldOperatorTask(Task):
         sections: dict[str, dict[str, Any]] = {}
         figures: list[Path] = []
         test_set = self.dataset(split, path=data)
+        if data is not None:
+            # another file: its fields, dimension and grid must be ones the model can take
+            check_model_fits(
+                data,
+                loaded.info,
+                test_set[0],
+                resolution_invariant=loaded.model.resolution_invariant and not loaded.needs_coords,
+            )
         runs: list[tuple[str, Any]] = [(split, test_set)]
         for res in resolutions or spec.evaluation.resolutions:
             sub = _subsample_for(test_set.file, res)
