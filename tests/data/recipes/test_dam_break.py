@@ -94,3 +94,16 @@ def test_floor_friction_slows_the_front_onto_the_experiment(column, rough):
     assert (Z_r < np.interp(T_RECORDED, *_front(column)) - 0.05).all()
     ratio = Z_r / martin_moyce_front(T_RECORDED)
     assert (np.abs(ratio - 1) < 0.07).all(), ratio
+
+
+def test_bad_column_settings_are_refused_with_the_option_named() -> None:
+    from pydantic import ValidationError
+
+    from sciml.data.recipes.dam_break import DamBreakConfig
+
+    with pytest.raises(ValidationError, match="front_fraction"):
+        DamBreakConfig(front_fraction=0.7)
+    with pytest.raises(ValidationError, match="wall_friction"):
+        DamBreakConfig(wall_friction=-0.1)
+    with pytest.raises(ValidationError, match="box_size=1 m"):
+        DamBreakConfig(box_size=1.0, width_range=(0.5, 0.5))
