@@ -95,3 +95,12 @@ def test_an_iteration_that_cannot_converge_raises() -> None:
     solver = DiffusionSorptionFV(16, picard_max_iter=1, picard_tol=0.0)
     with pytest.raises(ImplicitSolveError, match="did not converge in 1 iterations"):
         solver.step(torch.full((1, 16), 0.1, dtype=torch.float64), 10.0)
+
+
+def test_float32_run_agrees_with_float64() -> None:
+    gen = torch.Generator().manual_seed(1)
+    u0 = 0.2 * torch.rand(2, 32, generator=gen, dtype=torch.float64)
+    ref = DiffusionSorptionFV(32).rollout(u0, 4, dt=25.0)
+    single = DiffusionSorptionFV(32, dtype=torch.float32, picard_tol=1e-6).rollout(u0, 4, dt=25.0)
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single.double(), ref, atol=1e-5, rtol=0)
