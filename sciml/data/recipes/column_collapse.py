@@ -78,4 +78,5 @@ class ColumnCollapse(ColumnRecipe):
 
     Config = ColumnCollapseConfig
     name = "column_collapse"
+    walls_on_plane = False
     summary = "2D granular column collapse (sand), particles (N,T,P,2) + run-out front (N,T)"

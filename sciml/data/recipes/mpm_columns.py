@@ -8,7 +8,10 @@ that register them. Each trajectory releases one column of width ``w`` (m) and a
 (:class:`~sciml.solvers.mpm.Walls`, separating), which is the left wall and the floor. The walls
 take Coulomb friction coefficients, ``floor_friction`` for the floor and ``wall_friction`` for the
 side walls (default 0: free slip); they act on the wall nodes where material presses on the wall
-(Stomakhin et al. 2013, §8).
+(Stomakhin et al. 2013, §8). ``dam_break`` puts the walls on the planes ``o``
+(``Walls(on_plane=True)``: no material behind them); ``column_collapse`` keeps the Taichi/NCLaw
+wall layer and its floor friction in a half-space collider through ``y = o + Δx/2``, the setup its
+run-out was calibrated with (:attr:`ColumnRecipe.walls_on_plane`).
 
 The body is a fixed ``n_x × n_y`` cell-centred reference lattice (the ``points`` coordinates of the
 file, in ``[0, 1]²``) stretched to ``w × h``, so every trajectory has the same particle count and
@@ -28,7 +31,8 @@ sheet of particles at a wall) do not define it:
   ``front = w`` at ``t = 0``);
 * ``top`` (m): the height of the ``k``-th highest particle above the floor, ``y_(k) − o + s_y/2``;
 * ``wall_depth`` (m): the depth of material at the left wall: the same height over the particles
-  within ``2 s_x`` of the wall (``k`` counted over those; 0 when none is there).
+  within ``w/10`` of the wall (a band independent of the resolution; ``k`` counted over those
+  particles; 0 when none is there).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from pydantic import Field, model_validator
 from sciml.data.format import DatasetLayout
 from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
 from sciml.data.recipes.mpm_bodies import particle_fields, rollout_frames
-from sciml.solvers.mpm import Grid, MPMSimulator, MPMState, Walls
+from sciml.solvers.mpm import Grid, HalfSpaceCollider, MPMSimulator, MPMState, Walls
 from sciml.solvers.mpm.materials import DENSITY, PRESETS, make_material
 
 __all__ = ["ColumnConfig", "ColumnRecipe", "column_extent", "origin"]
@@ -135,7 +139,7 @@ def column_extent(
     s_x = (np.asarray(width) / n_x)[:, None]
     half_y = (np.asarray(height) / n_y / 2)[:, None]
     x, y = position[..., 0], position[..., 1]
-    near = x - o < 2 * s_x[..., None]  # (N, T, P) particles at the left wall
+    near = x - o < 0.1 * np.asarray(width)[:, None, None]  # (N, T, P) within w/10 of the wall
     k_near = np.maximum(1, np.ceil(config.front_fraction * near.sum(-1)))  # (N, T)
     # k-th highest over the particles at the wall: rank of each height among them
     y_near = np.where(near, y, -np.inf)
@@ -154,6 +158,10 @@ class ColumnRecipe(Recipe):
     Config: ClassVar[type[ColumnConfig]] = ColumnConfig
     #: ``dataset_name`` of the files
     name: ClassVar[str]
+    #: walls on the planes ``o`` (``Walls(on_plane=True)``, friction in the walls); ``False``: the
+    #: Taichi/NCLaw wall layer with the floor friction in a collider (the calibration of
+    #: ``column_collapse``, whose run-out grows by ~5–15 % with the walls on the planes)
+    walls_on_plane: ClassVar[bool] = True
 
     def generate(
         self,
@@ -185,12 +193,22 @@ class ColumnRecipe(Recipe):
         )
         grid = Grid(2, config.grid_n, size=config.box_size)
         o = origin(config.grid_n, grid.bound, box_size=config.box_size)
-        friction = [(config.wall_friction,) * 2, (config.floor_friction, 0.0)]
-        sim = MPMSimulator(
-            grid,
-            make_material(config.material, **config.material_parameters()),
-            walls=Walls("separate", friction=friction, on_plane=True),
-        )
+        law = make_material(config.material, **config.material_parameters())
+        if self.walls_on_plane:
+            friction = [(config.wall_friction,) * 2, (config.floor_friction, 0.0)]
+            sim = MPMSimulator(grid, law, walls=Walls(friction=friction, on_plane=True))
+        else:
+            # Taichi/NCLaw wall layer; the floor's friction acts through a half-space collider
+            # on the node row y = o, the first one that layer leaves alone
+            floor = HalfSpaceCollider(
+                [0.0, o + grid.dx / 2], [0.0, 1.0], friction=config.floor_friction
+            )
+            sim = MPMSimulator(
+                grid,
+                law,
+                walls=Walls(friction=[(config.wall_friction,) * 2, (0.0, 0.0)]),
+                colliders=[floor] if config.floor_friction > 0 else [],
+            )
         opts: dict[str, Any] = {"dtype": torch.float64, "device": torch.device(device)}
         sim = sim.to(**opts)
         ref_t = torch.as_tensor(ref, **opts)
