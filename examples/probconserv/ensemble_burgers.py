@@ -80,7 +80,7 @@ def main() -> None:
         opt.step()
         step += 1
         if step % 200 == 0:
-            print(f"  step {step}  NLL/member {float(loss) / args.members:.3f}", flush=True)
+            print(f"  step {step}  NLL/member {loss.item() / args.members:.3f}", flush=True)
 
     model = model.double().eval()
     test = slice(args.n_train, n)

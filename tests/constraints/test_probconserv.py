@@ -13,6 +13,8 @@ from sciml.constraints.probconserv import (
     periodic_weights,
     trapezoid_weights,
 )
+from sciml.evaluation.metrics import gaussian_log_likelihood
+from sciml.models.anp import ANP
 from sciml.models.outputs import GaussianOutput
 from sciml.registry import CONSTRAINTS
 from sciml.solvers.gpme import total_mass
@@ -138,7 +140,9 @@ def test_gradients_through_the_update_pass_gradcheck(diagonal: bool) -> None:
         return conservation_update(mu, cov, g, b, mode=mode, noise_var=noise_var)
 
     for mode, noise_var in (("probconserv", 0.0), ("soft", 0.1), ("hardc", 0.0)):
-        assert torch.autograd.gradcheck(functools.partial(update, mode=mode, noise_var=noise_var), (mu, cov, b))
+        assert torch.autograd.gradcheck(
+            functools.partial(update, mode=mode, noise_var=noise_var), (mu, cov, b)
+        )
 
 
 def test_periodic_weights_are_the_rectangle_rule_on_a_uniform_grid() -> None:
@@ -222,3 +226,24 @@ def test_bad_options_name_the_allowed_values() -> None:
         ProbConserv()(
             torch.zeros(1, 4), {"coords": torch.linspace(0, 1, 4), "mass": torch.zeros(1)}
         )
+
+
+def test_training_through_the_constraint_reaches_the_model_parameters() -> None:
+    # the constrained Gaussian NLL back-propagates into a probabilistic model (trained variant)
+    torch.manual_seed(0)
+    model = ANP(hidden=8, latent=8, n_heads=2, dropout=0.0)
+    t = torch.full((2, 1), 0.05)
+    x = torch.linspace(0, 1, 12)
+    grid = torch.stack([t.expand(2, 12), x.expand(2, 12)], dim=-1)
+    ctx_x, ctx_y = torch.rand(2, 5, 2), torch.rand(2, 5, 1)
+    out = model(ctx_x, ctx_y, grid)
+    out = GaussianOutput(out.mean.reshape(2, 1, 12), out.var.reshape(2, 1, 12))
+    layer = ProbConserv(problem="stefan", parameter_key="u_star")
+    batch = {"coords": x, "t": t, "u_star": torch.tensor([0.6, 0.65])}
+    constrained = layer(out, batch)
+    target = torch.rand(2, 1, 12)
+    loss = -gaussian_log_likelihood(constrained, target).mean()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0

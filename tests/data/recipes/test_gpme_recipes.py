@@ -1,4 +1,7 @@
-"""GPME recipes: grid files with the exact mass series, test/train parameters, ANP point sets, errors."""
+"""GPME recipes: grid files with the exact mass series, test/train parameters, ANP point sets.
+
+(Named apart from tests/solvers/test_gpme.py: pytest needs unique test module basenames here.)
+"""
 
 from __future__ import annotations
 
