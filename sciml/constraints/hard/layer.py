@@ -12,8 +12,12 @@ Du, Krishnapriyan, "Scaling physics-informed hard constraints with mixture-of-ex
 ``K = ∏ experts[i]`` blocks; expert ``k`` solves its own problem with ``m`` points of its block
 and *all* initial/boundary rows, and :math:`u(x) = b(x)\cdot\omega_{k(x)}`. All ``B·K`` problems
 go through one batched Levenberg–Marquardt call in float64; ``experts = [1, 1]`` is PI-HC.
-Interface-continuity rows are not implemented (the paper has none; the prediction may jump
-between blocks).
+The paper has no interface rows, so the prediction may jump between blocks. **Our extension**
+(``interface_weight > 0``, not in the paper): the ``K`` experts of a sample are solved as one
+problem in the ``K·N`` weights, with the rows
+:math:`\lambda\, b(x_q)\cdot(\omega_{k(p)} - \omega_{k(q)}) = 0` at every pair of neighbouring
+grid points ``p, q`` in different blocks (continuity of the two experts' fields at ``x_q``). This
+couples the experts, so they are no longer independent solves.
 
 The backward pass is the implicit-function-theorem solve of
 :mod:`sciml.constraints.hard.implicit` (``backward_mode``). Each forward records
@@ -102,6 +106,9 @@ class HardPDEConstraint(Constraint):
         the points of ``seed``).
     pde_options:
         Keyword arguments of the PDE class (e.g. ``residual_scale``, ``t_end``).
+    interface_weight:
+        :math:`\\lambda` of the interface-continuity rows (our extension, module docstring); 0
+        (default, the paper) solves the experts independently.
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class HardPDEConstraint(Constraint):
         on_nonconvergence: str = "warn",
         seed: int = 0,
         pde_options: Mapping[str, Any] | None = None,
+        interface_weight: float = 0.0,
     ) -> None:
         super().__init__()
         if isinstance(pde, str):
@@ -142,6 +150,9 @@ class HardPDEConstraint(Constraint):
             )
         if not ridge >= 0:
             raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+        if not interface_weight >= 0:
+            raise ValueError(f"interface_weight must be >= 0, got {interface_weight!r}")
+        self.interface_weight = float(interface_weight)
         self.n_basis = n_basis
         self.n_points = n_points
         self.experts = [int(e) for e in experts]
@@ -224,18 +235,63 @@ class HardPDEConstraint(Constraint):
         b, k, m = basis.shape[0], *points.shape
         d = feats[..., points.flatten()].reshape(b, feats.shape[1], self.n_basis, k, m)
         d = d.permute(0, 3, 4, 1, 2).reshape(b * k, m, feats.shape[1], self.n_basis)
-        system = LeastSquaresSystem(
-            features=d,
-            pointwise=self.pde.pointwise,
-            lhs=lhs.repeat_interleave(k, dim=0),
-            rhs=rhs.to(torch.float64).repeat_interleave(k, dim=0),
-            ridge=self.ridge,
-        )
+        rhs = rhs.to(torch.float64)
+        if self.interface_weight > 0 and k > 1:
+            system = self._coupled_system(basis, blocks, d, lhs, rhs)
+        else:
+            system = LeastSquaresSystem(
+                features=d,
+                pointwise=self.pde.pointwise,
+                lhs=lhs.repeat_interleave(k, dim=0),
+                rhs=rhs.repeat_interleave(k, dim=0),
+                ridge=self.ridge,
+            )
         weights, result = solve_least_squares(system, mode=self.backward_mode, options=self.options)
         self._record(result, system)
         w = weights.reshape(b, k, self.n_basis)[:, blocks]  # (B, *S, N)
         u = (basis.movedim(1, -1) * w).sum(-1, keepdim=True).movedim(-1, 1)
         return u.to(output.dtype)
+
+    def _coupled_system(
+        self, basis: Tensor, blocks: Tensor, d: Tensor, lhs: Tensor, rhs: Tensor
+    ) -> LeastSquaresSystem:
+        """All experts of a sample as one problem in ``K·N`` weights, plus interface rows."""
+        b, n, k = basis.shape[0], self.n_basis, self.n_experts
+        m, f = d.shape[1], d.shape[2]
+        d = d.reshape(b, k, m, f, n)
+        joint = d.new_zeros(b, k, m, f, k, n)
+        lhs_joint = lhs.new_zeros(b, k, lhs.shape[1], k, n)
+        for e in range(k):
+            joint[:, e, :, :, e] = d[:, e]
+            lhs_joint[:, e, :, e] = lhs
+        pairs = []  # (p, q) flat indices of neighbours in different blocks
+        flat = torch.arange(blocks.numel(), device=blocks.device).reshape(blocks.shape)
+        for axis in range(blocks.ndim):
+            here = blocks.narrow(axis, 0, blocks.shape[axis] - 1)
+            there = blocks.narrow(axis, 1, blocks.shape[axis] - 1)
+            cut = here != there
+            pairs.append(
+                torch.stack(
+                    [
+                        flat.narrow(axis, 0, blocks.shape[axis] - 1)[cut],
+                        flat.narrow(axis, 1, blocks.shape[axis] - 1)[cut],
+                    ]
+                )
+            )
+        p, q = torch.cat(pairs, dim=1)
+        values = basis.flatten(2)[:, :, q].transpose(1, 2)  # (B, n_if, N): b(x_q)
+        rows = values.new_zeros(b, q.numel(), k, n)
+        index = torch.arange(q.numel(), device=q.device)
+        rows[:, index, blocks.flatten()[p]] += self.interface_weight * values
+        rows[:, index, blocks.flatten()[q]] -= self.interface_weight * values
+        interface = rows.reshape(b, q.numel(), k * n)
+        return LeastSquaresSystem(
+            features=joint.reshape(b, k * m, f, k * n),
+            pointwise=self.pde.pointwise,
+            lhs=torch.cat([lhs_joint.reshape(b, -1, k * n), interface], dim=1),
+            rhs=torch.cat([rhs.repeat(1, k), rhs.new_zeros(b, q.numel())], dim=1),
+            ridge=self.ridge,
+        )
 
     def _record(self, result: LMResult, system: LeastSquaresSystem) -> None:
         self.last_result = result
@@ -243,10 +299,11 @@ class HardPDEConstraint(Constraint):
         if self.ridge == 0:
             _, jac = system.residual_and_jacobian(result.solution.detach())
             rank = torch.linalg.matrix_rank(jac.detach())
-            if (rank < self.n_basis).any():
+            if (rank < system.n_unknowns).any():
                 raise SingularSystemError(
                     f"rank-deficient least-squares system: the constraint rows determine only "
-                    f"{int(rank.min())} of n_basis={self.n_basis} basis weights (ridge=0); use "
+                    f"{int(rank.min())} of {system.n_unknowns} weights (n_basis={self.n_basis}, "
+                    f"ridge=0); use "
                     f"ridge > 0, more points or fewer basis functions"
                 )
         bad = result.n_not_converged

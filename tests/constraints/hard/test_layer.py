@@ -112,7 +112,7 @@ def test_rank_deficient_system_without_ridge_is_an_error(ds_batch) -> None:
     basis = smooth_basis(2, 6, 16)
     basis = torch.cat([basis[:, :4], basis[:, :4]], dim=1)  # each function twice
     layer = HardPDEConstraint(n_basis=8, n_points=None, ridge=0.0)
-    with pytest.raises(SingularSystemError, match="determine only 4 of n_basis=8"):
+    with pytest.raises(SingularSystemError, match=r"determine only 4 of 8 weights \(n_basis=8"):
         layer(basis, ds_batch)
     # with the ridge the duplicated weights are split evenly and the solve is well posed
     ridged = HardPDEConstraint(n_basis=8, n_points=None, **OPTS)
@@ -170,3 +170,33 @@ def test_metrics_report_the_last_solve_and_the_backbone_needs_n_basis_channels(d
     m = layer.metrics()
     assert m["lm_iters_mean"] == float(layer.last_result.n_iter.double().mean()) > 0
     assert m["lm_not_converged"] == 0 and m["lm_not_converged_total"] == 0
+
+
+def test_interface_rows_extension_reduces_the_jump_between_experts(ds_batch) -> None:
+    """Our extension (not in the paper): continuity rows couple the experts of a sample."""
+    basis = smooth_basis(2, 6, 16)
+    plain = HardPDEConstraint(n_basis=8, n_points=None, experts=(1, 2), **OPTS)
+    coupled = HardPDEConstraint(
+        n_basis=8, n_points=None, experts=(1, 2), interface_weight=10.0, **OPTS
+    )
+
+    def jump(layer: HardPDEConstraint) -> torch.Tensor:
+        w = layer.last_result.solution.reshape(2, 2, 8)
+        # both experts' fields on the first column of the right block (x index 8)
+        return torch.einsum("bnt,bkn->bkt", basis[..., 8], w).diff(dim=1).abs().max()
+
+    plain(basis, ds_batch)
+    u = coupled(basis, ds_batch)
+    assert coupled.last_result.converged.all()
+    assert coupled.last_result.solution.shape == (2, 16)  # one problem of K·N weights per sample
+    assert jump(coupled) < 0.1 * jump(plain)
+    assert torch.isfinite(u).all()
+    with pytest.raises(ValueError, match="interface_weight must be >= 0"):
+        HardPDEConstraint(n_basis=8, interface_weight=-1.0)
+
+
+def test_interface_rows_are_not_used_with_one_expert(ds_batch) -> None:
+    basis = smooth_basis(2, 6, 16)
+    a = HardPDEConstraint(n_basis=8, n_points=None, **OPTS)(basis, ds_batch)
+    b = HardPDEConstraint(n_basis=8, n_points=None, interface_weight=5.0, **OPTS)(basis, ds_batch)
+    torch.testing.assert_close(a, b)
