@@ -65,6 +65,9 @@ def main() -> None:
     p.add_argument("--n-points", type=int, default=0, help="PDE points per expert (0: all)")
     p.add_argument("--experts", type=int, default=4, help="spatial experts of --model moe")
     p.add_argument("--residual-scale", type=float, default=1.0)
+    p.add_argument(
+        "--interface-weight", type=float, default=0.0, help="continuity rows (our extension)"
+    )
     p.add_argument("--n-train", type=int, default=32)
     p.add_argument("--n-test", type=int, default=8)
     p.add_argument("--n-x", type=int, default=64)
@@ -93,6 +96,7 @@ def main() -> None:
             n_points=args.n_points or None,
             experts=experts,
             max_iter=50,
+            interface_weight=args.interface_weight,
             rtol=1e-4,
             atol=1e-4,
         )
