@@ -75,6 +75,7 @@ def main() -> None:
     p.add_argument("--total", type=int, nargs="+", default=[400, 1600, 6400])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--tmp", default="/tmp")
+    p.add_argument("--plot", help="write a PNG of time vs points per K (both budgets) here")
     args = p.parse_args()
     torch.set_num_threads(1)
     basis, batch = basis_and_batch(args.n_x, args.n_t, 16, args.tmp)
@@ -83,6 +84,7 @@ def main() -> None:
         f"{cpu_model()}, torch {version('torch')}; median of {args.repeats} runs; other jobs "
         f"were running on this machine"
     )
+    rows: list[tuple[str, int, int, float, float]] = []
     for budget, values in (("per expert", args.per_expert), ("total", args.total)):
         print(f"\n## fixed points {budget}\n")
         print(
@@ -99,11 +101,39 @@ def main() -> None:
                 inf = measure(layer, basis, batch, False, args.repeats)
                 if base is None:
                     base = (tr, inf)
+                rows.append((budget, value, k, tr[1], inf[1]))
                 print(
                     f"| {value} | {k} | {tr[0]:.3f} | {tr[1]:.3f} | {inf[0]:.3f} | {inf[1]:.3f} | "
                     f"{inf[2]:.1f} | {base[0][0] / tr[0]:.2f} | {base[1][0] / inf[0]:.2f} |",
                     flush=True,
                 )
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows: list[tuple[str, int, int, float, float]], path: str) -> None:
+    """CPU seconds per call vs points, one line per K, train and inference, both budgets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    for col, (budget, phase) in enumerate(
+        [(b, ph) for b in ("per expert", "total") for ph in (3, 4)]
+    ):
+        ax = axes[col]
+        for k in sorted({r[2] for r in rows}):
+            pts = [(r[1], r[phase]) for r in rows if r[0] == budget and r[2] == k]
+            ax.plot(*zip(*pts), marker="o", label=f"K={k}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"points {budget}")
+        ax.set_ylabel("CPU s per call")
+        ax.set_title(f"{'train' if phase == 3 else 'inference'}, fixed {budget}")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
