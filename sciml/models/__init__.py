@@ -1,6 +1,8 @@
 """Model families; importing this package registers each one in :data:`sciml.registry.MODELS`."""
 
+from sciml.models import anp as anp
 from sciml.models import deeponet as deeponet
+from sciml.models import ensemble as ensemble
 from sciml.models import fno as fno
 from sciml.models import learned_mpm as learned_mpm
 from sciml.models import mgno as mgno
@@ -9,8 +11,6 @@ from sciml.models import nclaw as nclaw
 from sciml.models import scot as scot
 from sciml.registry import MODELS
 
-# torch-geometric takes seconds to import: load the GNS only when a spec asks for it
+# torch-geometric takes seconds to import: load the graph models only when a spec asks for one
 MODELS.register_lazy("gns", "sciml.models.gns")
 MODELS.register_lazy("giorom", "sciml.models.giorom")
-from sciml.models import anp as anp
-from sciml.models import ensemble as ensemble

@@ -9,7 +9,9 @@ from sciml.data.recipes import column_collapse as column_collapse
 from sciml.data.recipes import dam_break as dam_break
 from sciml.data.recipes import darcy2d as darcy2d
 from sciml.data.recipes import darcy_unstructured as darcy_unstructured
+from sciml.data.recipes import diffusion_sorption as diffusion_sorption
 from sciml.data.recipes import elasticity_plate as elasticity_plate
+from sciml.data.recipes import gpme as gpme
 from sciml.data.recipes import heat2d as heat2d
 from sciml.data.recipes import kdv1d as kdv1d
 from sciml.data.recipes import kolmogorov2d as kolmogorov2d
@@ -21,7 +23,5 @@ from sciml.data.recipes import ns2d as ns2d
 from sciml.data.recipes import ns_forced as ns_forced
 from sciml.data.recipes import ns_gauss as ns_gauss
 from sciml.data.recipes import ns_sines as ns_sines
-from sciml.data.recipes import shear_layer as shear_layer
 from sciml.data.recipes import poisson as poisson
-from sciml.data.recipes import gpme as gpme
-from sciml.data.recipes import diffusion_sorption as diffusion_sorption
+from sciml.data.recipes import shear_layer as shear_layer
