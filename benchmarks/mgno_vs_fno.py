@@ -7,8 +7,8 @@ Run from the repository root (CPU; the runs use one thread each, run one after t
     .venv/bin/python benchmarks/mgno_vs_fno.py ablation --seeds 0 1 2
     .venv/bin/sciml generate darcy2d --set resolution=63 --set n_samples=500 --set tau=5 \
         --out data/darcy2d_63_tau5.h5
-    .venv/bin/python benchmarks/mgno_vs_fno.py rough --seeds 0
-    .venv/bin/python benchmarks/mgno_vs_fno.py table                # the tables of the runs made
+    .venv/bin/python benchmarks/mgno_vs_fno.py rough --seeds 0 1
+    .venv/bin/python benchmarks/mgno_vs_fno.py table --figure docs/figures/mgno_vs_fno_darcy.png
     .venv/bin/python benchmarks/mgno_vs_fno.py step --repeats 7     # training step time, memory
 
 ``accuracy``: for each seed, ``sciml train`` + ``sciml evaluate`` of
@@ -66,6 +66,14 @@ SPECS = {
     "fno_rough": ("examples/fno_darcy_matched.yaml", ROUGH),
 }
 OUT = ROOT / "runs" / "mgno_vs_fno"
+#: row names of the table
+DISPLAY = {
+    "mgno": "mgno",
+    "fno": "fno",
+    "mgno_circular": "mgno, circular padding",
+    "mgno_rough": "mgno, rough (τ = 5)",
+    "fno_rough": "fno, rough (τ = 5)",
+}
 
 
 def _run(label: str, seed: int, epochs: int | None) -> Path:
@@ -89,15 +97,15 @@ def _scores(run: Path) -> dict[str, float]:
     """Relative L2 / H1 of ``best.pt`` on the train and test splits, from the run."""
     import sciml
     from sciml.evaluation.runner import compute_metrics, predict
+    from sciml.tasks import task_for
     from sciml.training.losses import H1Loss
-    from sciml.workflow import build_dataset
 
     spec = sciml.load_spec(run / "spec.yaml")
     surrogate = sciml.load(run)
     h1 = H1Loss(periodic=False, reduction="mean")
     out: dict[str, float] = {}
     for split in ("train", "test"):
-        dataset = build_dataset(spec.data, split, n_val=spec.data.n_val or 0)
+        dataset = task_for(spec).dataset(split, n_val=spec.data.n_val or 0)
         result = predict(surrogate.model, dataset, batch_size=20)
         out[f"{split}_l2"] = compute_metrics(result["pred"], result["target"], ["relative_l2"])[
             "relative_l2"
@@ -116,6 +124,8 @@ def _scores(run: Path) -> dict[str, float]:
 
 def _fmt(values: list[float], scale: float = 1.0, digits: int = 4) -> str:
     values = [v * scale for v in values]
+    if any(v != v for v in values):  # NaN: not measured (no zero-shot for circular padding)
+        return "–"
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
@@ -140,7 +150,7 @@ def table() -> str:
 
         gap = [s["test_l2"] - s["train_l2"] for s in scores]
         lines.append(
-            f"| {label} | {len(scores)} | {int(scores[0]['params']):,} | {int(scores[0]['epochs'])} "
+            f"| {DISPLAY[label]} | {len(scores)} | {int(scores[0]['params']):,} | {int(scores[0]['epochs'])} "
             f"| {_fmt(col('test_l2'))} | {_fmt(col('test_h1'))} | {_fmt(col('train_l2'))} "
             f"| {_fmt(gap)} | {_fmt(col('zero_shot_l2'))} | {_fmt(col('s_per_epoch'), digits=1)} |"
         )
@@ -212,12 +222,54 @@ def step(repeats: int) -> str:
     return "\n".join(lines)
 
 
+def figure(path: Path) -> None:
+    """Test rel. L2 per seed (dots) of each finished model, and the error fields of seed 0's
+    MgNO and FNO on the first test sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import sciml
+    from sciml.tasks import task_for
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    labels = [lb for lb in SPECS if any(OUT.glob(f"{lb}_s*/eval/metrics.json"))]
+    for i, label in enumerate(labels):
+        values = [
+            json.loads(m.read_text())["test"]["relative_l2"]
+            for m in sorted(OUT.glob(f"{label}_s*/eval/metrics.json"))
+        ]
+        axes[0].plot([i] * len(values), values, "o")
+    axes[0].set_xticks(range(len(labels)), labels, rotation=30)
+    axes[0].set_ylabel("test relative L2")
+    axes[0].set_yscale("log")
+    runs = {"MgNO": OUT / "mgno_s0", "FNO": OUT / "fno_s0"}
+    spec = sciml.load_spec(runs["MgNO"] / "spec.yaml")
+    sample = task_for(spec).dataset("test", n_val=spec.data.n_val or 0)[0]
+    target = sample["y"][0]
+    image = axes[1].imshow(target.T, origin="lower", extent=(0, 1, 0, 1))
+    axes[1].set_title("target u (test sample 0)")
+    fig.colorbar(image, ax=axes[1])
+    with torch.no_grad():
+        errors = {k: (sciml.load(r)(sample["x"])[0] - target).abs() for k, r in runs.items()}
+    vmax = max(float(e.max()) for e in errors.values())
+    for ax, (name, err) in zip(axes[2:], errors.items()):
+        image = ax.imshow(err.T, origin="lower", extent=(0, 1, 0, 1), vmin=0, vmax=vmax)
+        ax.set_title(f"|{name} − u|, seed 0")
+        fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"figure: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["accuracy", "ablation", "rough", "table", "step"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--figure", type=Path, help="with table: also draw this figure")
     args = parser.parse_args()
     torch.set_num_threads(1)
     groups = {"accuracy": ["mgno", "fno"], "ablation": ["mgno_circular"]}
@@ -230,6 +282,8 @@ def main() -> None:
         print(table())
     elif args.what == "table":
         print(table())
+        if args.figure is not None:
+            figure(args.figure)
     else:
         print(step(args.repeats))
 
