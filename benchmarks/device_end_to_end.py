@@ -1,5 +1,7 @@
 """Every task and model family end to end on one device: generate → train → evaluate → load.
 
+The data are generated on the same device (the recipes' solvers are device-agnostic too).
+
 Runs tiny specs (a few steps each) through the public API with ``trainer.device`` set, and prints
 one row per case: whether it ran, its wall time, and its test metric. It is how a CUDA machine
 checks the device paths CI (CPU only) cannot; on CPU it is a quick integration check::
@@ -189,7 +191,7 @@ def run_case(name: str, device: str, root: Path) -> tuple[float, float]:
     recipe, params, spec, metric = CASES[name]
     data = root / f"{recipe}.h5"
     if not data.exists():
-        sciml.generate(recipe, data, params, progress=False)
+        sciml.generate(recipe, data, params, device=device, progress=False)
     full = _merge(
         {
             "name": name,
