@@ -2,8 +2,9 @@
 
 Rows (median of ``--repeats`` runs after a warm-up, synchronized on CUDA):
 
-* MPM forward (the scene of ``benchmarks/mpm_vs_taichi.py``: a spinning, sheared jelly block),
-  2D 10,000 particles on 128², 3D 29,791 on 64³: particle-steps per second;
+* MPM forward (a spinning jelly block at the box centre, two particles per cell and axis, the
+  sizes of ``benchmarks/mpm_vs_taichi.py``), 2D 10,000 particles on 128², 3D 29,791 on 64³:
+  particle-steps per second;
 * 2D Navier–Stokes (``ns2d-fno`` preset, ETDRK4), 8 × 256², float32 and float64: steps per second;
 * one training step (forward, backward, Adam) of FNO, MgNO and scOT-mini on a 64² two-channel
   batch of 16: milliseconds and peak memory on CUDA.
@@ -15,20 +16,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mpm_vs_taichi import DT, E_PA, NU, make_problem  # noqa: E402
+from sciml.models.build import build_model
+from sciml.solvers.mpm import Grid, MPMSimulator, MPMState
+from sciml.solvers.mpm.materials import DENSITY, make_material
+from sciml.solvers.mpm.shapes import box
+from sciml.solvers.presets import build_solver
 
-from sciml.models.build import build_model  # noqa: E402
-from sciml.solvers.mpm import Grid, MPMSimulator, MPMState  # noqa: E402
-from sciml.solvers.mpm.materials import DENSITY, FixedCorotated  # noqa: E402
-from sciml.solvers.presets import build_solver  # noqa: E402
+#: MPM time step (s), as in benchmarks/mpm_vs_taichi.py
+DT = 1e-4
 
 
 def _timed(run: Callable[[], object], device: torch.device, repeats: int) -> float:
@@ -50,22 +50,25 @@ def _timed(run: Callable[[], object], device: torch.device, repeats: int) -> flo
 
 
 def mpm_row(dim: int, n: int, side: int, steps: int, device: torch.device, repeats: int) -> str:
-    p = make_problem(dim, n, side)
-    sim = MPMSimulator(Grid(dim, n), FixedCorotated(torch.tensor(E_PA), NU))
-    state = MPMState.create(
-        torch.from_numpy(p.x0).to(device),
-        density=DENSITY,
-        particle_volume=p.spacing**dim,
-        v=torch.from_numpy(p.v0).to(device),
-    )
+    spacing = 0.5 / n  # two particles per cell and axis
+    lo = [0.5 - side * spacing / 2] * dim
+    x0 = box(lo, [c + side * spacing for c in lo], spacing, dtype=torch.float32).to(device)
+    spin = torch.zeros(dim, dim, device=device)
+    spin[0, 1], spin[1, 0] = -2.0, 2.0  # rotation about the block's centre, so F is not trivial
+    v0 = (x0 - 0.5) @ spin.T
+    v0[:, 0] += 1.0
+    sim = MPMSimulator(Grid(dim, n), make_material("jelly"))
+    state = MPMState.create(x0, density=DENSITY, particle_volume=spacing**dim, v=v0)
 
     def run() -> None:
         with torch.no_grad():
             sim.rollout(state, steps, dt=DT, save_every=steps)
 
     seconds = _timed(run, device, repeats)
-    rate = p.n_particles * steps / seconds
-    return f"| MPM forward {dim}D, {p.n_particles} particles, {n}^{dim} | {rate:.3g} particle-steps/s |"
+    rate = x0.shape[0] * steps / seconds
+    return (
+        f"| MPM forward {dim}D, {x0.shape[0]} particles, {n}^{dim} | {rate:.3g} particle-steps/s |"
+    )
 
 
 def ns_row(dtype: torch.dtype, steps: int, device: torch.device, repeats: int) -> str:

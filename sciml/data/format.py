@@ -35,6 +35,7 @@ file on open and raises :class:`DataFileError` naming the file, the key and what
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -500,7 +501,8 @@ def write_dataset(
             w.write(0, arrays)
     except BaseException:
         # one call, nothing to resume: a failed write leaves no .partial behind
-        writer.partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            writer.partial.unlink(missing_ok=True)
         raise
     return Path(path)
 

@@ -184,6 +184,11 @@ class FNO(nn.Module):
                 f"fno expects x of shape (B, {self.in_channels}, *S) with {self.n_dims} spatial "
                 f"dims, got {tuple(x.shape)}"
             )
+        if torch.is_autocast_enabled(x.device.type):
+            # Mixed precision: cuFFT has no bfloat16 and the spectral weights are complex, so
+            # the operator runs in float32 (autocast would otherwise fail inside the FFTs).
+            with torch.autocast(x.device.type, enabled=False):
+                return self.net(x.float())
         return self.net(x)
 
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

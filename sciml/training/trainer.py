@@ -243,6 +243,12 @@ class Trainer:
         if self.ctx.is_main:
             self._prepare_run_dir()
 
+        if config.amp == "fp16" and any(p.is_complex() for p in model.parameters()):
+            raise TrainerSetupError(
+                f"amp='fp16' needs loss scaling, and torch's GradScaler cannot unscale the "
+                f"complex parameters of {type(model).__name__} (e.g. FNO's spectral weights); "
+                "use amp='bf16', which needs no scaling"
+            )
         self.model = model.to(device=self.device, dtype=self.dtype)
         self.ddp_model = wrap_model(self.model, self.ctx)
         # A model may split its parameters into groups with their own learning rates (e.g. a

@@ -519,3 +519,39 @@ def test_loss_independent_of_the_parameters_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(TrainerSetupError, match="does not depend on any trainable parameter"):
         make_trainer(tmp_path, loss_fn=Constant()).fit()
+
+
+class _FieldData(torch.utils.data.Dataset):
+    """8 random (1, 16, 16) → (1, 16, 16) pairs."""
+
+    def __init__(self) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(8, 1, 16, 16, generator=g)
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"x": self.x[i], "y": 2 * self.x[i]}
+
+
+def _fno() -> nn.Module:
+    from sciml.models.fno import FNO
+
+    return FNO(1, 1, 2, n_modes=4, hidden_channels=8, n_layers=1)
+
+
+def test_bf16_trains_an_fno_whose_ffts_run_in_float32(amp_on_cpu: None, tmp_path: Path) -> None:
+    data = _FieldData()
+    config = TrainerConfig(epochs=2, batch_size=4, amp="bf16", progress=False)
+    result = Trainer(_fno(), nn.MSELoss(), data, data, config, tmp_path).fit()
+    assert math.isfinite(result.final_val_loss)
+
+
+def test_fp16_is_refused_for_complex_parameters_with_the_way_out(
+    amp_on_cpu: None, tmp_path: Path
+) -> None:
+    data = _FieldData()
+    config = TrainerConfig(epochs=1, batch_size=4, amp="fp16", progress=False)
+    with pytest.raises(TrainerSetupError, match=r"cannot unscale the complex parameters .*bf16"):
+        Trainer(_fno(), nn.MSELoss(), data, data, config, tmp_path)

@@ -104,7 +104,8 @@ class Grid:
         self.ndim = len(shape)
         self.dtype = dtype
         self.complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        # the device tensors actually land on ("cuda" → "cuda:0"), so states compare equal
+        self.device = torch.empty(0, device=device if device is not None else "cpu").device
         # (Bl, 1, 1..1) with 1 + D trailing ones: broadcasts against (B, C, *N)
         self.length = as_batch_param(
             length, "length", 1 + self.ndim, dtype=dtype, device=self.device
