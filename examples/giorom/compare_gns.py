@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -39,8 +38,14 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
+from sciml.data.format import DatasetFile
 from sciml.data.mesh import write_point_cloud_vtu
-from sciml.data.particles import ParticleStats, ParticleWindowDataset, read_positions
+from sciml.data.particles import (
+    ParticleStats,
+    ParticleWindowDataset,
+    particle_spacing,
+    read_positions,
+)
 from sciml.evaluation.metrics import chamfer_distance, position_mse
 from sciml.evaluation.plots import plot_particles
 from sciml.models.dense_reconstruction import (
@@ -50,10 +55,9 @@ from sciml.models.dense_reconstruction import (
 )
 from sciml.models.giorom import GIOROM, SparseTrajectories
 from sciml.models.gns import GNS
+from sciml.models.learned_mpm import simulation_settings
+from sciml.tasks.learned_simulator import wall_bounds
 from sciml.training import Trainer, TrainerConfig
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nclaw"))
-from baselines import particle_spacing, wall_bounds  # noqa: E402  (the NCLaw example's helpers)
 
 
 def _mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -143,7 +147,8 @@ def main() -> None:
     if not 0 < args.n_test < n:
         raise SystemExit(f"--n-test must be in [1, {n - 1}] for {n} trajectories")
     history = 5
-    bounds = wall_bounds(args.file)
+    file = DatasetFile(args.file, check_finite=False)
+    bounds = wall_bounds(simulation_settings(file.config, len(file.spatial_dims)))
     dense_radius = 3.0 * particle_spacing(positions[0, 0])
     data = SparseTrajectories.from_positions(positions, args.ratio)
     M = data.indices.shape[1]
