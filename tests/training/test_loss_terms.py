@@ -6,12 +6,12 @@ import csv
 
 import pytest
 import torch
+from tiny_run import make_trainer
 from torch import nn
 
 from sciml.models.outputs import GaussianOutput
 from sciml.training.loss_terms import LossTerms, build_loss, loss_term_configs
 from sciml.training.losses import H1Loss, MSELoss, RelativeLpLoss
-from tests.training.tiny_run import make_trainer
 
 
 def test_a_name_an_entry_with_options_and_a_weighted_list_all_parse() -> None:
