@@ -19,6 +19,7 @@ A new kind of problem is one module that subclasses :class:`Task` and registers 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shlex
@@ -94,9 +95,10 @@ class Task(ABC):
         return self.open_dataset(DATASETS.get(data.kind), file, options)
 
     def open_dataset(self, cls: Any, file: Path, options: dict[str, Any]) -> Dataset:
-        """Call the dataset class (the fields it takes depend on the kind of data)."""
+        """Call the dataset class: one that maps input fields to other output fields takes
+        ``(file, inputs, outputs)``, one of a state that predicts itself ``(file, fields)``."""
         data = self.spec.data
-        if data.kind.endswith("pair"):
+        if _takes_outputs(cls):
             return cls(file, data.inputs, data.outputs, **options)
         if data.outputs != data.inputs:
             raise SpecError(
@@ -156,6 +158,13 @@ class Task(ABC):
     ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
         """Metrics per section (``"test"``, ``"test@128"``, ...) and the figures written into
         ``out``, for the ``loaded`` module on the ``split`` of the spec's data (or of ``data``)."""
+
+
+def _takes_outputs(cls: Any) -> bool:
+    """Whether a dataset class's constructor (its own or an inherited one that names its
+    parameters) takes ``outputs``."""
+    inits = [k.__init__ for k in getattr(cls, "__mro__", ()) if "__init__" in vars(k)]
+    return any("outputs" in inspect.signature(init).parameters for init in inits)
 
 
 def generate_command(data: DataSpec) -> str:
