@@ -206,11 +206,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
     from sciml.catalog import preset_names
-    from sciml.registry import DATASETS, EQUATIONS, LOSSES, METRICS, MODELS, RECIPES
+    from sciml.registry import (
+        CONSTRAINTS,
+        DATASETS,
+        EQUATIONS,
+        LOSSES,
+        METRICS,
+        MODELS,
+        RECIPES,
+        TASKS,
+    )
 
     print(f"sciml {sciml.__version__}  (torch {torch.__version__})")
     for title, names in (
+        ("tasks (spec task:)", TASKS.names()),
         ("models", MODELS.names()),
+        ("constraints (spec constraint:)", CONSTRAINTS.names()),
         ("recipes (sciml generate)", RECIPES.names()),
         ("dataset kinds", DATASETS.names()),
         ("losses", LOSSES.names()),

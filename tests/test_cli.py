@@ -38,6 +38,8 @@ def test_version_and_info(capsys):
     code, out, _ = run_cli(capsys, "info")
     assert code == 0
     assert "models: " in out and "fno" in out and "deeponet" in out
+    assert "tasks (spec task:): field_operator, learned_simulator" in out
+    assert "constraints (spec constraint:): " in out and "mass_projection" in out
     assert "recipes (sciml generate): " in out and "poisson2d" in out
     assert "ns2d-kolmogorov" in out.split("solver presets")[1].splitlines()[0]
     assert "navier_stokes2d" in out.split("equations")[1].splitlines()[0]
