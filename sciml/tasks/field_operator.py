@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.constraints.wrap import wrap_constraint
+from sciml.constraints.wrap import Constrained, wrap_constraint
 from sciml.data.compat import check_model_fits
 from sciml.data.format import DatasetFile
 from sciml.data.grid import InMemoryDataset
@@ -222,4 +222,4 @@ class FieldOperatorTask(Task):
 
 def normalized_part(model: nn.Module) -> nn.Module:
     """The :class:`NormalizedModel` inside a (possibly constrained) field model."""
-    return getattr(model, "model", model) if hasattr(model, "constraint") else model
+    return model.model if isinstance(model, Constrained) else model

@@ -87,6 +87,11 @@ class LearnedSimulatorTask(Task):
 
     # ----------------------------------------------------------------------------------- model
     def describe(self, train_set: Any) -> dict[str, Any]:
+        if self.spec.constraint is not None:
+            raise SpecError(
+                f"constraint: task {self.name!r} steps particle states; the constraints act on "
+                "field outputs (tasks field_operator, time_conditioned, probabilistic_field)"
+            )
         settings = simulation_settings(train_set.file.config, train_set.dim)
         if self.windows:
             bounds = list(wall_bounds(settings))

@@ -87,3 +87,9 @@ def test_a_gns_run_cannot_be_exported_and_says_why(jelly_file: Path, tmp_path):
     sciml.train(_spec(jelly_file, 0.1, 0.0), tmp_path / "run", progress=False)
     with pytest.raises(ValueError, match=r"learned_simulator' task cannot be exported"):
         sciml.export(tmp_path / "run")
+
+
+def test_a_constraint_on_particle_data_is_refused_not_ignored(jelly_file: Path, tmp_path):
+    spec = _spec(jelly_file, 0.1, 0.0, "constraint={name: mass_projection}")
+    with pytest.raises(SpecError, match=r"constraint: task 'learned_simulator' steps particle"):
+        sciml.train(spec, tmp_path / "run", progress=False)
