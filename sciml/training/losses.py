@@ -291,8 +291,66 @@ class GaussianNLLLoss(nn.Module):
         return _reduce(nll.flatten(1).mean(dim=1), self.reduction)
 
 
+class PDEResidualLoss(nn.Module):
+    r"""Mean squared residual of a PDE at the grid points, or of its initial/boundary conditions:
+    the physics term of a soft-constrained model (PI-SC, Chalapathi et al. 2024; PINO-style),
+
+    .. math:: \ell = \operatorname{mean}_{b, x}\, \rho(\hat u)(b, x)^2,
+
+    with the residual :math:`\rho` of a registered PDE (:data:`sciml.constraints.hard.pdes.PDES`:
+    ``diffusion_sorption``, ``navier_stokes2d``) evaluated on the prediction ``(B, 1, *S)`` and the
+    batch (initial condition, coordinates). A batch-aware term:
+    ``trainer.loss: [{name: pde_residual, pde: diffusion_sorption}, {name: pde_conditions,
+    pde: diffusion_sorption}]``.
+
+    Parameters
+    ----------
+    pde:
+        The PDE's registered name.
+    part:
+        ``"interior"`` (the PDE at every grid point) or ``"conditions"`` (the initial/boundary rows).
+    scale:
+        Factor on the residual before squaring (e.g. to express time in units of the horizon).
+    **pde_options:
+        Passed to the PDE (its constants).
+    """
+
+    uses_batch = True
+
+    def __init__(
+        self, pde: str, part: str = "interior", scale: float = 1.0, **pde_options: Any
+    ) -> None:
+        super().__init__()
+        # imported here: the PDE residuals pull in the spectral operators, which a run without a
+        # PDE loss does not need at `import sciml.training`
+        from sciml.constraints.hard.pdes import PDES
+
+        if pde not in PDES:
+            raise ValueError(f"pde {pde!r} is not one of {sorted(PDES)}")
+        if part not in ("interior", "conditions"):
+            raise ValueError(f"part={part!r} is not one of ['interior', 'conditions']")
+        self.pde = PDES[pde](**pde_options)
+        self.part = part
+        self.scale = float(scale)
+
+    def forward(self, pred: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``pred`` ``(B, 1, *S)`` and the batch → scalar."""
+        if self.part == "interior":
+            residual = self.pde.grid_residual(pred, batch)
+        else:
+            residual = self.pde.condition_residual(pred, batch)
+        return (self.scale * residual).square().mean()
+
+
+def _pde_conditions(pde: str, scale: float = 1.0, **pde_options: Any) -> PDEResidualLoss:
+    """The initial/boundary-condition part of :class:`PDEResidualLoss`."""
+    return PDEResidualLoss(pde, part="conditions", scale=scale, **pde_options)
+
+
 LOSSES.register("relative_lp")(strict_config("relative_lp")(RelativeLpLoss))
 LOSSES.register("trajectory_mse")(strict_config("trajectory_mse")(TrajectoryMSELoss))
 LOSSES.register("mse")(strict_config("mse")(MSELoss))
 LOSSES.register("h1")(strict_config("h1")(H1Loss))
 LOSSES.register("gaussian_nll")(strict_config("gaussian_nll")(GaussianNLLLoss))
+LOSSES.register("pde_residual")(PDEResidualLoss)
+LOSSES.register("pde_conditions")(_pde_conditions)

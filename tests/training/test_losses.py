@@ -165,3 +165,47 @@ def test_bad_inputs_and_options_give_clear_errors() -> None:
         H1Loss(domain_length=[1.0, 2.0])(torch.ones(1, 1, 8), torch.ones(1, 1, 8))
     with pytest.raises(TypeError, match=r"unknown h1 option.*'periodical'.*valid options"):
         LOSSES.get("h1")(periodical=False)
+
+
+def test_pde_loss_terms_are_the_mean_squared_residuals_of_the_pde_on_the_batch():
+    from sciml.constraints.hard.pdes import DiffusionSorptionResidual
+    from sciml.solvers.fv import DiffusionSorptionFV
+    from sciml.training.loss_terms import build_loss
+
+    n_x = 64
+    x = torch.linspace(0, 1, n_x, dtype=torch.float64)
+    u0 = (0.2 + 0.1 * torch.sin(torch.pi * x)).expand(2, n_x).clone()
+    u = DiffusionSorptionFV(n_x).rollout(u0, 50, dt=10.0, save_every=5).unsqueeze(1)
+    loss = build_loss(
+        [
+            {"name": "pde_residual", "pde": "diffusion_sorption", "t_end": 500.0, "scale": 2.0},
+            {"name": "pde_conditions", "pde": "diffusion_sorption", "t_end": 500.0},
+        ]
+    )
+    batch = {"x": u0, "y": u}
+    loss(u, batch)
+    pde = DiffusionSorptionResidual(t_end=500.0)
+    interior = (2.0 * pde.grid_residual(u, batch)).square().mean()
+    conditions = pde.condition_residual(u, batch).square().mean()
+    torch.testing.assert_close(loss.last["loss_pde_residual"], interior)
+    torch.testing.assert_close(loss.last["loss_pde_conditions"], conditions)
+    t = torch.linspace(0, 1, u.shape[2], dtype=torch.float64)[:, None]
+    wrong = u + 0.05 * t * torch.sin(6 * torch.pi * x)  # not a solution
+    assert loss(wrong, batch) > loss(u, batch)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"name": "pde_residual", "pde": "heat"},
+            r"pde 'heat' is not one of \['diffusion_sorption'",
+        ),
+        ({"name": "pde_residual", "pde": "diffusion_sorption", "part": "edges"}, r"part='edges'"),
+    ],
+)
+def test_pde_loss_terms_refuse_unknown_pdes_and_parts(entry, message):
+    from sciml.training.loss_terms import build_loss
+
+    with pytest.raises(ValueError, match=message):
+        build_loss(entry)
