@@ -37,6 +37,7 @@ import torch
 
 from sciml.constraints.probconserv import trapezoid_weights
 from sciml.registry import METRICS
+from sciml.solvers.norms import h1_squared_norm
 
 __all__ = [
     "relative_l2",
@@ -85,6 +86,19 @@ def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     _check("relative_l2", pred, target)
     return (pred - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)
+
+
+@METRICS.register("relative_h1")
+def relative_h1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Relative :math:`H^1` error :math:`\lVert \hat u - u\rVert_{H^1} / \lVert u\rVert_{H^1}`
+    per sample on a non-periodic grid of unit side (finite differences, both end points on the
+    grid; :func:`sciml.solvers.norms.h1_squared_norm`), MgNO's metric on Darcy flow.
+    ``(B, C, *S)`` → ``(B,)``.
+    """
+    _check("relative_h1", pred, target)
+    lengths = [1.0] * (pred.ndim - 2)
+    error = h1_squared_norm(pred - target, lengths, periodic=False)
+    return (error / h1_squared_norm(target, lengths, periodic=False)).sqrt()
 
 
 @METRICS.register("rmse")

@@ -23,6 +23,7 @@ from torch import nn
 
 from sciml.models.config import strict_config
 from sciml.registry import LOSSES
+from sciml.solvers.norms import h1_squared_norm
 
 __all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
 
@@ -173,44 +174,9 @@ class H1Loss(nn.Module):
         return self.domain_length
 
     def squared_norm(self, v: torch.Tensor) -> torch.Tensor:
-        """Per-sample :math:`\\lVert v \\rVert_{H^1}^2` of ``v`` ``(B, C, *S)`` → ``(B,)``."""
-        spatial = v.shape[2:]
-        lengths = self._lengths(len(spatial))
-        if self.periodic:
-            return self._spectral_squared_norm(v, lengths)
-        if min(spatial) < 2:
-            raise ValueError(f"h1: finite differences need >= 2 points per axis, got {spatial}")
-        spacing = [length / (n - 1) for length, n in zip(lengths, spatial)]
-        dims = list(range(2, v.ndim))
-        grads = torch.gradient(v, spacing=spacing, dim=dims, edge_order=1)
-        total = v.square() + sum(g.square() for g in grads)
-        return total.flatten(1).mean(dim=1)
-
-    @staticmethod
-    def _spectral_squared_norm(v: torch.Tensor, lengths: list[float]) -> torch.Tensor:
-        spatial = v.shape[2:]
-        dims = tuple(range(2, v.ndim))
-        v_hat = torch.fft.rfftn(v, dim=dims)
-        real_dtype = v_hat.real.dtype
-        weight = torch.ones((), dtype=real_dtype, device=v.device)
-        for axis, (n, length) in enumerate(zip(spatial, lengths)):
-            last = axis == len(spatial) - 1
-            freq_fn = torch.fft.rfftfreq if last else torch.fft.fftfreq
-            freq = freq_fn(n, d=length / n, dtype=real_dtype, device=v.device)
-            kappa2 = (2 * math.pi * freq).square()
-            shape = [1] * len(spatial)
-            shape[axis] = -1
-            weight = weight + kappa2.reshape(shape)
-        # The real FFT stores only k_last >= 0: the modes strictly between 0 and Nyquist stand
-        # for themselves and their conjugates, so they count twice in Parseval's sum.
-        n_last = spatial[-1]
-        multiplicity = torch.full((n_last // 2 + 1,), 2.0, dtype=real_dtype, device=v.device)
-        multiplicity[0] = 1.0
-        if n_last % 2 == 0:
-            multiplicity[-1] = 1.0
-        weight = weight * multiplicity
-        n_points = math.prod(spatial)
-        return (weight * v_hat.abs().square()).flatten(1).sum(dim=1) / n_points**2
+        """Per-sample :math:`\\lVert v \\rVert_{H^1}^2` of ``v`` ``(B, C, *S)`` → ``(B,)``
+        (:func:`sciml.solvers.norms.h1_squared_norm`)."""
+        return h1_squared_norm(v, self._lengths(v.ndim - 2), periodic=self.periodic)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``(B, C, *S)`` pair → scalar."""

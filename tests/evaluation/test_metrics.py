@@ -158,3 +158,26 @@ def test_bad_inputs_give_clear_errors() -> None:
         M.frmse(torch.zeros(1, 1, 16, 16), torch.ones(1, 1, 16, 16))
     with pytest.raises(ValueError, match="2 lengths for 1 spatial dims"):
         M.frmse(torch.zeros(1, 1, 64), torch.ones(1, 1, 64), lengths=[1.0, 2.0])
+
+
+def test_relative_h1_metric_equals_the_non_periodic_h1_loss_per_sample():
+    from sciml.registry import METRICS
+    from sciml.training.losses import H1Loss
+
+    gen = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(3, 2, 9, 7, generator=gen), torch.randn(3, 2, 9, 7, generator=gen)
+    per_sample = METRICS.get("relative_h1")(pred, target)
+    assert per_sample.shape == (3,)
+    loss = H1Loss(periodic=False, reduction="sum")(pred, target)
+    torch.testing.assert_close(per_sample.sum(), loss)
+
+
+def test_relative_h1_weighs_gradients_where_relative_l2_does_not():
+    from sciml.registry import METRICS
+
+    x = torch.linspace(0, 1, 65)
+    target = torch.sin(torch.pi * x).reshape(1, 1, -1)
+    wiggle = target + 0.01 * torch.sin(40 * torch.pi * x)  # small values, large derivatives
+    l2 = METRICS.get("relative_l2")(wiggle, target)
+    h1 = METRICS.get("relative_h1")(wiggle, target)
+    assert h1 > 5 * l2
