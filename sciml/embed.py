@@ -17,6 +17,7 @@ or TorchScript), checked against the in-memory model. ``sciml.load`` / ``sciml.e
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,10 +145,10 @@ def export_module(
     """
     out = Path(out)
     try:
-        # fail before the slow export if the folder cannot take the file
-        with atomic_path(out, fsync=False) as probe:
-            probe.write_bytes(b"")
-        out.unlink()
+        # fail before the slow export if the folder cannot take a file; an earlier export at
+        # `out` is left as it is until the new one has been checked
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".probe"):
+            pass
     except OSError as exc:
         raise RunDirError(f"{out}: cannot write there: {exc}") from None
     module = _PlainOutput(module)

@@ -267,3 +267,18 @@ def test_n_val_zero_selects_on_the_training_split(tiny_spec_file: Path, tmp_path
     sciml.train(spec, tmp_path / "run", progress=False)
     info = json.loads((tmp_path / "run" / "model.json").read_text())
     assert info["selection"].startswith("training split (16 trajectories")
+
+
+def test_a_failed_export_leaves_the_earlier_file_intact(tiny_run: Path, tmp_path, monkeypatch):
+    out = tmp_path / "surrogate.pt2"
+    sciml.export(tiny_run, out)
+    before = out.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(torch.export, "export", broken)
+    with pytest.raises(RuntimeError, match="export failed"):
+        sciml.export(tiny_run, out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["surrogate.pt2"]  # no temporary left
