@@ -177,11 +177,22 @@ class FieldOperatorTask(Task):
                         title=f"{spec.name}: {label}",
                     )
                 )
-        if spec.evaluation.rollout_steps and hasattr(test_set, "n_input_steps"):
-            summary, fig = self._rollout_section(loaded, test_set, out, device)
+        rollout = self.rollouts(loaded, test_set, out, device)
+        if rollout is not None:
+            summary, fig = rollout
             sections[split].update(summary)
             figures.append(fig)
         return sections, figures
+
+    def rollouts(
+        self, loaded: Any, test_set: Any, out: Path, device: str
+    ) -> tuple[dict[str, float], Path] | None:
+        """The rollout part of the report, from the test trajectories, and its figure; here the
+        autoregressive rollout of a time-window model when ``evaluation.rollout_steps`` is set,
+        else ``None``."""
+        if not (self.spec.evaluation.rollout_steps and hasattr(test_set, "n_input_steps")):
+            return None
+        return self._rollout_section(loaded, test_set, out, device)
 
     def extra_metrics(self, result: Mapping[str, torch.Tensor]) -> dict[str, float]:
         """Metrics beyond the spec's list computed from ``predict``'s result (default none)."""

@@ -128,8 +128,8 @@ class LearnedSimulatorTask(Task):
         spec = self.spec
         if resolutions:
             raise SpecError("--resolution: a particle simulator has no grid resolution to change")
+        test_set = self.dataset(split, path=data)
         if self.windows:
-            test_set = self.dataset(split, path=data)
             positions = test_set.positions.to(device=device, dtype=self.dtype)
             history = loaded.history * test_set.stride
             frames = positions[:, :: test_set.stride]
@@ -141,7 +141,6 @@ class LearnedSimulatorTask(Task):
                 seconds = time.perf_counter() - started
             times = test_set.time[history + test_set.stride :: test_set.stride]
         else:
-            test_set = self.dataset(split, path=data)
             self._check_settings(loaded, test_set)
             batch = {k: v.to(device) for k, v in test_set.tensors().items()}
             with torch.no_grad():

@@ -19,14 +19,12 @@ with the relative L2 error of each against the truth at every ``t_k`` (``rollout
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from sciml.constraints.wrap import wrap_constraint
 from sciml.embed import example_input
@@ -61,27 +59,9 @@ class TimeConditionedTask(FieldOperatorTask):
         horizon = float(loaded.info["horizon"])
         return x, torch.linspace(0.25, 1.0, batch_size).to(x) * horizon
 
-    def evaluate(
-        self,
-        loaded: nn.Module,
-        *,
-        data: str | os.PathLike | None,
-        split: str,
-        resolutions: list[int],
-        out: Path,
-        device: str,
-    ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
-        sections, figures = super().evaluate(
-            loaded, data=data, split=split, resolutions=resolutions, out=out, device=device
-        )
-        test_set = self.dataset(split, path=data)
-        summary, figure = self._lead_time_rollouts(loaded, test_set, out, device)
-        sections[split].update(summary)
-        return sections, [*figures, figure]
-
     @torch.no_grad()
-    def _lead_time_rollouts(
-        self, loaded: Any, test_set: Dataset, out: Path, device: str
+    def rollouts(
+        self, loaded: Any, test_set: Any, out: Path, device: str
     ) -> tuple[dict[str, float], Path]:
         """Direct-jump and autoregressive rollouts from ``t_0`` to every later stored time."""
         frames = torch.stack(
