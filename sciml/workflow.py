@@ -87,10 +87,13 @@ def _open_and_build(spec: Spec) -> tuple[Task, torch.nn.Module, Dataset, Dataset
     """The spec's task, its train/validation splits, and the (seeded, untrained) model with the
     constructor arguments the data fixes; ``info`` is what ``model.json`` records."""
     task = task_for(spec)
-    n_training = len(task.dataset("train").trajectories)
+    training = task.dataset("train")  # all training trajectories, before any are held out
+    n_training = len(training.trajectories)
     n_val = validation_size(spec.data, n_training)
-    train_set = task.dataset("train", n_val=n_val)
-    val_set = task.dataset("val", n_val=n_val)
+    # Without held-out trajectories both splits are the training trajectories just opened
+    # (a particle window dataset reads every position when it is built: not three times).
+    train_set = task.dataset("train", n_val=n_val) if n_val else training
+    val_set = task.dataset("val", n_val=n_val) if n_val else training
     info: dict[str, Any] = {
         "task": task.name,
         "name": spec.model_name,
