@@ -79,9 +79,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sciml import workflow
     from sciml.data.output_path import check_output_dir
+    from sciml.rundir import RunDir
 
     run_dir = _existing_run_dir(args.run_dir)
-    check_output_dir(args.out or run_dir / "eval", what="evaluation folder")
+    check_output_dir(args.out or RunDir(run_dir).eval_dir, what="evaluation folder")
     report = workflow.evaluate(
         run_dir,
         data=args.data,

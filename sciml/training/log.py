@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sciml.atomic import atomic_write_bytes
+from sciml.rundir import RunDir
 
 COLUMNS = ("step", "epoch", "train_loss", "val_loss", "lr", "time")
 
@@ -54,7 +55,7 @@ class RunLogger:
         enabled: bool = True,
         extra_columns: Sequence[str] = (),
     ) -> None:
-        self.csv_path = run_dir / "metrics.csv"
+        self.csv_path = RunDir(run_dir).metrics_csv
         self.history = list(history)
         self.enabled = enabled
         self.columns = (*COLUMNS, *extra_columns)
@@ -71,7 +72,7 @@ class RunLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             purge_step = self.history[-1]["step"] + 1 if self.history else None
-            self._writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge_step)
+            self._writer = SummaryWriter(str(RunDir(run_dir).tensorboard), purge_step=purge_step)
             # The rendered file is kept, so each new row costs one write, not a re-render.
             self._csv_text = format_csv_lines([self.columns, *map(self._cells, self.history)])
             self._write_csv()

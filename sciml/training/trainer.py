@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from tqdm import tqdm
 
 from sciml.devices import resolve_device
+from sciml.rundir import RunDir
 from sciml.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -233,7 +234,7 @@ class Trainer:
         )
         self.input_keys = keys
         self.run_dir = Path(run_dir)
-        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.ckpt_dir = RunDir(self.run_dir).checkpoints
         self._last_saved_step: int | None = None  # step of the newest last.pt on disk
 
         self.dtype = getattr(torch, config.dtype)
