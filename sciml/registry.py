@@ -30,6 +30,7 @@ _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
         "sciml.data.pdebench",
         "sciml.data.particle_states",
         "sciml.data.particles",
+        "sciml.data.space_time",
     ),
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
