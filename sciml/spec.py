@@ -90,6 +90,12 @@ class NormalizeSpec(_Strict):
     inputs: Literal["gaussian", "range", "none"] = "gaussian"
     outputs: Literal["gaussian", "range", "none"] = "gaussian"
     pointwise: bool = False
+    eps: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="added to the std (gaussian, default 1e-5; neuraloperator 1e-7) or the floor "
+        "of the range (range, default 1e-12)",
+    )
 
 
 class DataSpec(_Strict):
@@ -156,7 +162,7 @@ class ParamGroupSpec(_Strict):
 
 
 class OptimizerSpec(_Strict):
-    name: Literal["adam", "adamw"] = _DEFAULT.optimizer  # type: ignore[assignment]
+    name: Literal["adam", "adamw", "adamw_complex"] = _DEFAULT.optimizer  # type: ignore[assignment]
     lr: float = Field(default=_DEFAULT.lr, gt=0.0)
     weight_decay: float = Field(default=_DEFAULT.weight_decay, ge=0.0)
     betas: tuple[float, float] = _DEFAULT.betas

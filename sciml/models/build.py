@@ -29,11 +29,15 @@ NORMALIZERS: dict[str, type[Normalizer]] = {
 }
 
 
-def make_normalizer(kind: str, *, pointwise: bool = False) -> Normalizer:
-    """An unfitted normalizer: ``"gaussian"``, ``"range"`` or ``"none"``; per channel or pointwise."""
+def make_normalizer(kind: str, *, pointwise: bool = False, eps: float | None = None) -> Normalizer:
+    """An unfitted normalizer: ``"gaussian"``, ``"range"`` or ``"none"``; per channel or
+    pointwise; ``eps`` the normalizer's own (``None``: its default; ``"none"`` has none)."""
     if kind not in NORMALIZERS:
         raise ValueError(f"unknown normalizer {kind!r}; choose one of {sorted(NORMALIZERS)}")
-    return NORMALIZERS[kind](dims="pointwise" if pointwise else "channel")
+    dims = "pointwise" if pointwise else "channel"
+    if eps is None or kind == "none":
+        return NORMALIZERS[kind](dims=dims)
+    return NORMALIZERS[kind](dims=dims, eps=float(eps))
 
 
 def build_model(
@@ -68,7 +72,7 @@ def build_normalized_model(
     """The (unfitted, untrained) :class:`NormalizedModel` described by a run's ``model.json``.
 
     ``info`` keys: ``name``, ``kwargs``, ``in_channels``, ``out_channels``, ``n_dims``,
-    ``spatial_shape``, ``normalize`` (``{"inputs", "outputs", "pointwise"}``). ``wrap`` is
+    ``spatial_shape``, ``normalize`` (``{"inputs", "outputs", "pointwise", "eps"}``). ``wrap`` is
     applied to the registered model inside the normalizers (e.g. lead-time scaling).
     """
     model = build_model(
@@ -83,10 +87,11 @@ def build_normalized_model(
         model = wrap(model)
     norm = info.get("normalize", {})
     pointwise = bool(norm.get("pointwise", False))
+    eps = norm.get("eps")
     return NormalizedModel(
         model,
-        make_normalizer(norm.get("inputs", "gaussian"), pointwise=pointwise),
-        make_normalizer(norm.get("outputs", "gaussian"), pointwise=pointwise),
+        make_normalizer(norm.get("inputs", "gaussian"), pointwise=pointwise, eps=eps),
+        make_normalizer(norm.get("outputs", "gaussian"), pointwise=pointwise, eps=eps),
     )
 
 

@@ -17,6 +17,12 @@ pair (e.g. a Gaussian likelihood).
 The value of every term of the last call is kept in :attr:`LossTerms.last`, and the trainer
 logs each as its own ``metrics.csv``/TensorBoard column ``loss_<name>`` when there are two or
 more terms.
+
+A target-only term with ``space: normalized`` (``h1``, ``relative_lp``) compares
+``encode(point prediction)`` with ``encode(y)``, ``encode`` the output normalizer of the model
+the trainer binds with :meth:`LossTerms.bind` (:class:`~sciml.models.normalized.NormalizedModel`):
+the model still predicts physical fields, only the loss is measured in normalized units, as in
+neuraloperator's ``Trainer``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,26 @@ class LossTerms(nn.Module):
             fn if isinstance(fn, nn.Module) else _FunctionTerm(fn) for _, _, fn in terms
         )
         self.last: dict[str, torch.Tensor] = {}
+        self._normalized = [getattr(fn, "space", "physical") == "normalized" for fn in self.terms]
+        self._encode: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def bind(self, model: nn.Module) -> None:
+        """Give the ``space: normalized`` terms the ``model``'s output normalizer.
+
+        Raises :class:`ValueError` when such a term exists and the model has no
+        ``output_normalizer`` (only :class:`~sciml.models.normalized.NormalizedModel` has one).
+        """
+        if not any(self._normalized):
+            return
+        normalizer = getattr(model, "output_normalizer", None)
+        if normalizer is None:
+            names = [n for n, norm in zip(self.names, self._normalized) if norm]
+            raise ValueError(
+                f"trainer.loss: {names} use space='normalized', but the model "
+                f"{type(model).__name__} has no output normalizer; use space='physical'"
+            )
+        # the bound method, not the module: the normalizer stays the model's (its state_dict)
+        self._encode = normalizer.encode
 
     @property
     def log_columns(self) -> tuple[str, ...]:
@@ -63,9 +89,18 @@ class LossTerms(nn.Module):
         batch dict with at least ``"y"``."""
         total: torch.Tensor | None = None
         last = {}
-        for name, weight, term in zip(self.names, self.weights, self.terms):
+        for name, weight, term, normalized in zip(
+            self.names, self.weights, self.terms, self._normalized
+        ):
             if getattr(term, "uses_batch", False):
                 value = term(pred, batch)
+            elif normalized:
+                if self._encode is None:
+                    raise RuntimeError(
+                        f"loss term {name!r} uses space='normalized': call LossTerms.bind(model) "
+                        "first (the trainer does)"
+                    )
+                value = term(self._encode(point_prediction(pred)), self._encode(batch["y"]))
             else:
                 value = term(point_prediction(pred), batch["y"])
             last[f"loss_{name}"] = value.detach()

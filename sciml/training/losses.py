@@ -28,6 +28,10 @@ from sciml.solvers.norms import h1_squared_norm
 __all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
 
 _REDUCTIONS = ("mean", "sum")
+#: where a loss compares prediction and target: in physical units, or after the model's output
+#: normalizer (``encode``), as neuraloperator's ``Trainer`` does (its data processor normalizes
+#: the target during training and the model's raw output is never decoded before the loss)
+SPACES = ("physical", "normalized")
 
 
 def _check_pair(name: str, pred: torch.Tensor, target: torch.Tensor, min_ndim: int) -> None:
@@ -46,6 +50,12 @@ def _check_reduction(name: str, reduction: str) -> str:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction={reduction!r} is not one of {list(_REDUCTIONS)}")
     return reduction
+
+
+def _check_space(name: str, space: str) -> str:
+    if space not in SPACES:
+        raise ValueError(f"{name}: space={space!r} is not one of {list(SPACES)}")
+    return space
 
 
 def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -70,6 +80,10 @@ class RelativeLpLoss(nn.Module):
     reduction:
         ``"mean"`` (default) or ``"sum"`` over the batch (the FNO reference code sums and divides
         by the dataset size at the end of an epoch).
+    space:
+        ``"physical"`` (default) or ``"normalized"``: compare ``encode(û)`` with ``encode(u)``,
+        ``encode`` the model's fitted output normalizer (applied by
+        :class:`~sciml.training.loss_terms.LossTerms`, which the trainer binds to the model).
 
     Notes
     -----
@@ -77,12 +91,13 @@ class RelativeLpLoss(nn.Module):
     has no relative error and gives ``inf``/``nan``.
     """
 
-    def __init__(self, p: float = 2.0, reduction: str = "mean") -> None:
+    def __init__(self, p: float = 2.0, reduction: str = "mean", space: str = "physical") -> None:
         super().__init__()
         if not p > 0:
             raise ValueError(f"relative_lp: p must be > 0, got {p!r}")
         self.p = float(p)
         self.reduction = _check_reduction("relative_lp", reduction)
+        self.space = _check_space("relative_lp", space)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``(B, ...)`` pair → scalar."""
@@ -141,6 +156,10 @@ class H1Loss(nn.Module):
         periodic grid of ``n`` points the spacing is ``L/n``, on a non-periodic one ``L/(n-1)``.
     reduction:
         ``"mean"`` (default) or ``"sum"`` over the batch.
+    space:
+        ``"physical"`` (default) or ``"normalized"`` (the norms of ``encode(û) - encode(u)`` and
+        ``encode(u)``, ``encode`` the model's output normalizer, as neuraloperator's ``H1Loss``
+        inside its ``Trainer``; see :class:`RelativeLpLoss`).
 
     Notes
     -----
@@ -152,6 +171,7 @@ class H1Loss(nn.Module):
         periodic: bool = True,
         domain_length: float | Sequence[float] = 1.0,
         reduction: str = "mean",
+        space: str = "physical",
     ) -> None:
         super().__init__()
         lengths = (
@@ -162,6 +182,7 @@ class H1Loss(nn.Module):
         self.periodic = bool(periodic)
         self.domain_length = [float(length) for length in lengths]
         self.reduction = _check_reduction("h1", reduction)
+        self.space = _check_space("h1", space)
 
     def _lengths(self, n_spatial: int) -> list[float]:
         if len(self.domain_length) == 1:

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
-OPTIMIZERS = ("adam", "adamw")
+OPTIMIZERS = ("adam", "adamw", "adamw_complex")
 SCHEDULERS = ("none", "cosine", "step", "plateau", "exponential", "onecycle")
 INTERVALS = ("step", "epoch")
 #: the interval each decay runs on when ``interval`` is not given
@@ -111,6 +111,92 @@ def parameter_groups(
     return out
 
 
+class ComplexAdamW(torch.optim.Optimizer):
+    r"""AdamW with one second moment per complex entry: neuraloperator's ``AdamW`` update.
+
+    For a parameter :math:`\theta` (real or complex) with gradient :math:`g_t` at step
+    :math:`t`, learning rate :math:`\eta` and decoupled weight decay :math:`\lambda`:
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) |g_t|^2, \\
+        \theta' = \theta - \eta \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+            \frac{m_t}{\sqrt{v_t} + \epsilon}, \qquad
+        \theta_t = (1 - \eta\lambda)\, \theta'.
+
+    :math:`v_t` is real: :math:`|g|^2 = g \bar g` of each complex entry, so the step of a complex
+    weight keeps the phase of :math:`m_t` (one scale per entry). torch's ``Adam``/``AdamW`` treat
+    a complex tensor as its real and imaginary parts (``view_as_real``), with one second moment
+    each, so they rescale the two parts separately. On real parameters the update differs from
+    torch's ``AdamW`` only in two places: :math:`\epsilon` is added before the bias correction
+    of :math:`\sqrt{v_t}` (torch: after; the same as torch with
+    :math:`\epsilon_\text{torch} = \epsilon / \sqrt{1-\beta_2^t}`), and the decay multiplies the
+    parameter after the Adam step (torch: before). This is the update of neuraloperator 2.0's
+    ``neuralop.training.AdamW`` (its default :math:`\epsilon = 10^{-6}`), written here from that
+    description; Loshchilov & Hutter, "Decoupled weight decay regularization", ICLR 2019.
+
+    Parameters
+    ----------
+    params:
+        Parameters or torch param-group dicts.
+    lr, betas, eps, weight_decay:
+        :math:`\eta`, :math:`(\beta_1, \beta_2)`, :math:`\epsilon`, :math:`\lambda`.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not lr >= 0:
+            raise ValueError(f"adamw_complex: lr must be >= 0, got {lr}")
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"adamw_complex: betas must be two numbers in [0, 1), got {betas}")
+        if not eps >= 0:
+            raise ValueError(f"adamw_complex: eps must be >= 0, got {eps}")
+        if not weight_decay >= 0:
+            raise ValueError(f"adamw_complex: weight_decay must be >= 0, got {weight_decay}")
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        """One update of every parameter that has a gradient; ``closure`` as in torch."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps, decay = group["lr"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                if g.is_sparse:
+                    raise RuntimeError("adamw_complex does not take sparse gradients")
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    # real even for complex p: |g|² per entry
+                    state["exp_avg_sq"] = torch.zeros_like(p, dtype=g.real.dtype)
+                state["step"] += 1
+                t = state["step"]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m.lerp_(g, 1.0 - beta1)
+                sq = g.real.square() + g.imag.square() if g.is_complex() else g.square()
+                v.mul_(beta2).add_(sq, alpha=1.0 - beta2)
+                scale = lr * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+                p.sub_(scale * m / (v.sqrt() + eps))
+                if decay:
+                    p.mul_(1.0 - lr * decay)
+        return loss
+
+
 def build_optimizer(
     params: Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]],
     name: str,
@@ -120,7 +206,9 @@ def build_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
 ) -> torch.optim.Optimizer:
-    """``"adam"`` → :class:`torch.optim.Adam` (L2 penalty), ``"adamw"`` → decoupled decay.
+    """``"adam"`` → :class:`torch.optim.Adam` (L2 penalty), ``"adamw"`` → decoupled decay,
+    ``"adamw_complex"`` → :class:`ComplexAdamW` (neuraloperator's update: one second moment per
+    complex entry).
 
     ``params`` are parameters or torch param-group dicts (``{"params": [...], "lr": ...}``);
     ``betas`` and ``eps`` as in torch (neuraloperator's examples use ``eps=1e-6``).
@@ -144,6 +232,8 @@ def build_optimizer(
         return torch.optim.Adam(params, **kw)
     if name == "adamw":
         return torch.optim.AdamW(params, **kw)
+    if name == "adamw_complex":
+        return ComplexAdamW(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
 
 

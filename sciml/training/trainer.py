@@ -251,6 +251,7 @@ class Trainer:
                 "use amp='bf16', which needs no scaling"
             )
         self.model = model.to(device=self.device, dtype=self.dtype)
+        self.loss_fn.bind(self.model)  # terms with space='normalized' see its output normalizer
         self.ddp_model = wrap_model(self.model, self.ctx)
         # A model may split its parameters into groups with their own learning rates (e.g. a
         # learned simulator's elastic and plastic laws); the schedule scales every group alike.

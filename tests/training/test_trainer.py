@@ -214,7 +214,7 @@ def test_amp_is_refused_on_cpu(tmp_path: Path) -> None:
         ("lr", -1.0, "lr must be a number > 0"),
         ("gamma", 1.5, r"gamma must be a number in \(0, 1\]"),
         ("grad_clip", 0.0, "grad_clip must be None or a number > 0"),
-        ("optimizer", "sgd", r"optimizer must be one of \['adam', 'adamw'\]"),
+        ("optimizer", "sgd", r"optimizer must be one of \['adam', 'adamw', 'adamw_complex'\]"),
         ("scheduler", "linear", "scheduler must be one of"),
         ("amp", "fp8", "amp must be one of"),
         ("dtype", "float16", "dtype must be one of"),
