@@ -12,6 +12,11 @@ in physical units (``"x"``, and ``"coords"``, ``"t"`` ... where the task provide
 returns the same kind of output. Constraints run after de-normalization, so a conservation law is
 enforced on the physical fields, and inside training (the loss sees the constrained output) as
 well as in evaluation, ``sciml.load`` and export.
+
+Two optional hooks, with defaults here: :meth:`Constraint.model_out_channels` (how many output
+channels the wrapped model must have, e.g. the ``N`` basis functions of a hard PDE constraint)
+and :meth:`Constraint.training_statistics` (counts since the last call, e.g. solver iterations,
+that the trainer sums per log window into ``metrics.csv`` / TensorBoard columns).
 """
 
 from __future__ import annotations
@@ -33,3 +38,13 @@ class Constraint(nn.Module, ABC):
     @abstractmethod
     def forward(self, output: Output, batch: Mapping[str, torch.Tensor]) -> Output:
         """The constrained output, of the same kind (tensor or ``(mean, var)``) as ``output``."""
+
+    def model_out_channels(self, out_channels: int) -> int:
+        """Output channels the wrapped model must produce for a target of ``out_channels``
+        channels (default: the same)."""
+        return out_channels
+
+    def training_statistics(self) -> dict[str, float]:
+        """Counts since the last call, always the same keys (default none); summed per log
+        window by the trainer (:class:`~sciml.training.trainer.Trainer`)."""
+        return {}

@@ -3,14 +3,16 @@
 A spec section ``constraint: {name: mass_projection, ...options}`` names a constraint registered
 in :data:`sciml.registry.CONSTRAINTS`; :func:`wrap_constraint` builds it with the options (and,
 where its constructor takes them, the data's ``in_channels``, ``out_channels``, ``n_dims``,
-``spatial_shape``) and returns :class:`Constrained`, which every task uses for training,
-evaluation, ``sciml.load`` and export alike.
+``spatial_shape``, ``coords``) and returns :class:`Constrained`, which every task uses for
+training, evaluation, ``sciml.load`` and export alike. :func:`build_constrained` builds the model
+with the output channels the constraint asks for (:meth:`Constraint.model_out_channels`: a hard
+PDE constraint's backbone outputs ``N`` basis functions, not the target's channels).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -20,7 +22,7 @@ from sciml.constraints.base import Constraint, Output
 from sciml.registry import CONSTRAINTS, UnknownNameError
 
 #: data-fixed constructor arguments a constraint may take
-DATA_KEYS = ("in_channels", "out_channels", "n_dims", "spatial_shape")
+DATA_KEYS = ("in_channels", "out_channels", "n_dims", "spatial_shape", "coords")
 
 
 class Constrained(nn.Module):
@@ -42,6 +44,12 @@ class Constrained(nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> Output:
         return self.constraint(self.model(*inputs), dict(zip(self.input_keys, inputs)))
+
+    def training_statistics(self) -> dict[str, float]:
+        """The wrapped model's and the constraint's counts since the last call (the trainer's
+        ``metrics.csv`` columns, e.g. a solver's iterations)."""
+        own = getattr(self.model, "training_statistics", None)
+        return {**(own() if callable(own) else {}), **self.constraint.training_statistics()}
 
 
 def build_constraint(spec: Mapping[str, Any], info: Mapping[str, Any]) -> Constraint:
@@ -67,3 +75,17 @@ def wrap_constraint(model: nn.Module, info: Mapping[str, Any]) -> nn.Module:
     """``model`` wrapped by ``info["constraint"]`` (``model.json``), or unchanged without one."""
     spec = info.get("constraint")
     return Constrained(model, build_constraint(spec, info)) if spec else model
+
+
+def build_constrained(
+    info: Mapping[str, Any], build: Callable[[Mapping[str, Any]], nn.Module]
+) -> nn.Module:
+    """``build(info)`` wrapped by ``info["constraint"]``, the model built with the output
+    channels the constraint needs (``constraint.model_out_channels(info["out_channels"])``);
+    without a constraint, ``build(info)`` itself."""
+    spec = info.get("constraint")
+    if not spec:
+        return build(info)
+    constraint = build_constraint(spec, info)
+    channels = constraint.model_out_channels(int(info["out_channels"]))
+    return Constrained(build({**info, "out_channels": channels}), constraint)

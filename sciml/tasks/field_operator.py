@@ -2,7 +2,8 @@
 
 Datasets: ``grid_pair`` / ``pdebench_pair`` (one input and one output time of a trajectory) and
 ``time_window`` / ``pdebench_window`` (``n_input_steps`` frames → the next ones; evaluated also
-by an autoregressive rollout). Samples ``{"x": (C_in, *S), "y": (C_out, *S), "coords": (d, *S)}``.
+by an autoregressive rollout), ``space_time`` (inputs at ``t_0`` → the whole trajectory on the
+``(t, x)`` grid). Samples ``{"x": (C_in, *S), "y": (C_out, *S), "coords": (d, *S)}``.
 
 The model is wrapped with the normalizers fitted on the training split
 (:class:`~sciml.models.normalized.NormalizedModel`: physical units in and out), then with the
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.constraints.wrap import Constrained, wrap_constraint
+from sciml.constraints.wrap import Constrained, build_constrained
 from sciml.data.compat import check_model_fits
 from sciml.data.format import DatasetFile
 from sciml.data.grid import InMemoryDataset
@@ -60,7 +61,7 @@ class FieldOperatorTask(Task):
     """Fields → fields (see the module docstring)."""
 
     name = "field_operator"
-    dataset_kinds = ("grid_pair", "pdebench_pair", "time_window", "pdebench_window")
+    dataset_kinds = ("grid_pair", "pdebench_pair", "time_window", "pdebench_window", "space_time")
 
     def dataset_options(self) -> dict[str, Any]:
         return {"in_memory": True}
@@ -82,7 +83,8 @@ class FieldOperatorTask(Task):
 
     @classmethod
     def build(cls, info: Mapping[str, Any]) -> nn.Module:
-        return wrap_constraint(build_normalized_model(info), info)
+        # the constraint may ask for other output channels (a hard constraint's N basis functions)
+        return build_constrained(info, build_normalized_model)
 
     def fit(
         self, model: nn.Module, train_set: Dataset, val_set: Dataset

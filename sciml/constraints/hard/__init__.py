@@ -12,7 +12,12 @@ from sciml.constraints.hard.implicit import (
     SingularSystemError,
     solve_least_squares,
 )
-from sciml.constraints.hard.layer import HardPDEConstraint, NotConvergedError, expert_blocks
+from sciml.constraints.hard.layer import (
+    HardPDEConstraint,
+    NotConvergedError,
+    NotExportableError,
+    expert_blocks,
+)
 from sciml.constraints.hard.lm import LMResult, NonFiniteResidualError, levenberg_marquardt
 from sciml.constraints.hard.pdes import (
     PDES,
@@ -33,6 +38,7 @@ __all__ = [
     "NavierStokesVorticityResidual",
     "NonFiniteResidualError",
     "NotConvergedError",
+    "NotExportableError",
     "PDEResidual",
     "SingularSystemError",
     "expert_blocks",

@@ -49,11 +49,26 @@ from sciml.constraints.hard.system import LeastSquaresSystem
 from sciml.models.outputs import GaussianOutput
 from sciml.registry import CONSTRAINTS
 
-__all__ = ["HardPDEConstraint", "NotConvergedError", "expert_blocks"]
+__all__ = [
+    "STATISTICS",
+    "HardPDEConstraint",
+    "NotConvergedError",
+    "NotExportableError",
+    "expert_blocks",
+]
 
 log = logging.getLogger(__name__)
 
 _ON_FAILURE = ("warn", "raise")
+
+#: :meth:`HardPDEConstraint.training_statistics` columns, sums over the training solves since
+#: the last call: problems solved, LM iterations, problems not converged, final residual norms
+#: :math:`\|r\|` (means per problem: divide by ``lm_solves``)
+STATISTICS = ("lm_solves", "lm_iterations", "lm_not_converged", "lm_residual")
+
+
+class NotExportableError(RuntimeError):
+    """The hard constraint was asked to be traced for export (see :meth:`HardPDEConstraint.forward`)."""
 
 
 class NotConvergedError(RuntimeError):
@@ -167,6 +182,7 @@ class HardPDEConstraint(Constraint):
         self.last_result: LMResult | None = None
         self.n_solves = 0
         self.n_not_converged = 0
+        self._window = dict.fromkeys(STATISTICS, 0.0)
 
     @property
     def n_experts(self) -> int:
@@ -186,6 +202,14 @@ class HardPDEConstraint(Constraint):
             "lm_not_converged": float(self.last_result.n_not_converged),
             "lm_not_converged_total": float(self.n_not_converged),
         }
+
+    def training_statistics(self) -> dict[str, float]:
+        """Sums over the solves made in training mode since the last call (:data:`STATISTICS`):
+        the trainer sums them per log window into ``metrics.csv`` / TensorBoard columns, so
+        ``lm_iterations / lm_solves`` is the mean iteration count of the window and
+        ``lm_residual / lm_solves`` the mean final residual norm."""
+        window, self._window = self._window, dict.fromkeys(STATISTICS, 0.0)
+        return window
 
     def _points(self, blocks: Tensor) -> Tensor:
         """Flat grid indices ``(K, m)`` of the PDE points of each expert."""
@@ -211,6 +235,13 @@ class HardPDEConstraint(Constraint):
 
     def forward(self, output: Output, batch: Mapping[str, Tensor]) -> Output:
         """``output`` = basis ``(B, N, *S)`` → constrained field ``(B, 1, *S)``."""
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():
+            # a trace would freeze one input's iteration count and convergence branches
+            raise NotExportableError(
+                "hard_pde cannot be exported: its Levenberg-Marquardt solve stops on "
+                "data-dependent convergence tests and reports non-convergence, which a "
+                "torch.export / TorchScript trace cannot carry; use the run through sciml.load"
+            )
         if isinstance(output, GaussianOutput):
             raise TypeError("hard_pde constrains a basis tensor, not a (mean, var) output")
         if output.ndim < 3 or output.shape[1] != self.n_basis:
@@ -296,6 +327,12 @@ class HardPDEConstraint(Constraint):
     def _record(self, result: LMResult, system: LeastSquaresSystem) -> None:
         self.last_result = result
         self.n_solves += result.converged.numel()
+        if self.training:  # validation and evaluation solves are not training statistics
+            w = self._window
+            w["lm_solves"] += result.converged.numel()
+            w["lm_iterations"] += float(result.n_iter.sum())
+            w["lm_not_converged"] += result.n_not_converged
+            w["lm_residual"] += float((2 * result.cost.detach()).clamp_min(0).sqrt().sum())
         if self.ridge == 0:
             _, jac = system.residual_and_jacobian(result.solution.detach())
             rank = torch.linalg.matrix_rank(jac.detach())
