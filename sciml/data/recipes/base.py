@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from sciml.data.format import DatasetLayout, DatasetWriter
 from sciml.data.output_path import check_output_file
+from sciml.data.sharding import active_sharding
 from sciml.devices import resolve_device
 from sciml.registry import RECIPES
 
@@ -212,7 +213,20 @@ def generate_in_blocks(
         ``(start, size)`` (draw random numbers from :func:`block_generator`).
     block_size:
         Trajectories per block (the solver batch size).
+
+    Under :func:`sciml.data.sharding.sharded` (``sciml generate`` under ``torchrun``) this rank
+    generates only its blocks, into a shard file, and rank 0 joins the shards into ``out_path``.
     """
+    sharding = active_sharding()
+    if sharding is not None:
+        return sharding.generate(
+            out_path,
+            layout,
+            make_block,
+            block_size=block_size,
+            progress=progress and sharding.rank == 0,
+            fill=generate_in_blocks,
+        )
     n = layout.n_trajectories
     control = _CONTROL.get() or _Control()
     with DatasetWriter(out_path, layout, resume=control.resume) as writer:
