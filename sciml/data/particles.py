@@ -19,7 +19,23 @@ key     shape            meaning
 ======= ================ ====================================================================
 
 Every ``t`` with ``Hs ≤ t < T − s`` gives a window (windows overlap: a stride of ``s`` frames
-does not discard the frames in between). :class:`ParticleStats` holds the normalization
+does not discard the frames in between).
+
+**Sparse (reduced-order) windows** (GIOROM, Viswanath et al., arXiv 2407.03925):
+:class:`ParticleWindowSplit` with a ``sampler`` keeps ``M`` of the ``P`` particles of every
+trajectory, chosen once on its reference frame (frame 0) *before* windowing, so every window of a
+trajectory holds the same particles; ``x``, ``y`` and the statistics are those of the sparse
+set. With ``pairs=True`` a sample also holds the sparse→dense reconstruction pair of its last
+input frame ``t``:
+
+================ ========== ==========================================================
+key              shape      meaning (m)
+================ ========== ==========================================================
+``sparse_ref``   ``(M, d)`` sampled particles at frame 0 (reference configuration)
+``sparse_pos``   ``(M, d)`` sampled particles at frame ``t``
+``dense_ref``    ``(P, d)`` every particle at frame 0
+``dense``        ``(P, d)`` every particle at frame ``t`` (the reconstruction's target)
+================ ========== ========================================================== :class:`ParticleStats` holds the normalization
 statistics ``μ, σ`` of velocities and accelerations; they are fitted on the training windows
 and handed to the model (which keeps them as buffers, so they are saved with it) and to the
 validation dataset.
@@ -28,7 +44,7 @@ validation dataset.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +61,7 @@ __all__ = [
     "ParticleWindowSplit",
     "particle_spacing",
     "read_positions",
+    "sparse_positions",
 ]
 
 
@@ -74,6 +91,22 @@ def read_positions(
     frames = slice(None) if n_frames is None else slice(0, n_frames)
     x = torch.stack([torch.from_numpy(f.read("position", (i, frames))) for i in idx])
     return x.to(torch.float64)
+
+
+def sparse_positions(positions: Tensor, indices: Tensor) -> Tensor:
+    """``(N, T, M, d)`` trajectories of the sampled particles: ``positions[n][:, indices[n]]``.
+
+    ``positions``: ``(N, T, P, d)``; ``indices``: ``(N, M)`` long indices into the particle axis
+    (e.g. :func:`sciml.models.giorom.sparse_indices` on frame 0).
+    """
+    n, t, _, d = positions.shape
+    if indices.shape[0] != n or indices.dim() != 2:
+        raise ValueError(
+            f"indices must be (N={n}, M), got {tuple(indices.shape)} for positions "
+            f"{tuple(positions.shape)}"
+        )
+    index = indices[:, None, :, None].expand(n, t, indices.shape[1], d)
+    return torch.gather(positions, 2, index)
 
 
 @dataclass(frozen=True)
@@ -226,6 +259,12 @@ class ParticleWindowSplit(ParticleWindowDataset):
     Positions are read and the windows and statistics computed in float64 (as
     :func:`read_positions`); windows come out in ``dtype``. Attributes ``file``, ``path``,
     ``dim``, ``time`` (s, of the split's frames) and ``trajectories`` describe the source.
+
+    Sparse windows (module docstring): ``sampler`` maps the reference frames ``(N, P, d)``
+    (float64, m) of the split's trajectories to ``(N, M)`` indices of the particles kept; the
+    windows, targets and statistics are then those of the sampled particles, the dense positions
+    stay in :attr:`dense` ``(N, T, P, d)`` and the indices in :attr:`indices`. ``pairs=True``
+    adds the reconstruction pair keys to every sample (needs a ``sampler``).
     """
 
     def __init__(
@@ -245,7 +284,11 @@ class ParticleWindowSplit(ParticleWindowDataset):
         dtype: torch.dtype = torch.float32,
         check_finite: bool = True,
         subsample: int = 1,
+        sampler: Callable[[Tensor], Tensor] | None = None,
+        pairs: bool = False,
     ) -> None:
+        if pairs and sampler is None:
+            raise ValueError("pairs=True (reconstruction pairs) needs a sampler")
         source = ParticleTrajectoryDataset(
             path,
             split=split,
@@ -261,12 +304,31 @@ class ParticleWindowSplit(ParticleWindowDataset):
         self.dtype = dtype
         self.file, self.path, self.dim = source.file, source.path, source.dim
         self.time, self.trajectories = source.time, source.trajectories
+        positions = source.positions()
+        self.dense: Tensor | None = None
+        self.indices: Tensor | None = None
+        self.pairs = pairs
+        if sampler is not None:
+            # chosen once per trajectory, on its reference frame, before any window is cut
+            self.indices = sampler(positions[:, 0]).to(torch.long)
+            self.dense = positions
+            positions = sparse_positions(positions, self.indices)
         super().__init__(
-            source.positions(), history=history, stride=stride, stats=stats, noise_std=noise_std
+            positions, history=history, stride=stride, stats=stats, noise_std=noise_std
         )
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Tensor]:
-        return {k: v.to(self.dtype) for k, v in super().__getitems__(indices).items()}
+        batch = super().__getitems__(indices)
+        if self.pairs:
+            assert self.dense is not None  # pairs need a sampler (checked in __init__)
+            idx = torch.as_tensor(list(indices), dtype=torch.long)
+            traj = idx // self._per_traj
+            t = idx % self._per_traj + self.history * self.stride  # last input frame
+            batch["sparse_ref"] = self.positions[traj, 0]
+            batch["sparse_pos"] = self.positions[traj, t]
+            batch["dense_ref"] = self.dense[traj, 0]
+            batch["dense"] = self.dense[traj, t]
+        return {k: v.to(self.dtype) for k, v in batch.items()}
 
 
 def particle_spacing(x: Tensor, block: int = 1024) -> float:

@@ -40,16 +40,19 @@ Shapes: as :class:`~sciml.models.gns.GNS` with ``P`` replaced by the sparse coun
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from sciml.data.particles import ParticleStats, read_positions
+from sciml.data.particles import ParticleStats, read_positions, sparse_positions
 from sciml.models.config import strict_config
+from sciml.models.dense_reconstruction import KernelReconstruction, knn_interpolate
 from sciml.models.fno import FNO
 from sciml.models.gno import GNO
 from sciml.models.gns import GNS
@@ -59,12 +62,26 @@ from sciml.registry import MODELS
 __all__ = [
     "GIOROM",
     "LatentGridOperator",
+    "ReducedOrderPrediction",
+    "ReducedOrderRollout",
+    "ReducedOrderSimulator",
     "SparseTrajectories",
+    "check_sampling",
+    "make_sampler",
     "sparse_indices",
     "sparse_positions",
 ]
 
 _METHODS = ("fps", "random")
+
+
+def check_sampling(method: str, ratio: float) -> None:
+    """A :class:`ValueError` naming the bad value unless ``method`` is ``"fps"`` or
+    ``"random"`` and ``0 < ratio ≤ 1``."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise ValueError(f"sampling ratio must be in (0, 1], got {ratio!r}")
+    if method not in _METHODS:
+        raise ValueError(f"sampling method={method!r} is not one of {list(_METHODS)}")
 
 
 def sparse_indices(
@@ -98,10 +115,7 @@ def sparse_indices(
     Tensor
         ``(N, M)`` (or ``(M,)``) long indices into the particle axis.
     """
-    if not 0 < ratio <= 1:
-        raise ValueError(f"sampling ratio must be in (0, 1], got {ratio}")
-    if method not in _METHODS:
-        raise ValueError(f"sampling method={method!r} is not one of {list(_METHODS)}")
+    check_sampling(method, ratio)
     single = reference.dim() == 2
     ref = reference.unsqueeze(0) if single else reference
     if ref.dim() != 3:
@@ -138,21 +152,6 @@ def _check_connected(sparse: Tensor, radius: float, ratio: float) -> None:
             f"on the reference frame (sampling ratio {ratio}); the largest nearest-neighbour "
             f"distance is {float(nearest.max()):.4g}: use a radius at least that large"
         )
-
-
-def sparse_positions(positions: Tensor, indices: Tensor) -> Tensor:
-    """``(N, T, M, d)`` trajectories of the sampled particles: ``positions[n][:, indices[n]]``.
-
-    ``positions``: ``(N, T, P, d)``; ``indices``: ``(N, M)`` from :func:`sparse_indices`.
-    """
-    n, t, _, d = positions.shape
-    if indices.shape[0] != n or indices.dim() != 2:
-        raise ValueError(
-            f"indices must be (N={n}, M), got {tuple(indices.shape)} for positions "
-            f"{tuple(positions.shape)}"
-        )
-    index = indices[:, None, :, None].expand(n, t, indices.shape[1], d)
-    return torch.gather(positions, 2, index)
 
 
 @dataclass(frozen=True)
@@ -316,6 +315,12 @@ class GIOROM(GNS):
         FNO processor width, Fourier modes per axis and layers (GIOROM v1: 32, 24, 2).
     gno_max_num_neighbors:
         Neighbours kept per GNO query.
+    reconstruction:
+        Options of the dense reconstruction trained with the stepper (GIOROM's second part):
+        ``KernelReconstruction(dim, **reconstruction)`` becomes :attr:`reconstruction`, and the
+        model then also takes the reconstruction pair as inputs (:attr:`input_keys`, see
+        :meth:`forward`). ``None``: the stepper alone (a dense body is then recovered by kNN
+        interpolation, :class:`ReducedOrderSimulator`).
     """
 
     def __init__(
@@ -340,6 +345,7 @@ class GIOROM(GNS):
         fno_layers: int = 2,
         gno_max_num_neighbors: int = 256,
         stats: ParticleStats | None = None,
+        reconstruction: Mapping[str, Any] | None = None,
     ) -> None:
         if n_encoder_layers < 1 or n_decoder_layers < 0:
             raise ValueError(
@@ -393,11 +399,40 @@ class GIOROM(GNS):
         self.processor = nn.ModuleList(
             [*layers[:n_encoder_layers], operator, *layers[n_encoder_layers:]]
         )
+        self.reconstruction: KernelReconstruction | None = None
+        if reconstruction is not None:
+            self.reconstruction = KernelReconstruction(dim, **dict(reconstruction))
+            # the trainer feeds forward the reconstruction pair as well
+            self.input_keys = ("x", *KernelReconstruction.input_keys)
 
     @property
     def operator(self) -> LatentGridOperator:
         """The operator block inside the processor."""
         return self.processor[self.n_encoder_layers]  # type: ignore[return-value]
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        sparse_ref: Tensor | None = None,
+        sparse_pos: Tensor | None = None,
+        dense_ref: Tensor | None = None,
+    ) -> Tensor | ReducedOrderPrediction:
+        """The stepper's normalized acceleration ``(B, M, d)`` for sparse windows ``x``
+        ``(B, M, H+1, d)`` (:meth:`GNS.forward <sciml.models.gns.GNS.forward>`: noisy and
+        target-corrected in training mode); given the reconstruction pair too — ``sparse_ref,
+        sparse_pos (B, M', d)``, ``dense_ref (B, P, d)``, m — a
+        :class:`ReducedOrderPrediction` with the reconstructed dense positions ``(B, P, d)``.
+        """
+        acceleration = super().forward(x)
+        pair = (sparse_ref, sparse_pos, dense_ref)
+        if all(t is None for t in pair):
+            return acceleration
+        if self.reconstruction is None or any(t is None for t in pair):
+            raise ValueError(
+                "giorom: the reconstruction inputs (sparse_ref, sparse_pos, dense_ref) need all "
+                "three and a model built with reconstruction options"
+            )
+        return ReducedOrderPrediction(acceleration, self.reconstruction(*pair))  # type: ignore[arg-type]
 
     def normalized_acceleration(self, x: Tensor) -> Tensor:
         """``(B, M, d)`` network output ``â`` for sparse windows ``x`` ``(B, M, H+1, d)``."""
@@ -408,6 +443,130 @@ class GIOROM(GNS):
             return super().normalized_acceleration(x)
         finally:
             self.operator.bind(None)
+
+
+class ReducedOrderPrediction(NamedTuple):
+    """Training output of a :class:`GIOROM` with a reconstruction: both parts' predictions."""
+
+    acceleration: Tensor
+    """``(B, M, d)`` normalized acceleration of the sampled particles (target ``batch["y"]``)."""
+    dense: Tensor
+    """``(B, P, d)`` reconstructed dense positions, m (target ``batch["dense"]``)."""
+
+
+def make_sampler(
+    method: str, ratio: float, seed: int = 0, radius: float | None = None
+) -> functools.partial[Tensor]:
+    """``reference (N, P, d) → (N, M)`` indices: :func:`sparse_indices` with these settings
+    (the one sampler both the training data and :class:`ReducedOrderSimulator` use)."""
+    check_sampling(method, ratio)
+    return functools.partial(sparse_indices, ratio=ratio, method=method, radius=radius, seed=seed)
+
+
+class ReducedOrderRollout(NamedTuple):
+    """A reduced-order rollout: the stepped sparse particles and the reconstructed body."""
+
+    sparse: Tensor
+    """``(B, n, M, d)`` positions of the sampled particles, m."""
+    dense: Tensor
+    """``(B, n, P, d)`` positions of every particle, m."""
+    indices: Tensor
+    """``(B, M)`` the sampled particles (indices into ``P``)."""
+
+
+class ReducedOrderSimulator(nn.Module):
+    """A sparse stepper with its dense reconstruction: what ``sciml.load`` returns for a run
+    trained on sampled particles (``data.options.sampling``).
+
+    ``rom = sciml.load(run)``, then
+
+    * ``rom(dense_history, n_steps)`` (= :meth:`rollout`): ``dense_history (B, H+1, P, d)``
+      (or ``(H+1, P, d)``) positions in m, frame 0 the reference configuration → a
+      :class:`ReducedOrderRollout` ``(sparse (B, n, M, d), dense (B, n, P, d), indices (B, M))``
+      (batch axis dropped for unbatched input);
+    * :meth:`sample` ``(B, P, d) → (B, M)``: the particles the stepper moves (the training
+      sampler: same method, ratio and seed);
+    * :meth:`step` ``(B, M, H+1, d) → (B, M, d)``: one semi-implicit Euler step of the stepper;
+    * :meth:`reconstruct` ``(sparse_ref (B, M, d), sparse (B, T, M, d), dense_ref (B, P, d))
+      → (B, T, P, d)``: the learned reconstruction (``stepper.reconstruction``), or kNN
+      interpolation (``k = knn_k``) for a stepper without one;
+    * :meth:`knn_reconstruct`: the kNN-interpolation baseline, same shapes.
+
+    Parameters
+    ----------
+    stepper:
+        A trained sparse stepper (:class:`GIOROM`, or a :class:`~sciml.models.gns.GNS`
+        trained on sampled particles), in eval mode.
+    sampling:
+        ``{"method", "ratio", "seed"}`` of the training data (:func:`make_sampler`).
+    knn_k:
+        Neighbours of the kNN interpolation.
+    """
+
+    def __init__(self, stepper: GNS, sampling: Mapping[str, Any], knn_k: int = 3) -> None:
+        super().__init__()
+        self.stepper = stepper
+        self.sampling = dict(sampling)
+        self.knn_k = knn_k
+        self.sampler = make_sampler(**self.sampling, radius=stepper.radius)
+
+    @property
+    def history(self) -> int:
+        """``H``, past velocities per window."""
+        return self.stepper.history
+
+    def sample(self, reference: Tensor) -> Tensor:
+        """``(B, M)`` sampled particles of reference frames ``(B, P, d)`` (float64 sampling,
+        as the training data's)."""
+        return self.sampler(reference.to(torch.float64))
+
+    def step(self, x: Tensor) -> Tensor:
+        """Next sparse positions ``(B, M, d)`` from windows ``x`` ``(B, M, H+1, d)``."""
+        return self.stepper.step(x)
+
+    @torch.no_grad()
+    def knn_reconstruct(
+        self, sparse_ref: Tensor, sparse: Tensor, dense_ref: Tensor, chunk: int = 16
+    ) -> Tensor:
+        """``(B, T, P, d)`` by :func:`~sciml.models.dense_reconstruction.knn_interpolate` of
+        every frame of ``sparse (B, T, M, d)``; ``chunk`` frames at a time."""
+        B, T, M, d = sparse.shape
+        frames = []
+        for lo in range(0, T, chunk):
+            part = sparse[:, lo : lo + chunk]
+            n = part.shape[1]
+            dense = knn_interpolate(
+                sparse_ref.repeat_interleave(n, 0),
+                part.reshape(B * n, M, d),
+                dense_ref.repeat_interleave(n, 0),
+                self.knn_k,
+            )
+            frames.append(dense.reshape(B, n, -1, d))
+        return torch.cat(frames, 1)
+
+    @torch.no_grad()
+    def reconstruct(self, sparse_ref: Tensor, sparse: Tensor, dense_ref: Tensor) -> Tensor:
+        """``(B, T, P, d)`` dense positions from sparse trajectories ``(B, T, M, d)`` (class
+        docstring)."""
+        learned = getattr(self.stepper, "reconstruction", None)
+        if learned is None:
+            return self.knn_reconstruct(sparse_ref, sparse, dense_ref)
+        return learned.rollout(sparse_ref, sparse, dense_ref)
+
+    @torch.no_grad()
+    def rollout(self, dense_history: Tensor, n_steps: int) -> ReducedOrderRollout:
+        """Sample frame 0, step the sampled particles ``n_steps`` frames, reconstruct every
+        particle (class docstring for the shapes)."""
+        single = dense_history.dim() == 3
+        x = dense_history.unsqueeze(0) if single else dense_history
+        indices = self.sample(x[:, 0]).to(x.device)
+        sparse_history = sparse_positions(x, indices)  # (B, H+1, M, d)
+        sparse = self.stepper.rollout(sparse_history, n_steps)
+        dense = self.reconstruct(sparse_history[:, 0], sparse, x[:, 0])
+        out = ReducedOrderRollout(sparse, dense, indices)
+        return ReducedOrderRollout(*(t[0] for t in out)) if single else out
+
+    forward = rollout
 
 
 MODELS.register("giorom")(strict_config("giorom")(GIOROM))

@@ -1,0 +1,150 @@
+"""GIOROM through the learned-simulator task: sparse sampling in the data (before windowing), the
+stepper and the dense reconstruction trained in one run from a spec, evaluation on the sampled and
+on every particle, and the loaded reduced-order simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import sciml
+from sciml.data.particles import ParticleWindowSplit, read_positions, sparse_positions
+from sciml.models.giorom import GIOROM, ReducedOrderSimulator, make_sampler
+from sciml.spec import SpecError
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+GENERATE = {
+    "n_samples": 3,
+    "materials": ["jelly"],
+    "particles_per_side": 8,
+    "grid_n": 16,
+    "dt": 1e-3,
+    "n_steps": 16,
+    "save_every": 1,
+    "e_scale_range": [0.2, 0.2],
+}
+SMALL = {
+    "radius": 0.3,
+    "latent": 8,
+    "n_hidden": 1,
+    "grid_size": 8,
+    "fno_modes": 4,
+    "fno_width": 8,
+    "fno_layers": 1,
+    "gno_kernel_hidden": [8],
+    "reconstruction": {"k": 4, "hidden": 8, "lift": 4, "bandwidth": 0.05},
+}
+
+
+@pytest.fixture(scope="module")
+def jelly_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("giorom") / "jelly.h5"
+    sciml.generate("mpm2d", path, GENERATE, progress=False)
+    return path
+
+
+def _spec(data: Path, *extra: str, model: dict | None = None):
+    spec = yaml.safe_load((EXAMPLES / "giorom_jelly.yaml").read_text())
+    spec["data"].update(path=str(data), generate=GENERATE, n_train=2, n_test=1, n_val=1)
+    spec["data"]["options"]["sampling"] = {"method": "fps", "ratio": 0.25}
+    spec["model"] = {"name": "giorom", **spec["model"], **SMALL, **(model or {})}
+    spec["trainer"].update(max_steps=4, log_every=1, eval_every=2, checkpoint_every=4)
+    spec["trainer"]["progress"] = False
+    return sciml.load_spec(text=yaml.safe_dump(spec), overrides=list(extra))
+
+
+def test_spec_trains_both_parts_evaluates_and_loads(jelly_file: Path, tmp_path) -> None:
+    sciml.train(_spec(jelly_file), tmp_path / "run", progress=False)
+    log = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert {"loss_stepper", "loss_reconstruction"} <= set(log[0].split(","))
+
+    report = sciml.evaluate(tmp_path / "run", checkpoint="last", out_dir=tmp_path / "eval")
+    test = report.sections["test"]
+    assert test["n_particles"] == 16 and test["n_dense_particles"] == 64
+    assert test["rollout_frames"] == 17 - 6
+    for key in ("position_mse", "dense_position_mse", "knn_dense_position_mse", "dense_chamfer"):
+        assert 0 < test[key] < 1e-2, key
+    # the learned reconstruction starts as kernel interpolation: close to kNN's after 4 steps
+    assert test["true_sparse_reconstruction_mse"] < 10 * test["true_sparse_knn_mse"]
+    header = (tmp_path / "eval" / "position_mse.csv").read_text().splitlines()[0]
+    assert header == "frame,time,position_mse,dense_position_mse,knn_dense_position_mse"
+
+    rom = sciml.load(tmp_path / "run", checkpoint="last")
+    assert isinstance(rom, ReducedOrderSimulator) and isinstance(rom.stepper, GIOROM)
+    assert rom.stepper.reconstruction is not None and not rom.training
+    dense = read_positions(jelly_file, [2]).float()  # (1, T, 64, 2), the test trajectory
+    out = rom(dense[:, :6], 5)
+    assert out.sparse.shape == (1, 5, 16, 2) and out.dense.shape == (1, 5, 64, 2)
+    assert torch.isfinite(out.dense).all()
+    # the dense rollout's sampled particles are where the reconstruction put them, within a
+    # reconstruction error (m) of the stepped sparse positions
+    at_sampled = torch.gather(out.dense, 2, out.indices[:, None, :, None].expand(1, 5, 16, 2))
+    assert (at_sampled - out.sparse).abs().max() < 0.05
+    # the stepper's rollout equals the one evaluation scored (same sampler, same start)
+    again = rom.stepper.rollout(sparse_positions(dense[:, :6], out.indices), 5)
+    torch.testing.assert_close(again, out.sparse)
+    unbatched = rom(dense[0, :6], 2)
+    assert unbatched.dense.shape == (2, 64, 2) and unbatched.indices.shape == (16,)
+
+
+def test_sampling_happens_once_per_trajectory_before_windowing(jelly_file: Path) -> None:
+    sampler = make_sampler("random", 0.25, seed=3)
+    kw = {"split": "all", "history": 3, "sampler": sampler, "pairs": True}
+    ds = ParticleWindowSplit(jelly_file, **kw)
+    again = ParticleWindowSplit(jelly_file, **kw)
+    assert torch.equal(ds.indices, again.indices)  # deterministic in the seed
+    other = ParticleWindowSplit(jelly_file, **{**kw, "sampler": make_sampler("random", 0.25, 4)})
+    assert not torch.equal(ds.indices, other.indices)
+    dense = read_positions(jelly_file)
+    assert ds.indices.shape == (3, 16)
+    per_traj = len(ds) // 3
+    for i in range(len(ds)):
+        n, t = divmod(i, per_traj)
+        t += 3  # last input frame of window i
+        sample = ds[i]
+        idx = ds.indices[n]
+        # every window of trajectory n holds the same particles, those sampled on its frame 0
+        torch.testing.assert_close(sample["x"][:, -1].double(), dense[n, t, idx])
+        torch.testing.assert_close(sample["sparse_pos"].double(), dense[n, t, idx])
+        torch.testing.assert_close(sample["sparse_ref"].double(), dense[n, 0, idx])
+        torch.testing.assert_close(sample["dense"].double(), dense[n, t])
+    fps = ParticleWindowSplit(jelly_file, split="all", sampler=make_sampler("fps", 0.25))
+    assert torch.equal(fps.indices[:, 0], torch.zeros(3, dtype=torch.long))  # FPS from particle 0
+
+
+def test_sparse_gns_is_the_knn_baseline(jelly_file: Path, tmp_path) -> None:
+    model = {"name": "gns", "radius": 0.3, "latent": 8, "n_message_passing": 1}
+    spec = yaml.safe_load((EXAMPLES / "giorom_jelly_gns_sparse.yaml").read_text())
+    spec["data"].update(path=str(jelly_file), generate=GENERATE, n_train=2, n_test=1, n_val=1)
+    spec["data"]["options"]["sampling"] = {"method": "fps", "ratio": 0.25}
+    spec["model"] = {**spec["model"], **model}
+    spec["trainer"].update(max_steps=2, log_every=1, eval_every=2, checkpoint_every=2)
+    spec["trainer"]["progress"] = False
+    sciml.train(sciml.load_spec(text=yaml.safe_dump(spec)), tmp_path / "run", progress=False)
+    test = sciml.evaluate(tmp_path / "run", checkpoint="last").sections["test"]
+    # without a learned reconstruction the dense rollout is the kNN interpolation
+    assert test["dense_position_mse"] == test["knn_dense_position_mse"]
+    assert test["n_particles"] == 16
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.options.sampling.ratio=1.5", r"sampling\.ratio: sampling ratio must be in \(0, 1\], got 1\.5"),
+        ("data.options.sampling.ratio=0", r"sampling\.ratio: sampling ratio must be in \(0, 1\], got 0"),
+        ("data.options.sampling.method=grid", r"sampling\.method: sampling method='grid' is not one of \['fps', 'random'\]"),
+        ("data.options.sampling.ratios=0.1", r"unknown key\(s\) \['ratios'\]; allowed: \['method', 'ratio', 'seed'\]"),
+    ],
+)  # fmt: skip
+def test_bad_sampling_is_a_clear_error(jelly_file: Path, tmp_path, override, message) -> None:
+    with pytest.raises(SpecError, match=message):
+        sciml.train(_spec(jelly_file, override), tmp_path / "run", progress=False)
+
+
+def test_a_reconstruction_without_sampling_is_refused(jelly_file: Path, tmp_path) -> None:
+    spec = _spec(jelly_file, "data.options={}")
+    with pytest.raises(SpecError, match=r"model.reconstruction: a dense reconstruction needs"):
+        sciml.train(spec, tmp_path / "run", progress=False)
