@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from sciml.data.format import DataFileError
-from sciml.registry import DATASETS
+from sciml.registry import DATASETS, MODELS
 from sciml.spec import DataSpec, Spec, SpecError
 from sciml.training.loss_terms import LossTerms, build_loss
 
@@ -49,10 +49,14 @@ class Task(ABC):
         Registered name (``model.json["task"]``, the spec's ``task:``).
     dataset_kinds:
         ``data.kind`` values this task is the default for.
+    model_inputs:
+        Batch entries a model of this task may take as inputs (its ``input_keys``); empty:
+        not checked.
     """
 
     name: ClassVar[str]
     dataset_kinds: ClassVar[tuple[str, ...]] = ()
+    model_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -108,6 +112,44 @@ class Task(ABC):
         return cls(file, data.inputs, **options)
 
     # ----------------------------------------------------------------------------------- model
+    def model_keywords(self) -> tuple[str, ...]:
+        """Constructor keywords this task fills from the data (default none)."""
+        return ()
+
+    def model_problem(self, model_name: str) -> str | None:
+        """Why this task cannot train the registered model family ``model_name`` with any
+        options, or ``None`` when it may (building it can still refuse an option).
+
+        A family qualifies when its constructor takes every keyword the data fills
+        (:meth:`model_keywords`); ``sciml bench`` asks this of every family and benchmark.
+        """
+        needed = self.model_keywords()
+        params = inspect.signature(MODELS.get(model_name)).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return None
+        missing = [k for k in needed if k not in params]
+        if missing:
+            return (
+                f"task {self.name!r} builds its model with {', '.join(needed)} from the data; "
+                f"the {model_name!r} constructor takes no {', '.join(missing)}"
+            )
+        return None
+
+    @classmethod
+    def check_inputs(cls, model: nn.Module, model_name: str) -> nn.Module:
+        """``model`` when every input it takes (``input_keys``) is a batch entry of this task
+        (:attr:`model_inputs`); a :class:`ValueError` naming the others otherwise (instead of
+        a missing key deep in the first training step)."""
+        keys = tuple(getattr(model, "input_keys", ("x",)))
+        other = [k for k in keys if k not in cls.model_inputs]
+        if cls.model_inputs and other:
+            raise ValueError(
+                f"model {model_name!r} takes the inputs {list(keys)}, but task {cls.name!r} "
+                f"gives only {list(cls.model_inputs)} (not {other}); choose the task whose "
+                "batches hold them (see `sciml info` and docs/design.md)"
+            )
+        return model
+
     @abstractmethod
     def describe(self, train_set: Dataset) -> dict[str, Any]:
         """What ``model.json`` records beyond the spec's model section: the constructor

@@ -33,13 +33,13 @@ from sciml.evaluation.plots import plot_rollout_error, plot_samples
 from sciml.evaluation.runner import (
     autoregressive_rollout,
     compute_metrics,
-    predict,
     time_inference,
 )
 from sciml.models.build import build_normalized_model
 from sciml.registry import METRICS, TASKS
 from sciml.spec import SpecError
 from sciml.tasks.base import Task
+from sciml.tasks.sharding import predict  # shared over torchrun ranks when sharded
 
 #: training sets up to this size are stacked into memory once (batched indexing, no collation)
 IN_MEMORY_BYTES = 2**30
@@ -62,6 +62,10 @@ class FieldOperatorTask(Task):
 
     name = "field_operator"
     dataset_kinds = ("grid_pair", "pdebench_pair", "time_window", "pdebench_window", "space_time")
+    model_inputs = ("x", "coords")
+
+    def model_keywords(self) -> tuple[str, ...]:
+        return ("in_channels", "out_channels", "n_dims")
 
     def dataset_options(self) -> dict[str, Any]:
         return {"in_memory": True}
@@ -84,7 +88,7 @@ class FieldOperatorTask(Task):
     @classmethod
     def build(cls, info: Mapping[str, Any]) -> nn.Module:
         # the constraint may ask for other output channels (a hard constraint's N basis functions)
-        return build_constrained(info, build_normalized_model)
+        return cls.check_inputs(build_constrained(info, build_normalized_model), info["name"])
 
     def fit(
         self, model: nn.Module, train_set: Dataset, val_set: Dataset

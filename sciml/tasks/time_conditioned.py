@@ -42,6 +42,7 @@ class TimeConditionedTask(FieldOperatorTask):
 
     name = "time_conditioned"
     dataset_kinds = ("all2all",)
+    model_inputs = ("x", "dt", "coords")
 
     def describe(self, train_set: Any) -> dict[str, Any]:
         leads = [float(train_set.time[j] - train_set.time[i]) for i, j in train_set.pairs]
@@ -51,7 +52,7 @@ class TimeConditionedTask(FieldOperatorTask):
     def build(cls, info: Mapping[str, Any]) -> nn.Module:
         horizon = float(info["horizon"])
         model = build_normalized_model(info, wrap=lambda m: LeadTime(m, horizon))
-        return wrap_constraint(model, info)
+        return wrap_constraint(cls.check_inputs(model, info["name"]), info)
 
     @classmethod
     def example_inputs(cls, loaded: nn.Module, batch_size: int) -> tuple[torch.Tensor, ...]:
