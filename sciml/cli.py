@@ -102,9 +102,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from sciml.catalog import preset_names
     from sciml.data.recipes.base import generate
-    from sciml.spec import SpecError, load_preset, load_spec, parse_override
+    from sciml.spec import SpecError, load_spec, parse_override
 
     recipe, spec_params, default_out = args.recipe, {}, None
     if args.spec is not None:
@@ -124,8 +123,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
     if recipe is None:
         raise SpecError("sciml generate: give a recipe name (see `sciml info`) or --spec SPEC")
-    params = load_preset("datasets", recipe) if recipe in preset_names("datasets") else {}
-    params.update(spec_params)
+    params = dict(spec_params)  # over the recipe's defaults and catalog preset (make_config)
     for item in args.set:
         parts, value = parse_override(item)
         params[".".join(parts)] = value

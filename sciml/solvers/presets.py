@@ -15,8 +15,9 @@ and is built, with any field overridden by keyword, by :func:`build_solver`::
     solver = build_solver("ns2d-kolmogorov", shape=(64, 64), nu=1e-4, device="cuda")
     w = solver.rollout(w0, 100, save_every=10)      # w0: (B, 1, 64, 64) vorticity
 
-A dataset recipe whose published setup is a preset names it (``solver_preset``); the tests check
-that the recipe with ``paper=true`` solves with exactly the preset's solver. Families: ``spectral``
+A dataset recipe whose published setup is a preset names it (``Config.SOLVER_PRESET``): with
+``paper=true`` the recipe takes its grid, step and scheme from the preset, and the tests check that
+it then solves with exactly the preset's solver. Families: ``spectral``
 (:class:`~sciml.solvers.spectral.SpectralSolver`).
 """
 

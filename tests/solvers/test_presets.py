@@ -14,7 +14,7 @@ from sciml.solvers.spectral import NavierStokes2D, SpectralSolver
 
 SOLVER_PRESETS = preset_names("solvers")
 RECIPES_WITH_PRESET = [
-    name for name in RECIPES.names() if getattr(RECIPES.get(name), "solver_preset", None)
+    name for name in RECIPES.names() if getattr(RECIPES.get(name).Config, "SOLVER_PRESET", None)
 ]
 
 
@@ -45,7 +45,7 @@ def test_recipe_with_paper_true_solves_with_its_preset(recipe: str) -> None:
     """Same equation, grid, step and scheme, and the same linear symbol and nonlinear term."""
     cls = RECIPES.get(recipe)
     ours = cls().solver(make_config(recipe, {"paper": True}))
-    preset = build_solver(cls.solver_preset)
+    preset = build_solver(cls.Config.SOLVER_PRESET)
     assert type(ours.equation) is type(preset.equation)
     assert ours.grid.shape == preset.grid.shape
     torch.testing.assert_close(ours.grid.length, preset.grid.length, rtol=1e-15, atol=0)

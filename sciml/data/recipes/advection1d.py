@@ -22,13 +22,12 @@ __all__ = ["Advection1D", "Advection1DConfig"]
 class Advection1DConfig(SpectralRecipeConfig):
     """Advection dataset parameters (CI-sized defaults; ``dt`` is set from the time axis)."""
 
+    SOLVER_PRESET = "advection1d-pdebench"
     PAPER = {
         "n_samples": 10000,
         "batch_size": 500,
-        "n_fine": 1024,
         "n_x": 1024,
         "n_t": 201,
-        "dt": 0.01,
     }
 
     beta: float = Field(default=0.1, description="advection velocity (PDEBench: 0.1, 0.4, 1, 4)")
@@ -55,7 +54,6 @@ class Advection1D(SpectralRecipe):
     Config = Advection1DConfig
     summary = "1D linear advection u_t + beta u_x = 0, beta=0.1 (PDEBench, Takamoto et al. 2022)"
     name = "advection1d"
-    solver_preset = "advection1d-pdebench"
 
     def equation(self, grid: Grid, config: Advection1DConfig) -> SpectralEquation:  # type: ignore[override]
         return Advection(grid, velocity=config.beta)

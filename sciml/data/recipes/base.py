@@ -2,9 +2,10 @@
 
 A recipe is a class registered in :data:`sciml.registry.RECIPES` with
 
-* ``Config`` — a pydantic model of its parameters (every field with a default: the CI-sized
-  dataset; the paper-sized one is one ``--set`` away). Unknown keys are refused with the list of
-  valid ones.
+* ``Config`` — a pydantic model of its parameters, every field with a default. A catalog preset
+  ``sciml/catalog/datasets/<name>.yaml`` may replace some of them (only those that differ, e.g.
+  the benchmark's sample count); :func:`make_config` applies it for every caller. Unknown keys
+  are refused with the list of valid ones.
 * ``generate(config, out_path, *, device, progress)`` — writes the file through
   :class:`~sciml.data.format.DatasetWriter` and returns its path.
 
@@ -34,6 +35,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from tqdm.auto import tqdm
 
+from sciml.catalog import preset_names, read_preset
 from sciml.data.format import DatasetLayout, DatasetWriter
 from sciml.data.output_path import check_output_file
 from sciml.data.sharding import active_sharding
@@ -134,10 +136,22 @@ def _stop_on_signals(control: _Control) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def default_parameters(name: str) -> dict[str, Any]:
+    """What recipe ``name``'s catalog preset (``sciml/catalog/datasets/<name>.yaml``) sets: only
+    the parameters whose benchmark value differs from its ``Config`` default (empty without a
+    preset)."""
+    return read_preset("datasets", name) if name in preset_names("datasets") else {}
+
+
 def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> RecipeConfig:
-    """Validated configuration of recipe ``name`` with ``overrides`` applied."""
+    """Validated configuration of recipe ``name``: its ``Config`` defaults, then its catalog
+    preset (:func:`default_parameters`), then ``overrides``.
+
+    The one place a recipe's parameters are resolved, so ``sciml.generate(name, out)``,
+    ``sciml generate name`` and a spec's ``data.generate`` describe the same file.
+    """
     cls: type[Recipe] = RECIPES.get(name)
-    overrides = dict(overrides or {})
+    overrides = {**default_parameters(name), **dict(overrides or {})}
     fields = cls.Config.model_fields
     unknown = sorted(set(overrides) - set(fields))
     if unknown:

@@ -27,7 +27,8 @@ __all__ = ["Burgers1D", "Burgers1DConfig"]
 class Burgers1DConfig(SpectralRecipeConfig):
     """Burgers dataset parameters (CI-sized defaults; paper values in the module docstring)."""
 
-    PAPER = {"n_samples": 2048, "batch_size": 64, "n_fine": 8192, "n_x": 1024, "dt": 2.5e-5}
+    SOLVER_PRESET = "burgers1d-fno"
+    PAPER = {"n_samples": 2048, "batch_size": 64, "n_x": 1024}
 
     nu: float = Field(default=0.1, gt=0.0, description="viscosity")
     n_fine: int = Field(default=256, ge=8, description="solver grid points (paper: 8192)")
@@ -43,7 +44,6 @@ class Burgers1D(SpectralRecipe):
     Config = Burgers1DConfig
     summary = "1D viscous Burgers, nu=0.1, GRF u0 (FNO, Li et al. 2021); ETDRK4 fine -> subsampled"
     name = "burgers1d"
-    solver_preset = "burgers1d-fno"
 
     def equation(self, grid: Grid, config: Burgers1DConfig) -> SpectralEquation:  # type: ignore[override]
         return Burgers(grid, nu=config.nu)

@@ -21,14 +21,13 @@ __all__ = ["KdV1D", "KdV1DConfig"]
 class KdV1DConfig(SpectralRecipeConfig):
     """KdV dataset parameters (CI-sized defaults)."""
 
+    SOLVER_PRESET = "kdv1d"
     PAPER = {
         "n_samples": 1024,
         "batch_size": 128,
-        "n_fine": 512,
         "n_x": 256,
         "t_end": 40.0,
         "n_t": 161,
-        "dt": 0.005,
     }
 
     n_fine: int = Field(default=256, ge=8, description="solver grid points")
@@ -45,7 +44,6 @@ class KdV1D(SpectralRecipe):
     Config = KdV1DConfig
     summary = "1D KdV u_t + 6uu_x + u_xxx = 0, L=64, GRF u0, ETDRK4 (Brandstetter et al. 2022)"
     name = "kdv1d"
-    solver_preset = "kdv1d"
     length = 64.0
 
     def equation(self, grid: Grid, config: KdV1DConfig) -> SpectralEquation:  # type: ignore[override]

@@ -27,15 +27,14 @@ __all__ = ["Kolmogorov2D", "Kolmogorov2DConfig"]
 class Kolmogorov2DConfig(SpectralRecipeConfig):
     """Kolmogorov-flow parameters (CI-sized defaults)."""
 
+    SOLVER_PRESET = "ns2d-kolmogorov"
     PAPER = {
         "n_samples": 128,
         "batch_size": 16,
-        "n_fine": 256,
         "n_x": 64,
         "t_end": 20.0,
         "n_t": 201,
         "t_warmup": 40.0,
-        "dt": 1e-3,
     }
 
     nu: float = Field(default=1e-3, gt=0.0, description="viscosity (Kochkov: 1e-3)")
@@ -60,7 +59,6 @@ class Kolmogorov2D(SpectralRecipe):
     Config = Kolmogorov2DConfig
     summary = "2D Kolmogorov flow, Re=1000, forcing sin(4y), drag 0.1 (Kochkov et al. 2021)"
     name = "kolmogorov2d"
-    solver_preset = "ns2d-kolmogorov"
     field_name = "vorticity"
     n_dims = 2
     length = 2 * math.pi

@@ -25,6 +25,7 @@ __all__ = ["KS1D", "KS1DConfig"]
 class KS1DConfig(SpectralRecipeConfig):
     """KS dataset parameters (CI-sized defaults)."""
 
+    SOLVER_PRESET = "ks1d"
     PAPER = {"n_samples": 1024, "batch_size": 128, "t_end": 150.0, "n_t": 151, "t_warmup": 100.0}
 
     n_fine: int = Field(default=128, ge=8, description="solver grid points (KT 2005: 128)")
@@ -42,7 +43,6 @@ class KS1D(SpectralRecipe):
     Config = KS1DConfig
     summary = "1D Kuramoto-Sivashinsky, L=32pi, ETDRK4 dt=0.2 (Kassam & Trefethen 2005 setup)"
     name = "ks1d"
-    solver_preset = "ks1d"
     length = 32 * math.pi
 
     def equation(self, grid: Grid, config: KS1DConfig) -> SpectralEquation:  # type: ignore[override]

@@ -25,14 +25,13 @@ __all__ = ["NS2D", "NS2DConfig"]
 class NS2DConfig(SpectralRecipeConfig):
     """FNO Navier–Stokes parameters (CI-sized defaults)."""
 
+    SOLVER_PRESET = "ns2d-fno"
     PAPER = {
         "n_samples": 1200,
         "batch_size": 20,
-        "n_fine": 256,
         "n_x": 64,
         "t_end": 50.0,
         "n_t": 51,
-        "dt": 1e-3,
     }
 
     nu: float = Field(default=1e-3, gt=0.0, description="viscosity (FNO: 1e-3, 1e-4, 1e-5)")
@@ -54,7 +53,6 @@ class NS2D(SpectralRecipe):
     Config = NS2DConfig
     summary = "2D Navier-Stokes vorticity, nu=1e-3, FNO forcing, GRF w0 (FNO, Li et al. 2021)"
     name = "ns2d"
-    solver_preset = "ns2d-fno"
     field_name = "vorticity"
     n_dims = 2
 

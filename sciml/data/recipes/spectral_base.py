@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from sciml.data.format import DatasetLayout, FieldLayout
 from sciml.data.functions import gaussian_random_field
 from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
+from sciml.solvers.presets import load_solver_preset
 from sciml.solvers.spectral import Grid, SpectralEquation, SpectralSolver
 
 __all__ = ["SpectralRecipe", "SpectralRecipeConfig"]
@@ -35,10 +36,15 @@ class SpectralRecipeConfig(RecipeConfig):
     """Grid, time axis, solver step and initial-data parameters shared by spectral recipes.
 
     Field defaults are CI-sized. ``paper=True`` (``sciml generate <name> --set paper=true``) fills
-    every parameter not given explicitly from :attr:`PAPER`, the published setup of the recipe.
+    every parameter not given explicitly from :meth:`paper_values`: the solver grid, step and
+    scheme of :attr:`SOLVER_PRESET`, then :attr:`PAPER`.
     """
 
-    #: parameter values of the published setup, applied by ``paper=True``
+    #: the solver preset (``sciml/catalog/solvers``) that is the published solver of the recipe,
+    #: or ``None``; ``paper=True`` takes ``n_fine``, ``dt`` and ``scheme`` from it (the tests check
+    #: that the recipe's solver then equals the preset's)
+    SOLVER_PRESET: ClassVar[str | None] = None
+    #: the published setup's other parameter values (sizes, time axis), applied by ``paper=True``
     PAPER: ClassVar[dict[str, Any]] = {}
 
     n_samples: int = Field(default=8, ge=1, description="trajectories")
@@ -57,11 +63,26 @@ class SpectralRecipeConfig(RecipeConfig):
         default=None, gt=0.0, description="GRF amplitude (None: tau^(alpha-d/2))"
     )
 
+    @classmethod
+    def paper_values(cls) -> dict[str, Any]:
+        """The published setup: :attr:`SOLVER_PRESET`'s ``n_fine``, ``dt`` and ``scheme``, then
+        :attr:`PAPER`."""
+        solver: dict[str, Any] = {}
+        if cls.SOLVER_PRESET is not None:
+            preset = load_solver_preset(cls.SOLVER_PRESET)
+            shape = preset["shape"]
+            solver = {
+                "n_fine": shape if isinstance(shape, int) else shape[0],
+                "dt": float(preset["dt"]),
+                "scheme": preset.get("scheme", "etdrk4"),
+            }
+        return {**solver, **cls.PAPER}
+
     @model_validator(mode="before")
     @classmethod
     def _paper_sizes(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("paper"):
-            return {**cls.PAPER, **data}
+            return {**cls.paper_values(), **data}
         return data
 
     @model_validator(mode="after")
@@ -89,9 +110,6 @@ class SpectralRecipe(Recipe):
     n_dims: ClassVar[int] = 1
     #: domain length ``L`` of every axis
     length: ClassVar[float] = 1.0
-    #: the solver preset (``sciml/catalog/solvers``) that is this recipe's solver with
-    #: ``paper=True`` (checked by the tests), or ``None``
-    solver_preset: ClassVar[str | None] = None
 
     @abstractmethod
     def equation(self, grid: Grid, config: SpectralRecipeConfig) -> SpectralEquation:

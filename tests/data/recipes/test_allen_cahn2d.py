@@ -4,10 +4,8 @@ flow), data starting inside [-1, 1] stay there (maximum principle), the phases s
 from __future__ import annotations
 
 import numpy as np
-import yaml
 
-from sciml.catalog import catalog_dir
-from sciml.data.recipes.base import make_config
+from sciml.data.recipes.base import default_parameters, make_config
 
 TINY = {"n_samples": 3, "batch_size": 2, "n_fine": 32, "n_x": 32, "t_end": 4.0, "n_t": 5,
         "dt": 0.05, "epsilon": 2e-3}  # fmt: skip
@@ -35,7 +33,7 @@ def test_free_energy_decreases_and_the_phases_separate_within_the_wells(generate
 
 
 def test_catalog_preset_is_ci_sized_and_the_ace_sizes_are_one_flag_away() -> None:
-    preset = yaml.safe_load((catalog_dir("datasets") / "allen_cahn2d.yaml").read_text())
+    preset = default_parameters("allen_cahn2d")
     assert make_config("allen_cahn2d", preset) == make_config("allen_cahn2d", {})
     paper = make_config("allen_cahn2d", {**preset, "paper": True})
     assert (paper.n_samples, paper.n_x) == (15300, 128)

@@ -8,10 +8,8 @@ import math
 import h5py
 import numpy as np
 import pytest
-import yaml
 
-from sciml.catalog import catalog_dir
-from sciml.data.recipes.base import RecipeError, make_config
+from sciml.data.recipes.base import RecipeError, default_parameters, make_config
 
 SMALL = {"n_fine": 256, "n_x": 32, "t_end": 0.5, "n_t": 3, "dt": 2.5e-3}
 
@@ -43,7 +41,7 @@ def test_parametric_family_draws_viscosities_in_the_range(generated) -> None:
 
 
 def test_catalog_preset_is_the_default_configuration() -> None:
-    preset = yaml.safe_load((catalog_dir("datasets") / "burgers_dirichlet.yaml").read_text())
+    preset = default_parameters("burgers_dirichlet")
     assert make_config("burgers_dirichlet", preset) == make_config("burgers_dirichlet", {})
 
 

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from sciml.catalog import catalog_dir
 from sciml.data.format import DatasetFile
 from sciml.data.pdebench import PDEBenchPairDataset, convert_pdebench, read_pdebench
-from sciml.data.recipes.base import RecipeError, generate, make_config
+from sciml.data.recipes.base import RecipeError, default_parameters, generate, make_config
 from sciml.data.recipes.diffusion_sorption import export_pdebench
 from sciml.registry import RECIPES
 
@@ -89,7 +87,7 @@ def test_pdebench_layout_export_is_read_back_by_our_pdebench_reader(
 
 
 def test_catalog_preset_is_the_ci_default_and_paper_gives_pdebench_sizes() -> None:
-    preset = yaml.safe_load((catalog_dir("datasets") / "diffusion_sorption.yaml").read_text())
+    preset = default_parameters("diffusion_sorption")
     assert make_config("diffusion_sorption", preset) == make_config("diffusion_sorption", {})
     paper = make_config("diffusion_sorption", {**preset, "paper": True})
     assert (paper.n_samples, paper.n_x, paper.n_t) == (10000, 1024, 101)

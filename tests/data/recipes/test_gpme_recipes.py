@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from recipe_defaults import config_defaults
 
 from sciml.data.format import DatasetFile
 from sciml.data.recipes.base import RecipeError, generate, make_config
@@ -27,7 +28,10 @@ def test_test_file_holds_the_closed_form_the_test_values_and_the_exact_mass(
     n = 2 * len(values)
     f = DatasetFile(
         generate(
-            f"gpme_{name}", tmp_path / "g.h5", {"n_samples": n, "batch_size": 3}, progress=False
+            f"gpme_{name}",
+            tmp_path / "g.h5",
+            config_defaults(f"gpme_{name}", {"n_samples": n, "batch_size": 3}),
+            progress=False,
         )
     )
     u, t, x = f.read("u"), np.asarray(f.time), np.asarray(f.coords["x"])

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from sciml.catalog import catalog_dir
 from sciml.data.format import DatasetFile
-from sciml.data.recipes.base import RecipeError, generate, make_config
+from sciml.data.recipes.base import RecipeError, default_parameters, generate, make_config
 from sciml.registry import RECIPES
 
 # stored grid = solver grid, so spectral derivatives of the stored fields are exact
@@ -117,7 +115,7 @@ def test_same_seed_is_identical_another_differs_and_a_killed_run_resumes_to_the_
 
 @pytest.mark.parametrize("name", NAMES)
 def test_catalog_preset_is_ci_sized_and_poseidon_sizes_are_one_flag_away(name: str) -> None:
-    preset = yaml.safe_load((catalog_dir("datasets") / f"{name}.yaml").read_text())
+    preset = default_parameters(f"{name}")
     assert make_config(name, preset) == make_config(name, {})
     paper = make_config(name, {**preset, "paper": True})
     assert (paper.n_x, paper.n_t, paper.t_end) == (128, 21, 1.0)

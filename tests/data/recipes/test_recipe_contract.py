@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 import torch
-import yaml
+from recipe_defaults import config_defaults
 
-from sciml.catalog import catalog_dir
+from sciml.cli import main as cli_main
 from sciml.data.format import DatasetFile
-from sciml.data.recipes.base import RecipeError, generate, make_config
+from sciml.data.recipes.base import RecipeError, default_parameters, generate, make_config
 from sciml.registry import RECIPES
 from sciml.spec import load_preset
 
@@ -160,7 +161,8 @@ each_recipe = pytest.mark.parametrize("case", CASES, ids=_name)
 
 
 def _generate(case: Case, path: Path, **overrides: Any) -> DatasetFile:
-    return DatasetFile(generate(case.name, path, case.tiny | overrides, progress=False))
+    params = config_defaults(case.name, case.tiny | overrides)
+    return DatasetFile(generate(case.name, path, params, progress=False))
 
 
 @each_recipe
@@ -291,7 +293,7 @@ def test_a_device_this_machine_lacks_is_refused_before_writing(tmp_path: Path) -
 def test_catalog_preset_is_ci_sized_and_paper_sizes_are_one_flag_away(
     name: str, parameter: str, paper_value: int
 ) -> None:
-    preset = yaml.safe_load((catalog_dir("datasets") / f"{name}.yaml").read_text())
+    preset = default_parameters(f"{name}")
     assert make_config(name, preset) == make_config(name, {})
     paper = make_config(name, {**preset, "paper": True})
     assert getattr(paper, parameter) == paper_value
@@ -303,3 +305,42 @@ def test_catalog_preset_is_a_valid_paper_sized_configuration(name: str, expected
     config = make_config(name, load_preset("datasets", name))
     assert config.n_samples >= 1000
     assert {key: getattr(config, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("name", RECIPES.names())
+def test_catalog_preset_holds_only_what_differs_from_the_config_defaults(name: str) -> None:
+    fields = RECIPES.get(name).Config.model_fields
+    preset = default_parameters(name)
+    assert set(preset) <= set(fields)
+    config = make_config(name)
+    restated = [
+        key
+        for key, spec in fields.items()
+        if key in preset and not spec.is_required() and getattr(config, key) == spec.default
+    ]
+    assert restated == [], f"{name}: the preset restates the Config defaults of {restated}"
+
+
+def test_the_python_api_and_the_cli_write_the_same_file(tmp_path: Path) -> None:
+    """Both start from the recipe's catalog preset (poisson1d: 256 points, not Config's 64)."""
+    api, cli = tmp_path / "api.h5", tmp_path / "cli.h5"
+    generate("poisson1d", api, {"n_samples": 3}, progress=False)
+    argv = ["generate", "poisson1d", "--set", "n_samples=3", "--out", str(cli), "--quiet"]
+    assert cli_main(argv) == 0
+    assert make_config("poisson1d", {"n_samples": 3}).resolution == 256
+    assert _contents(api) == _contents(cli)
+
+
+def _contents(path: Path) -> dict[str, Any]:
+    """Every group's and dataset's attributes and every dataset's bytes, by HDF5 path."""
+    out: dict[str, Any] = {}
+    with h5py.File(path) as f:
+
+        def visit(name: str, obj: Any) -> None:
+            attrs = {k: np.asarray(v).tobytes() for k, v in obj.attrs.items()}
+            data = obj[()].tobytes() if isinstance(obj, h5py.Dataset) else None
+            out[name] = (attrs, data)
+
+        visit("/", f)
+        f.visititems(visit)
+    return out
