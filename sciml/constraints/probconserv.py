@@ -149,7 +149,8 @@ def conservation_update(
             f"covariance {(*mean.shape, n)}, got {tuple(cov.shape)}"
         )
     variance = cov if diagonal else cov.diagonal(dim1=-2, dim2=-1)
-    if not bool((variance > 0).all()):
+    # (an export trace cannot branch on values; the eager call before it has checked them)
+    if not torch.compiler.is_exporting() and not bool((variance > 0).all()):
         raise ValueError(
             "conservation_update: the variance must be > 0 everywhere, got min "
             f"{float(variance.min()):g} (a model's var output must be positive, e.g. softplus)"
@@ -226,6 +227,20 @@ class ProbConserv(Constraint):
         target is its exact mass ``U(t)`` from ``batch[t_key]`` (broadcasting against the output's
         slices, e.g. ``(B, n_t)``) and ``batch[parameter_key]`` ``(B,)``. ``None``: the target is
         ``batch[mass_key]`` with shape ``output.shape[:-1]``.
+    coords:
+        The data's grid ``(d, *S)`` (a spec-built constraint gets the training grid from the task,
+        e.g. ``(t, x)`` of a ``space_time`` dataset): used when the batch has no
+        ``batch[coords_key]`` (a model called on its inputs alone, as ``sciml.load`` and export
+        do). Its component ``coord_index`` (default the last) is ``x``; the quadrature weights
+        are computed once, here.
+    time_index:
+        Component of ``coords`` holding ``t`` (constant along ``x``), for ``problem`` targets
+        when the batch has no ``batch[t_key]``.
+    parameter_channel:
+        Input channel of ``batch["x"]`` holding the problem's parameter as a constant field (a
+        per-trajectory scalar input of a ``space_time`` dataset), for ``problem`` targets when
+        the batch has no ``batch[parameter_key]``: the target is then a function of the model's
+        inputs, so it holds in training, evaluation, ``sciml.load`` and export alike.
 
     ``forward(output, batch)`` returns the constrained :class:`GaussianOutput` (the diagonal of
     :math:`\tilde\Sigma`) or tensor; :meth:`posterior` returns the mean and the full
@@ -245,6 +260,9 @@ class ProbConserv(Constraint):
         t_key: str = "t",
         parameter_key: str = "param",
         mass_key: str = "mass",
+        coords: list | torch.Tensor | None = None,
+        time_index: int | None = None,
+        parameter_channel: int | None = None,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -280,12 +298,46 @@ class ProbConserv(Constraint):
             parameter_key,
             mass_key,
         )
+        self.parameter_channel = parameter_channel
+        grid = None if coords is None else torch.as_tensor(coords, dtype=torch.float64)
+        self._has_grid = grid is not None
+        if grid is not None:
+            if grid.ndim < 2:
+                raise ValueError(
+                    f"probconserv: coords must be the grid (d, *S), got shape {tuple(grid.shape)}"
+                )
+            x = grid[-1 if coord_index is None else coord_index]
+            g = trapezoid_weights(x) if period is None else periodic_weights(x, period)
+            self.register_buffer("grid_weights", g, persistent=False)
+            if time_index is not None:
+                if not 0 <= time_index < grid.shape[0]:
+                    raise ValueError(
+                        f"probconserv: time_index={time_index} is not a component of coords "
+                        f"with {grid.shape[0]} components"
+                    )
+                self.register_buffer("grid_time", grid[time_index][..., 0], persistent=False)
+        if (time_index is not None or parameter_channel is not None) and problem is None:
+            raise ValueError(
+                "probconserv: time_index and parameter_channel give the target of a problem; "
+                f"set problem= (one of {sorted(PROBLEMS)})"
+            )
+        if time_index is not None and grid is None:
+            raise ValueError("probconserv: time_index needs coords (the data's grid)")
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}, noise_var={self.noise_var:g}, quadrature={self.quadrature!r}"
 
     def weights(self, batch: Mapping[str, torch.Tensor], mean: torch.Tensor) -> torch.Tensor:
-        """Quadrature row(s) ``g`` broadcasting against ``mean``, from ``batch[coords_key]``."""
+        """Quadrature row(s) ``g`` broadcasting against ``mean``, from ``batch[coords_key]``
+        (or, without it, from the data's grid given at construction)."""
+        if self.coords_key not in batch and self._has_grid:
+            g = self.grid_weights
+            if tuple(g.shape) != tuple(mean.shape[-g.ndim :]):
+                raise ValueError(
+                    f"probconserv: the data's grid {tuple(g.shape)} does not match the output's "
+                    f"last axes {tuple(mean.shape)}"
+                )
+            return g.expand(mean.shape)
         if self.coords_key not in batch:
             raise KeyError(
                 f"probconserv: the batch has no {self.coords_key!r} (grid x); keys: {sorted(batch)}"
@@ -319,14 +371,9 @@ class ProbConserv(Constraint):
                 )
             b = batch[self.mass_key]
         else:
-            for key in (self.t_key, self.parameter_key):
-                if key not in batch:
-                    raise KeyError(
-                        f"probconserv: problem {self.problem!r} needs batch[{key!r}]; keys: {sorted(batch)}"
-                    )
-            param = batch[self.parameter_key].to(torch.float64)
+            t, param = self._time(batch), self._parameter(batch)
             param = param.reshape(param.shape[0], *([1] * (len(slices) - 1)))
-            b = total_mass(self.problem, batch[self.t_key].to(torch.float64), param)
+            b = total_mass(self.problem, t, param)
             if b.ndim <= len(slices) and all(
                 i in (1, j) for i, j in zip(b.shape[::-1], slices[::-1])
             ):
@@ -337,6 +384,35 @@ class ProbConserv(Constraint):
                 f"per slice of the output {tuple(mean.shape)}), got {tuple(b.shape)}"
             )
         return b
+
+    def _time(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``t`` of the slices: ``batch[t_key]``, else the data's time axis."""
+        if self.t_key in batch:
+            return batch[self.t_key].to(torch.float64)
+        if hasattr(self, "grid_time"):
+            return self.grid_time
+        raise KeyError(
+            f"probconserv: problem {self.problem!r} needs batch[{self.t_key!r}] or time_index "
+            f"(the time component of the data's coords); keys: {sorted(batch)}"
+        )
+
+    def _parameter(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The problem parameter ``(B,)``: ``batch[parameter_key]``, else the constant input
+        channel ``parameter_channel`` of ``batch["x"]``."""
+        if self.parameter_key in batch:
+            return batch[self.parameter_key].to(torch.float64)
+        if self.parameter_channel is not None and "x" in batch:
+            x = batch["x"]
+            if not 0 <= self.parameter_channel < x.shape[1]:
+                raise ValueError(
+                    f"probconserv: parameter_channel={self.parameter_channel} is not a channel "
+                    f"of the input with {x.shape[1]}"
+                )
+            return x[:, self.parameter_channel].flatten(1)[:, 0].to(torch.float64)
+        raise KeyError(
+            f"probconserv: problem {self.problem!r} needs batch[{self.parameter_key!r}] or "
+            f"parameter_channel (the input channel holding it); keys: {sorted(batch)}"
+        )
 
     def forward(self, output: Output, batch: Mapping[str, torch.Tensor]) -> Output:
         """Constrained output: ``GaussianOutput`` (diagonal variance) or, for ``hardc``, a tensor."""

@@ -29,13 +29,20 @@ class Constrained(nn.Module):
     """``constraint(model(*inputs), inputs)``: the model's output made to satisfy a law.
 
     ``input_keys`` and ``resolution_invariant`` are the wrapped model's, so the wrapper is a
-    drop-in replacement for it.
+    drop-in replacement for it. With ``in_training=False`` (spec: ``constraint.in_training:
+    false``) the constraint is applied in evaluation mode only: the model trains on its own
+    output and the constraint is a post-hoc correction (ProbConserv's headline setting:
+    "no retraining"); validation, evaluation, ``sciml.load`` and export see the constrained
+    output.
     """
 
-    def __init__(self, model: nn.Module, constraint: Constraint) -> None:
+    def __init__(
+        self, model: nn.Module, constraint: Constraint, *, in_training: bool = True
+    ) -> None:
         super().__init__()
         self.model = model
         self.constraint = constraint
+        self.in_training = bool(in_training)
         self.input_keys = tuple(getattr(model, "input_keys", ("x",)))
 
     @property
@@ -43,7 +50,10 @@ class Constrained(nn.Module):
         return bool(getattr(self.model, "resolution_invariant", False))
 
     def forward(self, *inputs: torch.Tensor) -> Output:
-        return self.constraint(self.model(*inputs), dict(zip(self.input_keys, inputs)))
+        output = self.model(*inputs)
+        if self.training and not self.in_training:
+            return output
+        return self.constraint(output, dict(zip(self.input_keys, inputs)))
 
     def training_statistics(self) -> dict[str, float]:
         """The wrapped model's and the constraint's counts since the last call (the trainer's
@@ -56,6 +66,7 @@ def build_constraint(spec: Mapping[str, Any], info: Mapping[str, Any]) -> Constr
     """The constraint ``spec`` (``{"name": ..., **options}``) describes, with the data's shapes
     from ``info`` where its constructor takes them. :class:`ValueError` names the option."""
     options = dict(spec)
+    options.pop("in_training", None)  # the wrapper's option (Constrained), not the constraint's
     if "name" not in options:
         raise ValueError("constraint.name: required key is missing (see `sciml info`)")
     name = options.pop("name")
@@ -74,7 +85,9 @@ def build_constraint(spec: Mapping[str, Any], info: Mapping[str, Any]) -> Constr
 def wrap_constraint(model: nn.Module, info: Mapping[str, Any]) -> nn.Module:
     """``model`` wrapped by ``info["constraint"]`` (``model.json``), or unchanged without one."""
     spec = info.get("constraint")
-    return Constrained(model, build_constraint(spec, info)) if spec else model
+    if not spec:
+        return model
+    return Constrained(model, build_constraint(spec, info), in_training=_in_training(spec))
 
 
 def build_constrained(
@@ -88,4 +101,13 @@ def build_constrained(
         return build(info)
     constraint = build_constraint(spec, info)
     channels = constraint.model_out_channels(int(info["out_channels"]))
-    return Constrained(build({**info, "out_channels": channels}), constraint)
+    model = build({**info, "out_channels": channels})
+    return Constrained(model, constraint, in_training=_in_training(spec))
+
+
+def _in_training(spec: Mapping[str, Any]) -> bool:
+    """``constraint.in_training`` (default true): apply the constraint while training too."""
+    value = spec.get("in_training", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"constraint.in_training: expected true or false, got {value!r}")
+    return value

@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from torch import nn
 
+from sciml.embed import example_input
 from sciml.registry import METRICS, TASKS
 from sciml.spec import SpecError
-from sciml.tasks.field_operator import FieldOperatorTask
+from sciml.tasks.field_operator import FieldOperatorTask, normalized_part
 from sciml.training.loss_terms import LossTerms
 
 
@@ -38,6 +40,15 @@ class ProbabilisticFieldTask(FieldOperatorTask):
                 f"e.g. `loss: gaussian_nll`; {loss.names} compare the mean only"
             )
         return loss
+
+    @classmethod
+    def example_inputs(cls, loaded: nn.Module, batch_size: int) -> tuple[torch.Tensor, ...]:
+        """Inputs near the training inputs' statistics (normalized noise of scale 0.1, decoded):
+        a constraint may be defined only for physical inputs (ProbConserv's target is the exact
+        mass of a PDE whose parameter is an input channel), which unit noise in physical units
+        is not, and the exported program is checked against the model on them."""
+        noise = 0.1 * example_input(loaded, batch=batch_size)
+        return (normalized_part(loaded.model).input_normalizer.decode(noise).to(noise),)
 
     def extra_metrics(self, result: Mapping[str, torch.Tensor]) -> dict[str, float]:
         if "var" not in result:
