@@ -80,18 +80,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sciml import workflow
     from sciml.data.output_path import check_output_dir
     from sciml.rundir import RunDir
+    from sciml.tasks.torchrun import sharded_evaluation, torchrun_ranks
 
     run_dir = _existing_run_dir(args.run_dir)
     check_output_dir(args.out or RunDir(run_dir).eval_dir, what="evaluation folder")
-    report = workflow.evaluate(
-        run_dir,
-        data=args.data,
-        split=args.split,
-        resolutions=args.resolution,
-        out_dir=args.out,
-        device=args.device,
-        checkpoint=args.checkpoint,
-    )
+    # under torchrun the ranks share the predictions; rank 0 writes the report
+    with torchrun_ranks(args.device) as (ctx, device), sharded_evaluation(ctx, args.out) as out:
+        report = workflow.evaluate(
+            run_dir,
+            data=args.data,
+            split=args.split,
+            resolutions=args.resolution,
+            out_dir=out,
+            device=device,
+            checkpoint=args.checkpoint,
+        )
+    if not ctx.is_main:
+        return 0
     for split, metrics in report.sections.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
         print(f"{split}: {shown}")
@@ -128,10 +133,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         parts, value = parse_override(item)
         params[".".join(parts)] = value
     out = Path(args.out) if args.out else default_out or Path("data") / f"{recipe}.h5"
-    path = generate(
-        recipe, out, params, device=args.device, progress=not args.quiet, resume=args.resume
-    )
-    print(f"wrote {path}")
+    # under torchrun each rank generates its blocks, rank 0 joins them (sciml/data/sharding.py)
+    from sciml.data.sharding import sharded
+    from sciml.tasks.torchrun import torchrun_ranks
+
+    with (
+        torchrun_ranks(args.device) as (ctx, device),
+        sharded(ctx.rank, ctx.world_size, virtual=args.vds),
+    ):
+        path = generate(
+            recipe, out, params, device=device, progress=not args.quiet, resume=args.resume
+        )
+    if ctx.is_main:
+        print(f"wrote {path}")
     return 0
 
 
@@ -314,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the .partial file an interrupted run left (refused if there is none "
         "or it was made with other parameters)",
+    )
+    p.add_argument(
+        "--vds",
+        action="store_true",
+        help="keep the shard files (OUT.shards/, one per torchrun rank) and write OUT as an HDF5 "
+        "virtual dataset over them instead of copying them into one file",
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_generate)

@@ -39,7 +39,7 @@ from sciml.models.build import build_normalized_model
 from sciml.registry import METRICS, TASKS
 from sciml.spec import SpecError
 from sciml.tasks.base import Task
-from sciml.tasks.sharding import predict  # shared over torchrun ranks when sharded
+from sciml.tasks.torchrun import predict  # shared over torchrun ranks when sharded
 
 #: training sets up to this size are stacked into memory once (batched indexing, no collation)
 IN_MEMORY_BYTES = 2**30
