@@ -215,6 +215,43 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from sciml.bench import load_profile, run_bench
+    from sciml.registry import MODELS
+
+    profile = load_profile(args.profile)
+    if args.list:
+        print(f"profile {profile.name} ({profile.source}): {profile.budget.describe()}")
+        print(f"benchmarks: {', '.join(profile.benchmarks)}")
+        print(f"models: {', '.join(MODELS.names())}")
+        return 0
+    out = Path(args.out) if args.out else Path("runs") / f"bench-{profile.name}"
+    result = run_bench(
+        profile,
+        out,
+        models=_names(args.models),
+        benchmarks=_names(args.benchmarks),
+        seeds=[s for group in args.seeds for s in group] or None,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(result.markdown_path.read_text())
+    print(f"leaderboard: {result.markdown_path}\njson:        {result.json_path}")
+    for fig in result.figures:
+        print(f"figure:      {fig}")
+    if result.reused:
+        print(f"({result.reused} finished cells reused from {out / 'cells'})")
+    if result.failed:
+        print(f"sciml bench: {len(result.failed)} cells failed (tracebacks beside their records)")
+        return 1
+    return 0
+
+
+def _names(items: list[str]) -> list[str] | None:
+    """``["fno,mgno", "deeponet"]`` → ``["fno", "mgno", "deeponet"]``; ``None`` when empty."""
+    return [n for item in items for n in item.split(",") if n] or None
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     import torch
 
@@ -259,6 +296,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return value
+
+
+def _seed_list(text: str) -> list[int]:
+    """argparse type: comma-separated integers >= 0."""
+    try:
+        seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        seeds = [-1]
+    if any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"expected integers >= 0 such as 0,1,2, got {text!r}")
+    return seeds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,6 +425,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--periodic", action="store_true", help="periodic axes (default: walls)")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser(
+        "bench", help="every model family on every benchmark of a profile: one leaderboard"
+    )
+    p.add_argument(
+        "--profile", default="ci", help="shipped profile (ci, full) or a profile .yaml (default ci)"
+    )
+    p.add_argument("--out", help="bench folder (default runs/bench-<profile>); reruns resume it")
+    for flag, what in (("--models", "model families"), ("--benchmarks", "benchmarks")):
+        p.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar="A,B",
+            help=f"only these {what} (comma-separated or repeated; default all)",
+        )
+    p.add_argument(
+        "--seeds",
+        type=_seed_list,
+        action="append",
+        default=[],
+        metavar="0,1",
+        help="seeds to run (default: the profile's)",
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--list", action="store_true", help="list the benchmarks and models, run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("info", help="list models, recipes, presets and devices")
     p.set_defaults(func=_cmd_info)
