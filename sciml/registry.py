@@ -31,6 +31,7 @@ _PLUGIN_MODULES: dict[str, tuple[str, ...]] = {
         "sciml.data.particle_states",
         "sciml.data.particles",
         "sciml.data.space_time",
+        "sciml.data.mixture",
     ),
     "loss": ("sciml.training.losses",),
     "metric": ("sciml.evaluation.metrics",),
