@@ -31,11 +31,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from sciml.catalog import load_yaml
-from sciml.spec import SpecError
+from sciml.spec import SpecError, _parse_spec_yaml
 
 #: trainer keys the budget sets, refused in a profile's ``trainer`` sections
 BUDGET_KEYS = ("epochs", "max_steps")
@@ -149,10 +147,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
             f"--profile {name_or_path!r}: unknown profile; shipped profiles: "
             f"{', '.join(profile_names())} (or give a .yaml file)"
         )
-    try:
-        raw = load_yaml(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: invalid YAML: {exc}") from None
+    # the spec's YAML reader: YAML 1.2 floats, duplicate keys and alias bombs refused
+    _, raw = _parse_spec_yaml(path.read_text(), str(path))
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a bench profile must be a YAML mapping (name, budget, ...)")
     try:
