@@ -27,6 +27,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from sciml.registry import UnknownNameError
     from sciml.solvers.fem.mesh import MeshError
     from sciml.spec import SpecError
+    from sciml.tasks.onnx_export import OnnxExportError
     from sciml.training import CheckpointError, NonFiniteLossError, TrainerSetupError
     from sciml.training.run_lock import RunLockError
 
@@ -42,6 +43,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         OutputPathError,
         MeshError,
         RunLockError,
+        OnnxExportError,
     )
 
 
@@ -394,14 +396,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a trained surrogate for use without sciml")
     p.add_argument("run_dir")
-    p.add_argument("--format", choices=["export", "torchscript"], default="export")
+    p.add_argument(
+        "--format",
+        choices=["export", "torchscript", "onnx"],
+        default="export",
+        help="torch.export program (.pt2), TorchScript (.ts) or ONNX for onnxruntime (.onnx)",
+    )
     p.add_argument(
         "--batch-size",
         type=_positive_int,
         default=1,
         help="batch size the file is specialized to",
     )
-    p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2 or .ts)")
+    p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2, .ts or .onnx)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(

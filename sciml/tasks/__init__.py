@@ -124,19 +124,31 @@ def export(
     run_dir: str | os.PathLike,
     out: str | os.PathLike | None = None,
     *,
-    format: Literal["export", "torchscript"] = "export",
+    format: Literal["export", "torchscript", "onnx"] = "export",
     batch_size: int = 1,
 ) -> Path:
     """Write the trained model of ``run_dir`` to a file that loads without sciml
     (:func:`sciml.embed.export_module`), traced with its task's example inputs; the file is
-    reloaded and compared with the in-memory model before returning."""
+    reloaded and compared with the in-memory model before returning. ``format="onnx"`` writes
+    an ONNX file for onnxruntime, without torch (:func:`sciml.tasks.onnx_export.export_onnx`)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if format not in ("export", "torchscript"):
-        raise ValueError(f"unknown export format {format!r}; use 'export' or 'torchscript'")
+    if format not in ("export", "torchscript", "onnx"):
+        raise ValueError(f"unknown export format {format!r}; use 'export', 'torchscript' or 'onnx'")
     info = read_info(run_dir)
     cls = task_class(info["task"])
     loaded = load(run_dir)
+    if format == "onnx":
+        from sciml.tasks.onnx_export import OnnxExportError, export_onnx, family_name
+
+        try:
+            inputs = cls.example_inputs(loaded, batch_size)
+        except ValueError as exc:
+            raise OnnxExportError(
+                f"{family_name(info)}: cannot be exported to ONNX: {exc}"
+            ) from None
+        target = Path(out) if out is not None else RunDir(run_dir).export_file(".onnx")
+        return export_onnx(loaded, inputs, target, info=info)
     inputs = cls.example_inputs(loaded, batch_size)
     suffix = ".pt2" if format == "export" else ".ts"
     target = Path(out) if out is not None else RunDir(run_dir).export_file(suffix)
