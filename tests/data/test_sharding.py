@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sciml.data.sharding as sharding
+from sciml.cli import main
 from sciml.data.format import DataFileError, DatasetFile
 from sciml.data.grid import GridPairDataset
 from sciml.data.recipes import antiderivative
@@ -66,10 +67,17 @@ def two_ranks_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sharding.Sharding, "_barrier", lambda self: None)
 
 
-def _as_ranks(out: Path, *, virtual: bool = False, world_size: int = 2) -> Path:
+def _as_ranks(
+    out: Path,
+    *,
+    virtual: bool = False,
+    world_size: int = 2,
+    recipe: str = RECIPE,
+    params: dict[str, Any] = PARAMS,
+) -> Path:
     for rank in reversed(range(world_size)):
         with sharded(rank, world_size, virtual=virtual):
-            path = generate(RECIPE, out, PARAMS, progress=False)
+            path = generate(recipe, out, params, progress=False)
     return path
 
 
@@ -113,6 +121,46 @@ def test_virtual_file_reads_as_the_serial_file_and_trains(tmp_path, serial, two_
     np.testing.assert_array_equal(
         DatasetFile(moved / "v.h5").read("u"), h5py.File(serial)["t0_fields/u"][...]
     )
+
+
+@pytest.mark.parametrize(
+    ("virtual", "nu_max"),
+    [(True, None), (True, 0.1), (False, 0.1)],
+    ids=["virtual-constant_nu", "virtual-varying_nu", "joined-varying_nu"],
+)
+def test_scalars_series_and_scalar_attributes_are_the_serial_ones(
+    tmp_path, two_ranks_in_turn, virtual, nu_max
+):
+    # per-trajectory viscosities, a max-slope series; rank 0's shard holds one trajectory, so
+    # its nu is constant there (a root attribute of the shard) even when it varies in the file
+    params = {"n_samples": 5, "batch_size": 1, "n_fine": 64, "n_x": 16, "n_t": 5, "t_end": 0.1}
+    params |= {"nu_max": nu_max} if nu_max else {}
+    want = generate("burgers_dirichlet", tmp_path / "s.h5", params, progress=False)
+    got = _as_ranks(
+        tmp_path / "g.h5", virtual=virtual, world_size=3, recipe="burgers_dirichlet", params=params
+    )
+    assert_same_file(got, want)
+    with h5py.File(want) as f:
+        assert ("nu" in f.attrs) == (nu_max is None) and "max_slope" in f["scalars"]
+
+
+@pytest.mark.parametrize("virtual", [False, True], ids=["joined", "virtual"])
+def test_ranks_without_a_block_only_wait(tmp_path, serial, two_ranks_in_turn, virtual):
+    params = {**PARAMS, "batch_size": 4}  # 3 blocks over 5 ranks: ranks 0 and 2 get none
+    want = generate(RECIPE, tmp_path / "s.h5", params, progress=False)
+    got = _as_ranks(tmp_path / "g.h5", virtual=virtual, world_size=5, params=params)
+    assert_same_file(got, want)
+    if virtual:
+        assert sorted(os.listdir(tmp_path / "g.h5.shards")) == [
+            f"part-0000{r}-of-00005.h5" for r in (1, 3, 4)
+        ]
+
+
+def test_vds_without_torchrun_is_one_shard_and_a_virtual_file(tmp_path, serial, capsys):
+    assert main(["generate", RECIPE, *SETS, "--out", str(tmp_path / "v.h5"), "--vds"]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'v.h5'}\n"
+    assert_same_file(tmp_path / "v.h5", serial)
+    assert os.listdir(tmp_path / "v.h5.shards") == ["part-00000-of-00001.h5"]
 
 
 def test_virtual_file_with_a_missing_shard_is_refused_on_open(tmp_path, two_ranks_in_turn):
