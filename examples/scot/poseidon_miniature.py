@@ -1,0 +1,177 @@
+"""Poseidon's sample-efficiency claim in miniature (Herde et al., "Poseidon: Efficient Foundation
+Models for PDEs", NeurIPS 2024): pretrain a small scOT all2all on NS-Sines + NS-Gauss, fine-tune it
+on the shear layer (not in pretraining) with N training trajectories, against the same scOT and
+an FNO (``fno_time``) trained from scratch on the same N and steps; plus the all2all vs one-step
+(``data.options.max_lead: 1``) ablation at one N.
+
+Every run is ``sciml train <spec> --set ...`` and ``sciml evaluate <run>`` on the specs of this
+folder; nothing is trained here. The table's error is computed from the trained runs
+(``sciml.load``) on the test trajectories of the shear-layer file:
+
+* ``L1 %``: median over test trajectories of 100 · Σ|pred − y| / Σ|y| (Poseidon's metric) at the
+  final stored time t = 1, *direct jump* 0 → 1 (one call with Δt = 1) and *autoregressive*
+  (10 calls with Δt = 0.1);
+* ``L2``: ``sciml evaluate``'s ``direct_relative_l2_final`` (mean relative L2, direct jump).
+
+Efficiency gain (our formula; Poseidon's EG is defined against FNO): with e the fine-tuned error at
+the smallest N, the number of trajectories N* a from-scratch model needs to reach e, read off its
+error-vs-N curve interpolated linearly in log N – log e; EG = N* / N_min. When the scratch model
+stays above e at every N measured, only the lower bound EG > N_max / N_min is printed.
+
+Training length: ``trainer.max_steps = 50·√N`` optimizer steps of batch 16 for every model at a
+given N (the compute budget of the shared machine; Poseidon trains a fixed number of epochs).
+Model selection on the 8 validation trajectories only; the 16 test trajectories are read after
+training, once.
+
+    sciml generate ns_sines --out data/scot/ns_sines_n11.h5 --set n_samples=40 --set n_t=11 --set seed=1
+    sciml generate ns_gauss --out data/scot/ns_gauss_n11.h5 --set n_samples=40 --set n_t=11 --set seed=1
+    sciml generate shear_layer --out data/scot/shear_layer_n11.h5 --set n_samples=96 --set n_t=11 \\
+        --set n_fine=64 --set seed=2
+    nice -n 10 python examples/scot/poseidon_miniature.py            # trains what is missing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+SHEAR = Path("data/scot/shear_layer_n11.h5")
+N_VAL, N_TEST = 8, 16
+MODELS = ("finetune", "scratch", "fno")
+
+
+def steps_for(n: int) -> int:
+    """Optimizer steps of every run with ``n`` training trajectories: 50·√n."""
+    return int(round(50 * math.sqrt(n)))
+
+
+def sciml(*args: str) -> float:
+    """Run the ``sciml`` CLI of this interpreter on one thread; the CPU seconds it used."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    before = os.times()
+    subprocess.run([sys.executable, "-m", "sciml", *args], check=True, env=env)
+    after = os.times()
+    return (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
+def train(spec: str, out: Path, *overrides: str) -> float:
+    """Train ``spec`` into ``out`` unless it is already there (its ``best.pt``) and evaluate it."""
+    cpu = 0.0
+    if not (out / "checkpoints" / "best.pt").is_file():
+        sets = [a for o in overrides for a in ("--set", o)]
+        cpu += sciml("train", str(HERE / spec), "--out", str(out), "--overwrite", "--quiet", *sets)
+    if not (out / "eval" / "metrics.json").is_file():
+        cpu += sciml("evaluate", str(out))
+    return cpu
+
+
+@torch.no_grad()
+def final_time_errors(run: Path) -> dict[str, float]:
+    """Median relative L1 (%) at the last stored time, direct jump and autoregressive, and the
+    evaluation's mean relative L2 of the direct jump (see the module docstring)."""
+    import sciml as api
+    from sciml.data.grid import AllToAllDataset
+
+    torch.set_num_threads(1)
+    test = AllToAllDataset(SHEAR, ["velocity"], split="test", n_test=N_TEST)
+    frames = torch.stack([test.trajectory(k) for k in range(len(test.trajectories))])
+    surrogate = api.load(run)
+    x0, truth = frames[:, 0], frames[:, -1]
+    n = x0.shape[0]
+    jump = surrogate(x0, torch.full((n,), float(test.time[-1] - test.time[0])))
+    state = x0
+    for _ in range(len(test.time) - 1):
+        state = surrogate(state, torch.full((n,), float(test.time[1] - test.time[0])))
+
+    def median_l1(pred: torch.Tensor) -> float:
+        err = (pred - truth).abs().flatten(1).sum(1) / truth.abs().flatten(1).sum(1)
+        return float(100 * err.median())
+
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    return {
+        "direct_l1": median_l1(jump),
+        "auto_l1": median_l1(state),
+        "direct_l2": float(metrics["test"]["direct_relative_l2_final"]),
+    }
+
+
+def efficiency_gain(ns: list[int], scratch: list[float], target: float) -> str:
+    """N*/N_min where the log–log interpolated ``scratch`` curve reaches ``target``."""
+    logn, loge = np.log(ns), np.log(scratch)
+    for k in range(len(ns)):
+        if scratch[k] <= target:
+            if k == 0:
+                return "1 (scratch is as good at N_min)"
+            f = (np.log(target) - loge[k - 1]) / (loge[k] - loge[k - 1])
+            return f"{math.exp(logn[k - 1] + f * (logn[k] - logn[k - 1])) / ns[0]:.1f}"
+    return f"> {ns[-1] / ns[0]:g} (scratch never reaches it)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ns", type=int, nargs="+", default=[8, 24, 72])
+    parser.add_argument("--ablation-n", type=int, default=24)
+    parser.add_argument("--runs", type=Path, default=Path("runs/scot"))
+    args = parser.parse_args()
+    if args.ablation_n not in args.ns:
+        parser.error(f"--ablation-n {args.ablation_n} must be one of --ns {args.ns}")
+    if not SHEAR.is_file():
+        raise SystemExit(f"{SHEAR} is missing; see the commands in {__file__}'s docstring")
+    cpu: dict[str, float] = {}
+    start = time.time()
+    cpu["pretrain"] = train("pretrain.yaml", args.runs / "pretrain")
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    for n in args.ns:
+        sets = (f"data.n_train={n + N_VAL}", f"trainer.max_steps={steps_for(n)}")
+        for model in MODELS:
+            run = args.runs / f"{model}_n{n}"
+            extra = (f"init_from.run={args.runs / 'pretrain'}",) if model == "finetune" else ()
+            cpu[run.name] = train(f"{model}_shear.yaml", run, *sets, *extra)
+            results[(model, n)] = final_time_errors(run)
+    n = args.ablation_n
+    run = args.runs / f"scratch_onestep_n{n}"
+    sets = (f"data.n_train={n + N_VAL}", f"trainer.max_steps={steps_for(n)}")
+    cpu[run.name] = train("scratch_shear.yaml", run, *sets, "data.options.max_lead=1")
+    onestep = final_time_errors(run)
+
+    print(f"\nshear layer, test = {N_TEST} trajectories, final time t = 1 (one seed)")
+    print(
+        "| N | steps | model | L1 % direct (median) | L1 % autoregr. (median) | L2 direct (mean) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for n in args.ns:
+        for model in MODELS:
+            r = results[(model, n)]
+            print(
+                f"| {n} | {steps_for(n)} | {model} | {r['direct_l1']:.2f} | {r['auto_l1']:.2f} "
+                f"| {r['direct_l2']:.4f} |"
+            )
+    target = results[("finetune", args.ns[0])]["direct_l1"]
+    for model in ("scratch", "fno"):
+        curve = [results[(model, n)]["direct_l1"] for n in args.ns]
+        print(f"efficiency gain vs {model} (direct L1 at N={args.ns[0]}): "
+              f"{efficiency_gain(args.ns, curve, target)}")  # fmt: skip
+    a = results[("scratch", n)]
+    print(f"\nablation, scOT from scratch, N = {n}, {steps_for(n)} steps (median L1 %, t = 1):")
+    print("| training pairs | direct | autoregressive |\n|---|---|---|")
+    print(f"| all2all | {a['direct_l1']:.2f} | {a['auto_l1']:.2f} |")
+    print(f"| one-step (max_lead 1) | {onestep['direct_l1']:.2f} | {onestep['auto_l1']:.2f} |")
+    print("\nCPU seconds (train + evaluate) per run, this invocation (0 = reused):")
+    print(", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
+    print(f"total CPU {sum(cpu.values()) / 60:.1f} min, wall {(time.time() - start) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

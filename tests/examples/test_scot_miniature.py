@@ -1,0 +1,93 @@
+"""examples/scot: the pretrain → fine-tune path of the Poseidon miniature on tiny data (2 steps
+each): the fine-tuned run starts from the pretrained body, re-initializes the listed modules and
+keeps its own normalizers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import sciml
+from sciml.data.recipes.base import generate
+from sciml.rundir import RunDir
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scot"
+TINY = {"n_samples": 4, "batch_size": 4, "n_fine": 32, "n_x": 16, "t_end": 0.04, "n_t": 3,
+        "dt": 0.01}  # fmt: skip
+STEPS = 2
+REINIT = r"(^|\.)(embed|recovery)\."
+
+
+def _weights(run: Path, name: str) -> dict[str, torch.Tensor]:
+    return torch.load(RunDir(run).checkpoint(name), weights_only=True)["model"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("scot_miniature")
+    sines = generate("ns_sines", root / "sines.h5", {**TINY, "n_modes": 3}, progress=False)
+    # a second pretraining family: tiny grids cannot resolve NS-Gauss's narrow vortices
+    other = generate("ns_sines", root / "other.h5", {**TINY, "n_modes": 2}, progress=False)
+    shear = generate("shear_layer", root / "shear.h5", TINY, progress=False)
+    pretrain = sciml.load_spec(
+        EXAMPLES / "pretrain.yaml",
+        [
+            f"data.path={sines}",
+            f"data.options.files=[{other}]",
+            "data.n_test=1",
+            "data.n_val=2",
+            f"trainer.max_steps={STEPS}",
+            "trainer.batch_size=4",
+        ],
+    )
+    sciml.train(pretrain, root / "pretrain", progress=False)
+    finetune = sciml.load_spec(
+        EXAMPLES / "finetune_shear.yaml",
+        [
+            f"data.path={shear}",
+            "data.n_train=3",
+            "data.n_val=1",
+            "data.n_test=1",
+            f"init_from.run={root / 'pretrain'}",
+            f"init_from.reinit=['{REINIT}']",
+            f"trainer.max_steps={STEPS}",
+            "trainer.batch_size=4",
+            "seed=1",  # another initialization than the pretraining's, to tell them apart
+        ],
+    )
+    sciml.train(finetune, root / "finetune", progress=False)
+    return root / "pretrain", root / "finetune"
+
+
+def test_pretraining_ran_on_both_files(runs):
+    info = json.loads((runs[0] / "model.json").read_text())
+    assert info["dataset_kind"] == "all2all_mixture"
+    # 2 files × 3 training trajectories, 2 held out for validation; 3 times → 6 pairs each
+    assert info["selection"].startswith("validation split (2 trajectories held out of the 6")
+
+
+def test_fine_tuning_restores_the_body_and_reinitializes_the_listed_modules(runs):
+    pretrained, tuned = _weights(runs[0], "best"), _weights(runs[1], "last")
+    info = json.loads((runs[1] / "model.json").read_text())
+    summary = info["init_from"]["summary"]
+    reinit = [k for k in tuned if re.search(REINIT, k)]
+    fitted = [k for k in tuned if "normalizer" in k]
+    body = [k for k in tuned if k not in reinit and k not in fitted]
+    assert {"model.model.embed.weight", "model.model.recovery.0.weight"} <= set(reinit)
+    assert f"loaded {len(body)} tensors" in summary
+    assert all(name in summary for name in reinit)
+    # AdamW moves a weight by at most ~lr per step (lr ≤ 1e-3 in finetune_shear.yaml)
+    bound = 3 * STEPS * 1e-3
+    for name in body:
+        drift = (tuned[name] - pretrained[name]).abs().max()
+        assert drift <= bound, name
+    # the re-initialized weights are a new draw (N(0, 0.02²)), not the pretrained ones
+    for name in (k for k in reinit if k.endswith("weight") and tuned[k].dim() > 1):
+        assert (tuned[name] - pretrained[name]).abs().max() > 10 * bound, name
+    # the normalizers are the shear layer's, fitted on its training split
+    key = next(k for k in fitted if k.endswith("output_normalizer.std"))
+    assert not torch.allclose(tuned[key], pretrained[key])
