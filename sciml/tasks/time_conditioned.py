@@ -41,7 +41,7 @@ class TimeConditionedTask(FieldOperatorTask):
     """State and lead time → later state (see the module docstring)."""
 
     name = "time_conditioned"
-    dataset_kinds = ("all2all",)
+    dataset_kinds = ("all2all", "all2all_mixture")
     model_inputs = ("x", "dt", "coords")
 
     def describe(self, train_set: Any) -> dict[str, Any]:

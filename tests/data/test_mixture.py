@@ -101,3 +101,14 @@ def test_a_file_on_another_time_grid_or_grid_is_refused(files, other, message):
 def test_files_must_be_a_non_empty_list(files, bad):
     with pytest.raises(ValueError, match="data.options.files: give a list of one or more"):
         AllToAllMixture(files["a"], ["velocity"], files=bad, n_test=1)
+
+
+def test_the_task_of_a_mixture_is_time_conditioned():
+    import sciml
+    from sciml.tasks import task_for
+
+    spec = sciml.load_spec(
+        text="data: {path: a.h5, kind: all2all_mixture, options: {files: [b.h5]}, "
+        "inputs: [velocity], outputs: [velocity]}\nmodel: {name: scot}\n"
+    )
+    assert task_for(spec).name == "time_conditioned"
