@@ -123,8 +123,16 @@ def export_onnx(
         output_names = ["y_mean", "y_var"] if len(expected) == 2 else ["y"]
         model = _convert(plain, inputs, input_names, output_names, family)
     feeds = {name: t.detach().cpu().numpy() for name, t in zip(input_names, inputs)}
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = session.run(output_names, feeds)
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        got = session.run(output_names, feeds)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unexported types
+        lines = str(exc).strip().splitlines()
+        raise OnnxExportError(
+            f"{family}: onnxruntime cannot run the exported graph: {lines[0] if lines else exc}"
+        ) from None
     worst = 0.0
     for name, g, e in zip(output_names, got, expected):
         e = e.detach().cpu().numpy()

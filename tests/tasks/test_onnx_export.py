@@ -222,3 +222,41 @@ def test_the_numpy_time_loop_runs_an_exported_stepper_without_torch(burgers_file
     assert all(len(r) == 4 for r in rows[1:])  # step, mass, max|u|, relative L2 error
     assert all(np.isfinite(float(v)) for r in rows[1:] for v in r[1:])
     assert read_metadata(path)["sciml.inputs"][0]["shape"] == [1, 1, 64]
+
+
+def test_a_gns_run_is_refused_naming_the_family(tmp_path):
+    import yaml
+
+    generate = {
+        "n_samples": 1,
+        "materials": ["jelly"],
+        "particles_per_side": 4,
+        "grid_n": 16,
+        "dt": 1e-3,
+        "n_steps": 24,
+        "save_every": 1,
+        "e_scale_range": [0.2, 0.2],
+    }
+    data = tmp_path / "jelly.h5"
+    sciml.generate("mpm2d", data, generate, progress=False)
+    spec = yaml.safe_load((ROOT / "examples/gns_jelly.yaml").read_text())
+    spec["data"].update(path=str(data), generate=generate)
+    spec["data"]["options"]["n_frames"] = 16
+    spec["model"].update(radius=0.1, noise_std=0.0, latent=8, n_message_passing=1)
+    spec["trainer"].update(max_steps=2, eval_every=2, checkpoint_every=2, progress=False)
+    sciml.train(sciml.load_spec(text=yaml.safe_dump(spec)), tmp_path / "run", progress=False)
+    with pytest.raises(
+        OnnxExportError, match=r"^gns: cannot be exported to ONNX: .*simulation loop"
+    ):
+        sciml.export(tmp_path / "run", format="onnx")
+    assert not (tmp_path / "run" / "surrogate.onnx").exists()
+
+
+def test_a_graph_onnxruntime_cannot_run_is_refused(tmp_path):
+    # onnxruntime's CPU provider has no float64 Conv (the FNO's lifting layer)
+    model = sciml.registry.MODELS.get("fno")(1, 1, 1, n_modes=4, hidden_channels=4, n_layers=1)
+    x = torch.randn(2, 1, 16, dtype=torch.float64)
+    out = tmp_path / "f64.onnx"
+    with pytest.raises(OnnxExportError, match=r"^fno: onnxruntime cannot run .*Conv"):
+        export_onnx(model.double().eval(), (x,), out, info={"name": "fno"})
+    assert not out.exists()
