@@ -12,7 +12,8 @@ Two dataset kinds:
 
 Evaluation is NCLaw's: free rollouts from the start of every test trajectory, position MSE per
 frame (m²), its mean, the final frame's, how many frames stayed finite, the wall time per
-trajectory; ``position_mse.csv`` and figures. ``sciml.load`` returns the model itself (its
+trajectory (and, with ``chamfer_distance`` in ``evaluation.metrics``, the Chamfer distance of
+the particle windows' rollouts, ``chamfer``); ``position_mse.csv`` and figures. ``sciml.load`` returns the model itself (its
 ``rollout``/``simulator`` take particle states in SI units).
 
 **Reduced-order runs** (GIOROM, arXiv 2407.03925): ``data.options.sampling: {method: fps |
@@ -263,6 +264,9 @@ class LearnedSimulatorTask(Task):
             "n_particles": float(target.shape[2]),
             "seconds_per_trajectory": seconds / target.shape[0],
         }
+        if "chamfer_distance" in spec.evaluation.metrics:
+            # of the stepped particles: every particle of a dense run, the sampled ones otherwise
+            metrics["chamfer"] = float(METRICS.get("chamfer_distance")(pred, target).mean())
         curves = {"position_mse": mse.mean(0).tolist()}
         if sampled:
             dense_metrics, dense_curves, dense_pred = self._dense_metrics(
