@@ -67,6 +67,11 @@ def test_spec_trains_both_parts_evaluates_and_loads(jelly_file: Path, tmp_path) 
     assert test["rollout_frames"] == 17 - 6
     for key in ("position_mse", "dense_position_mse", "knn_dense_position_mse", "dense_chamfer"):
         assert 0 < test[key] < 1e-2, key
+    # Chamfer (evaluation.metrics asks for it): nearest neighbours are at most the matched
+    # particles' distances, so it is at most 2 d x the position MSE (a mean over components)
+    bound = 4 * (1 + 1e-5)
+    assert 0 < test["chamfer"] <= bound * test["position_mse"]
+    assert 0 < test["dense_chamfer"] <= bound * test["dense_position_mse"]
     # the learned reconstruction starts as kernel interpolation: close to kNN's after 4 steps
     assert test["true_sparse_reconstruction_mse"] < 10 * test["true_sparse_knn_mse"]
     header = (tmp_path / "eval" / "position_mse.csv").read_text().splitlines()[0]
