@@ -91,6 +91,7 @@ def markdown(rows: Sequence[dict[str, Any]], profile: Profile, metrics: Sequence
     """The leaderboard as markdown: one ranked table per benchmark and the families that were
     not ranked, with their reasons."""
     seeds = sorted({s for r in rows for s in r["seeds"]})
+    nowhere = _skipped_everywhere(rows)
     lines = [
         f"# Leaderboard: profile `{profile.name}`",
         "",
@@ -128,14 +129,34 @@ def markdown(rows: Sequence[dict[str, Any]], profile: Profile, metrics: Sequence
         if resolutions:
             where = sorted({r["resolution"] for r in ranked if r.get("resolution")})
             trained = ", ".join(f"{w:g}" for w in where) or "?"
-            lines += ["", f"Trained at {trained} points per axis; zero-shot: the same test "]
-            lines[-1] += "trajectories at the finer grid, without retraining (– : the model "
-            lines[-1] += "is not resolution invariant)."
-        others = [r for r in bench_rows if r["status"] != "ok"]
+            lines += [
+                "",
+                f"Trained at {trained} points per axis; zero-shot: the same test trajectories "
+                "on the finer grid, without retraining (–: the model is not resolution "
+                "invariant).",
+            ]
+        others = [r for r in bench_rows if r["status"] != "ok" and r["model"] not in nowhere]
         if others:
             lines += ["", "Not ranked:", ""]
             lines += [f"- `{r['model']}` {r['status']}: {_one_line(r['reason'])}" for r in others]
+    if nowhere:
+        lines += ["", "## Families skipped on every benchmark", ""]
+        for model, reasons in nowhere.items():
+            lines.append(f"- `{model}`: " + " / ".join(_one_line(r) for r in reasons))
     return "\n".join(lines) + "\n"
+
+
+def _skipped_everywhere(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """Families skipped on every benchmark they were tried on → their distinct reasons (listed
+    once under the tables instead of under every benchmark)."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_model.setdefault(r["model"], []).append(r)
+    return {
+        model: list(dict.fromkeys(r["reason"] for r in model_rows))
+        for model, model_rows in by_model.items()
+        if all(r["status"] == "skipped" for r in model_rows)
+    }
 
 
 def write_leaderboard(
