@@ -160,6 +160,10 @@ class LearnedSimulatorTask(Task):
         return cls(file, **options)
 
     # ----------------------------------------------------------------------------------- model
+    def model_keywords(self) -> tuple[str, ...]:
+        # windows: the stepper gets the dimension and the wall box; trajectories: the MPM settings
+        return ("dim", "bounds") if self.windows else ("simulation",)
+
     def describe(self, train_set: Any) -> dict[str, Any]:
         if self.spec.constraint is not None:
             raise SpecError(

@@ -59,3 +59,29 @@ def test_a_model_without_a_lead_time_input_is_refused_by_the_time_conditioned_ta
     spec = _spec(burgers_file, "all2all", "fno", n_modes="[4]", hidden_channels=4)
     with pytest.raises(SpecError, match="takes \\(x, t\\)"):
         workflow.check(spec)
+
+
+@pytest.mark.parametrize(
+    ("kind", "inputs", "fits", "refused"),
+    [
+        ("particle_window", "[position]", "gns", "'fno' constructor takes no dim, bounds"),
+        (
+            "particle_trajectory",
+            "[position, velocity, affine, deformation, mass, volume]",
+            "learned_mpm",
+            "'gns' constructor takes no simulation",
+        ),
+    ],
+)
+def test_a_learned_simulator_takes_the_families_built_from_its_particle_data(
+    tmp_path, kind, inputs, fits, refused
+):
+    text = f"""\
+data: {{path: {tmp_path / "p.h5"}, kind: {kind}, inputs: {inputs}, outputs: [position]}}
+model: {{name: {fits}}}
+"""
+    task = task_for(sciml.load_spec(text=text, check_names=False))
+    assert task.name == "learned_simulator"
+    assert task.model_problem(fits) is None
+    other = refused.split("'")[1]
+    assert refused in task.model_problem(other)
