@@ -369,7 +369,7 @@ def _check_duplicate_keys(node: yaml.Node, source: str, path: tuple[str, ...] = 
             _check_duplicate_keys(item, source, (*path, str(i)))
 
 
-def _parse_spec_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+def parse_spec_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     """Compose ``text`` once, check it (expanded size, duplicate keys), then construct it."""
     loader = YamlLoader(text)
     try:
@@ -667,7 +667,7 @@ def load_spec(
         text = _read_spec_text(path)
     elif len(text.encode()) > MAX_SPEC_BYTES:
         raise SpecError(f"{source}: too large for a spec (limit {MAX_SPEC_BYTES / 1e6:g} MB)")
-    node, raw = _parse_spec_yaml(text, source)
+    node, raw = parse_spec_yaml(text, source)
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec must be a YAML mapping with sections data, model, ...")
     lines = _line_index(node) if node is not None else {}

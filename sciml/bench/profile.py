@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from sciml.spec import SpecError, _parse_spec_yaml
+from sciml.spec import SpecError, parse_spec_yaml
 
 #: trainer keys the budget sets, refused in a profile's ``trainer`` sections
 BUDGET_KEYS = ("epochs", "max_steps")
@@ -148,7 +148,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             f"{', '.join(profile_names())} (or give a .yaml file)"
         )
     # the spec's YAML reader: YAML 1.2 floats, duplicate keys and alias bombs refused
-    _, raw = _parse_spec_yaml(path.read_text(), str(path))
+    _, raw = parse_spec_yaml(path.read_text(), str(path))
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: a bench profile must be a YAML mapping (name, budget, ...)")
     try:
