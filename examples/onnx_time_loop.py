@@ -47,7 +47,7 @@ def rollout(
     session: ort.InferenceSession, u0: np.ndarray, n_steps: int, reference: np.ndarray | None
 ) -> list[dict[str, float]]:
     """Step ``u0`` ``(C, X)`` ``n_steps`` times; per step the diagnostics the loop prints."""
-    state = u0[None].astype(np.float32)  # (1, C, X): the file is specialized to batch 1
+    state = u0[None].astype(np.float32)  # (1, C, X): a batch of one (any batch size works)
     rows = []
     for step in range(1, n_steps + 1):
         (state,) = session.run(["y"], {"x": state})
@@ -63,7 +63,7 @@ def rollout(
 def run_loop(onnx_path: str, reference_path: str | None, n_steps: int) -> None:
     """Print the rollout table."""
     session, x = load_stepper(onnx_path)
-    batch, channels, n_x = x["shape"]
+    _, channels, n_x = x["shape"]  # ["batch", C, X]
     print(f"surrogate {onnx_path}: x {x['shape']} ({x['meaning']})")
     reference = None
     if reference_path is not None:
@@ -106,7 +106,7 @@ trainer: {{epochs: {epochs}, batch_size: 32, progress: false}}
 """
     run_dir = out / "run"
     sciml.train(sciml.load_spec(text=spec), run_dir, progress=False)
-    path = sciml.export(run_dir, out / "surrogate.onnx", format="onnx", batch_size=1)
+    path = sciml.export(run_dir, out / "surrogate.onnx", format="onnx")
     u = DatasetFile(data).read("u")  # (N, T, X); the last n_test=2 are the test split
     np.savez(out / "reference.npz", u=u[-1][:, None].astype(np.float32))
     return path

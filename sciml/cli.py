@@ -406,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=_positive_int,
         default=1,
-        help="batch size the file is specialized to",
+        help="batch size the file is specialized to (onnx: the batch axis is dynamic; "
+        "also checked at this size)",
     )
     p.add_argument("--out", help="output file (default RUN_DIR/surrogate.pt2, .ts or .onnx)")
     p.set_defaults(func=_cmd_export)

@@ -141,14 +141,16 @@ def export(
     if format == "onnx":
         from sciml.tasks.onnx_export import OnnxExportError, export_onnx, family_name
 
+        # the batch axis is dynamic: traced at batch 2, checked at 1, 3 and batch_size too
         try:
-            inputs = cls.example_inputs(loaded, batch_size)
+            inputs = cls.example_inputs(loaded, 2)
+            checks = [cls.example_inputs(loaded, b) for b in sorted({1, 3, batch_size} - {2})]
         except ValueError as exc:
             raise OnnxExportError(
                 f"{family_name(info)}: cannot be exported to ONNX: {exc}"
             ) from None
         target = Path(out) if out is not None else RunDir(run_dir).export_file(".onnx")
-        return export_onnx(loaded, inputs, target, info=info)
+        return export_onnx(loaded, inputs, target, info=info, checks=checks)
     inputs = cls.example_inputs(loaded, batch_size)
     suffix = ".pt2" if format == "export" else ".ts"
     target = Path(out) if out is not None else RunDir(run_dir).export_file(suffix)

@@ -17,8 +17,8 @@ the training grid of a coordinate-taking model is folded in), outputs ``y``, or 
 ``y_var`` for a probabilistic model.
 
 A model whose operators have no ONNX form is refused with :class:`OnnxExportError`, naming the
-family and the operator; nothing is written and there is no fallback. Like the other formats, the
-file is specialized to the example inputs' shapes (batch size and grid).
+family and the operator; nothing is written and there is no fallback. Unlike the other formats
+the batch axis is dynamic (checked at several batch sizes); the grid and dtype are fixed.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def export_onnx(
     out: str | Path,
     *,
     info: Mapping[str, Any],
+    checks: Sequence[tuple[torch.Tensor, ...]] = (),
     rtol: float = RTOL,
 ) -> Path:
     """Write ``module`` (a loaded run's surrogate) traced with ``inputs`` to the ONNX file ``out``.
@@ -91,9 +92,12 @@ def export_onnx(
         The module ``sciml.load`` returns; its output is a tensor or a ``(mean, var)`` pair.
     inputs:
         The task's example inputs (``Task.example_inputs``), e.g. ``x`` ``(B, C_in, *S)`` and a
-        lead time ``dt`` ``(B,)``; the file is specialized to their shapes and dtype.
+        lead time ``dt`` ``(B,)``, with ``B >= 2``. The leading (batch) axis of every input and
+        output is dynamic in the file (named ``batch``); the other axes and the dtype are fixed.
     info:
         The run's ``model.json`` (family, fields, grid, normalization: written as metadata).
+    checks:
+        Further inputs (other batch sizes) the file must reproduce the torch output on.
     rtol:
         onnxruntime's output must match torch's within ``rtol · |torch| + 1e-5 · max|torch|``.
 
@@ -107,6 +111,9 @@ def export_onnx(
 
     out = Path(out)
     family = family_name(info)
+    if inputs[0].shape[0] < 2:
+        # torch.export specializes a size-1 axis to 1: trace with a batch of two or more
+        raise ValueError(f"trace ONNX with a batch of at least 2, got {inputs[0].shape[0]}")
     try:
         # fail before the slow conversion if the folder cannot take a file
         with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".probe"):
@@ -122,17 +129,47 @@ def export_onnx(
         expected = _tensors(module(*inputs))
         output_names = ["y_mean", "y_var"] if len(expected) == 2 else ["y"]
         model = _convert(plain, inputs, input_names, output_names, family)
-    feeds = {name: t.detach().cpu().numpy() for name, t in zip(input_names, inputs)}
     try:
         session = ort.InferenceSession(
             model.SerializeToString(), providers=["CPUExecutionProvider"]
         )
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unexported types
+        raise OnnxExportError(_cannot_run(family, exc)) from None
+    worst, batches = 0.0, []
+    for case in (inputs, *checks):
+        worst = max(worst, _check(session, module, case, input_names, output_names, family, rtol))
+        batches.append(int(case[0].shape[0]))
+    metadata = _metadata(info, family, input_names, inputs, output_names, expected)
+    metadata["sciml.validation"] = (
+        f"onnxruntime {ort.__version__} vs torch {torch.__version__} on the example inputs at "
+        f"batch sizes {sorted(set(batches))}: max |diff| {worst:.3e} (rtol={rtol:g}, "
+        f"atol={ATOL_SCALE:g}*max|torch|)"
+    )
+    onnx.helper.set_model_props(model, metadata)
+    model.doc_string = f"sciml {family} surrogate: physical units in and out"
+    onnx.checker.check_model(model)
+    atomic_write_bytes(model.SerializeToString(), [out])
+    return out
+
+
+def _check(
+    session: Any,
+    module: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    input_names: list[str],
+    output_names: list[str],
+    family: str,
+    rtol: float,
+) -> float:
+    """Run ``inputs`` through onnxruntime and torch; the max abs difference, or
+    :class:`OnnxExportError` where they disagree."""
+    with torch.no_grad():
+        expected = _tensors(module(*inputs))
+    feeds = {name: t.detach().cpu().numpy() for name, t in zip(input_names, inputs)}
+    try:
         got = session.run(output_names, feeds)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unexported types
-        lines = str(exc).strip().splitlines()
-        raise OnnxExportError(
-            f"{family}: onnxruntime cannot run the exported graph: {lines[0] if lines else exc}"
-        ) from None
+        raise OnnxExportError(_cannot_run(family, exc)) from None
     worst = 0.0
     for name, g, e in zip(output_names, got, expected):
         e = e.detach().cpu().numpy()
@@ -141,20 +178,16 @@ def export_onnx(
             diff = np.abs(g - e).max() if g.shape == e.shape else f"shape {g.shape} vs {e.shape}"
             raise OnnxExportError(
                 f"{family}: the ONNX graph run in onnxruntime disagrees with the torch model on "
-                f"output {name!r} (max |diff| {diff}, allowed rtol={rtol:g}, atol={atol:.2e}); "
-                "not written"
+                f"output {name!r} at batch size {e.shape[0]} (max |diff| {diff}, allowed "
+                f"rtol={rtol:g}, atol={atol:.2e}); not written"
             )
         worst = max(worst, float(np.abs(g - e).max(initial=0.0)))
-    metadata = _metadata(info, family, input_names, inputs, output_names, expected)
-    metadata["sciml.validation"] = (
-        f"onnxruntime {ort.__version__} vs torch {torch.__version__} on the example inputs: "
-        f"max |diff| {worst:.3e} (rtol={rtol:g}, atol={ATOL_SCALE:g}*max|torch|)"
-    )
-    onnx.helper.set_model_props(model, metadata)
-    model.doc_string = f"sciml {family} surrogate: physical units in and out"
-    onnx.checker.check_model(model)
-    atomic_write_bytes(model.SerializeToString(), [out])
-    return out
+    return worst
+
+
+def _cannot_run(family: str, exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{family}: onnxruntime cannot run the exported graph: {lines[0] if lines else exc!r}"
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -220,9 +253,11 @@ def _convert(
         ):
             warnings.simplefilter("ignore")
             logging.disable(logging.WARNING)
+            batch = torch.export.Dim("batch", min=1)
             program = torch.onnx.export(
                 module,
                 inputs,
+                dynamic_shapes=(tuple({0: batch} for _ in inputs),),  # forward(*inputs)
                 dynamo=True,
                 opset_version=ONNX_OPSET,
                 input_names=input_names,
@@ -263,7 +298,9 @@ def _reason(exc: BaseException) -> str:
                 at = f" (at {where[-1][0]}:{where[-1][1]}: {where[-1][2].strip()})" if where else ""
                 return f"torch.export cannot trace it: {line.strip()}{at}"
     first = str(root).strip().splitlines()
-    return f"{type(root).__name__}: {first[0] if first else ''}"
+    frames = traceback.extract_tb(root.__traceback__)
+    at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(root).__name__}: {first[0] if first else ''}{at}"
 
 
 def _metadata(
@@ -289,7 +326,7 @@ def _metadata(
         rows = [
             {
                 "name": n,
-                "shape": list(t.shape),
+                "shape": ["batch", *t.shape[1:]],
                 "dtype": str(t.dtype).removeprefix("torch."),
                 "meaning": meaning.get(n, ""),
             }

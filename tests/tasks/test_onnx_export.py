@@ -79,16 +79,25 @@ def _assert_onnx_matches_torch(run_dir: Path, path: Path, batch_size: int) -> No
     expected = tuple(expected) if isinstance(expected, tuple) else (expected,)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected):
-        e = e.numpy()
-        assert g.dtype == np.float32 and g.shape == e.shape
-        np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL_SCALE * np.abs(e).max())
+    for batch in (batch_size, 4):  # the batch axis is dynamic
+        case = task_class(info["task"]).example_inputs(loaded, batch)
+        with torch.no_grad():
+            reference = loaded(*case)
+        reference = tuple(reference) if isinstance(reference, tuple) else (reference,)
+        got = session.run(None, {n: t.numpy() for n, t in zip(names, case)})
+        assert len(got) == len(reference)
+        for g, e in zip(got, reference):
+            e = e.numpy()
+            assert g.dtype == np.float32 and g.shape == e.shape and g.shape[0] == batch
+            np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL_SCALE * np.abs(e).max())
     meta = read_metadata(path)
     assert [row["name"] for row in meta["sciml.inputs"]] == names
-    assert [row["shape"] for row in meta["sciml.inputs"]] == [list(t.shape) for t in inputs]
-    assert [row["shape"] for row in meta["sciml.outputs"]] == [list(e.shape) for e in expected]
+    assert [row["shape"] for row in meta["sciml.inputs"]] == [
+        ["batch", *t.shape[1:]] for t in inputs
+    ]
+    assert [row["shape"] for row in meta["sciml.outputs"]] == [
+        ["batch", *e.shape[1:]] for e in expected
+    ]
     assert meta["sciml.input_fields"] == info["input_fields"]
     assert "physical units" in meta["sciml.units"]
     assert meta["sciml.normalization"] == info["normalize"]
@@ -122,8 +131,8 @@ def test_the_time_conditioned_file_takes_the_lead_time_as_an_input(burgers_file,
     path = sciml.export(run_dir, tmp_path / "s.onnx", format="onnx", batch_size=3)
     meta = read_metadata(path)
     assert [(r["name"], r["shape"]) for r in meta["sciml.inputs"]] == [
-        ("x", [3, 1, 32]),
-        ("dt", [3]),
+        ("x", ["batch", 1, 32]),
+        ("dt", ["batch"]),
     ]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((3, 1, 32)).astype(np.float32)
@@ -161,13 +170,28 @@ def test_a_hard_pde_model_is_refused_naming_the_family_and_the_reason(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_an_operator_without_onnx_form_is_named(tmp_path):
-    from sciml.tasks.onnx_export import _convert
+class _ComplexFilter(nn.Module):
+    """Fourier modes mixed by a complex einsum, as neuraloperator's layer does (un-rewritten)."""
 
-    # neuraloperator's spectral convolution as it is (complex weights), without our rewrite
-    model = sciml.registry.MODELS.get("fno")(1, 1, 1, n_modes=4, hidden_channels=4, n_layers=1)
-    with pytest.raises(OnnxExportError, match=r"^fno: .*operator aten\.\w+\.default .*complex"):
-        _convert(model.eval().requires_grad_(False), (torch.randn(1, 1, 16),), ["x"], ["y"], "fno")
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, 1, 9, dtype=torch.cfloat))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.einsum("bix,iox->box", torch.fft.rfft(x), self.weight)
+        return torch.fft.irfft(spectrum, n=x.shape[-1])
+
+
+def test_an_operator_without_onnx_form_is_named(tmp_path):
+    out = tmp_path / "f.onnx"
+    with pytest.raises(
+        OnnxExportError,
+        match=r"^spectral_filter: .*operator aten\.\w+\.\w+ has no ONNX conversion .*complex",
+    ):
+        export_onnx(
+            _ComplexFilter(), (torch.randn(2, 1, 16),), out, info={"name": "spectral_filter"}
+        )
+    assert not out.exists()
 
 
 def test_a_graph_that_disagrees_with_torch_is_not_written(tmp_path):
@@ -221,7 +245,7 @@ def test_the_numpy_time_loop_runs_an_exported_stepper_without_torch(burgers_file
     assert [int(r[0]) for r in rows] == [0, 1, 2, 3]
     assert all(len(r) == 4 for r in rows[1:])  # step, mass, max|u|, relative L2 error
     assert all(np.isfinite(float(v)) for r in rows[1:] for v in r[1:])
-    assert read_metadata(path)["sciml.inputs"][0]["shape"] == [1, 1, 64]
+    assert read_metadata(path)["sciml.inputs"][0]["shape"] == ["batch", 1, 64]
 
 
 def test_a_gns_run_is_refused_naming_the_family(tmp_path):
