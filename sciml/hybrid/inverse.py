@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from sciml.solvers.fem import Darcy
+from sciml.solvers.fem import Assembler, Darcy, FunctionSpace
 
 __all__ = ["DarcyInverseProblem", "InverseResult", "minimize_lbfgs", "smoothness_penalty"]
 
@@ -42,10 +42,8 @@ def smoothness_penalty(darcy: Darcy) -> Callable[[Tensor], Tensor]:
 
     ``K`` is the P1 stiffness matrix with unit coefficient, assembled once.
     """
-    from sciml.solvers.fem import Assembler, FunctionSpace
-
-    p1 = darcy.space if darcy.space.degree == 1 else FunctionSpace(darcy.mesh, 1)
-    asm = darcy.assembler if darcy.space.degree == 1 else Assembler(p1)
+    p1 = darcy.space.degree == 1
+    asm = darcy.assembler if p1 else Assembler(FunctionSpace(darcy.mesh, 1))
     values = asm.stiffness(1.0)[0]  # (nnz,)
     rows, cols = asm.pattern.rows, asm.pattern.cols
 
