@@ -143,7 +143,15 @@ class LearnedSimulatorTask(Task):
             # sparse sampling in the data, before windowing; the radius check of the model's graph
             from sciml.models.giorom import make_sampler  # torch-geometric: imported on use
 
-            options["sampler"] = make_sampler(**sampling, radius=kw.get("radius"))
+            sampler = make_sampler(**sampling, radius=kw.get("radius"))
+
+            def checked(reference: torch.Tensor) -> torch.Tensor:
+                try:
+                    return sampler(reference)
+                except ValueError as exc:  # sampled particles the graph leaves isolated
+                    raise SpecError(f"model.radius / data.options.sampling.ratio: {exc}") from None
+
+            options["sampler"] = checked
             options["pairs"] = kw.get("reconstruction") is not None
         return options
 

@@ -153,3 +153,11 @@ def test_a_reconstruction_without_sampling_is_refused(jelly_file: Path, tmp_path
     spec = _spec(jelly_file, "data.options={}")
     with pytest.raises(SpecError, match=r"model.reconstruction: a dense reconstruction needs"):
         sciml.train(spec, tmp_path / "run", progress=False)
+
+
+def test_a_radius_that_isolates_sampled_particles_is_a_spec_error(jelly_file: Path, tmp_path):
+    spec = _spec(jelly_file, "model.radius=0.001")
+    with pytest.raises(
+        SpecError, match=r"model.radius / data.options.sampling.ratio: radius 0.001"
+    ):
+        sciml.train(spec, tmp_path / "run", progress=False)
