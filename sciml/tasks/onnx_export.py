@@ -298,8 +298,12 @@ def _reason(exc: BaseException) -> str:
                 at = f" (at {where[-1][0]}:{where[-1][1]}: {where[-1][2].strip()})" if where else ""
                 return f"torch.export cannot trace it: {line.strip()}{at}"
     first = str(root).strip().splitlines()
+    ours = _SCIML_FRAME.findall(text)
     frames = traceback.extract_tb(root.__traceback__)
-    at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    if ours:
+        at = f" (at {ours[-1][0]}:{ours[-1][1]}: {ours[-1][2].strip()})"
+    else:
+        at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     return f"{type(root).__name__}: {first[0] if first else ''}{at}"
 
 
