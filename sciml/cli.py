@@ -458,7 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seeds to run (default: the profile's)",
     )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--list", action="store_true", help="list the benchmarks and models, run nothing")
+    p.add_argument(
+        "--list", action="store_true", help="list the benchmarks and models, run nothing"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_bench)
 
