@@ -20,8 +20,9 @@ The two setups are the specs in ``benchmarks/anchors/`` (read them for every set
   hidden 24, projection ratio 2 (99,721 parameters), 1000 train at 16², batch 32, outputs
   UnitGaussian-normalized (eps 1e-7), neuraloperator's AdamW (lr 1e-2, weight decay 1e-4, eps
   1e-6), CosineAnnealingLR(T_max=30) stepped per epoch, 15 epochs, H1 loss on normalized outputs
-  summed over the batch; test 100 at 16² and zero-shot 50 at 32². Anchor: ``neuralop.Trainer``
-  with its ``DefaultDataProcessor``, ``UnitGaussianNormalizer``, ``AdamW``, ``H1Loss(d=2)``.
+  with periodic finite differences, summed over the batch; test 100 at 16² and zero-shot 50 at
+  32². Anchor: ``neuralop.Trainer`` with its ``DefaultDataProcessor``,
+  ``UnitGaussianNormalizer``, ``AdamW``, ``H1Loss(d=2)``.
 
 Data: the anchors' own files (DeepXDE's ``antiderivative_aligned_*.npz``, neuraloperator's
 ``darcy_*_16.pt``/``darcy_test_32.pt``) cannot be downloaded here; the script generates data of

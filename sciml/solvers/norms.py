@@ -7,7 +7,10 @@ With the volume-normalized norm :math:`\lVert v \rVert_{H^1}^2 = \frac{1}{|\Omeg
   :math:`\lVert v \rVert_{H^1}^2 = \frac{1}{N^2}\sum_k (1 + |\kappa_k|^2)|\hat v_k|^2`,
   :math:`\kappa_{k,d} = 2\pi k_d / L_d`, exact for band-limited fields;
 * *non-periodic* grids (both end points included) use second-order central differences inside and
-  first-order one-sided differences at the boundary (``torch.gradient``).
+  first-order one-sided differences at the boundary (``torch.gradient``);
+* or, on periodic grids with ``derivative="finite_difference"``, second-order central differences
+  that wrap around, :math:`(v_{i+1} - v_{i-1}) / 2h`, ``h = L/n`` (neuraloperator's ``H1Loss``,
+  whose ``FiniteDiff`` is periodic by default).
 """
 
 from __future__ import annotations
@@ -17,16 +20,37 @@ from collections.abc import Sequence
 
 import torch
 
+DERIVATIVES = ("spectral", "finite_difference")
 
-def h1_squared_norm(v: torch.Tensor, lengths: Sequence[float], *, periodic: bool) -> torch.Tensor:
+
+def h1_squared_norm(
+    v: torch.Tensor, lengths: Sequence[float], *, periodic: bool, derivative: str | None = None
+) -> torch.Tensor:
     """Per-sample :math:`\\lVert v \\rVert_{H^1}^2` of ``v`` ``(B, C, *S)`` → ``(B,)``.
 
     ``lengths``: the physical length :math:`L_d` of each spatial axis (spacing ``L/n`` on a
-    periodic grid of ``n`` points, ``L/(n − 1)`` on a non-periodic one).
+    periodic grid of ``n`` points, ``L/(n − 1)`` on a non-periodic one). ``derivative``:
+    ``"spectral"`` (the default on periodic grids) or ``"finite_difference"`` (the only one, and
+    the default, on non-periodic grids).
     """
     spatial = v.shape[2:]
-    if periodic:
+    derivative = derivative or ("spectral" if periodic else "finite_difference")
+    if derivative not in DERIVATIVES:
+        raise ValueError(f"h1: derivative={derivative!r} is not one of {list(DERIVATIVES)}")
+    if periodic and derivative == "spectral":
         return _spectral_h1_squared_norm(v, list(lengths))
+    if not periodic and derivative == "spectral":
+        raise ValueError(
+            "h1: derivative='spectral' needs a periodic grid; use derivative='finite_difference' "
+            "or periodic=true"
+        )
+    if periodic:
+        dims = range(2, v.ndim)
+        total = v.square()
+        for dim, length, n in zip(dims, lengths, spatial):
+            step = 2 * length / n
+            total = total + ((v.roll(-1, dims=dim) - v.roll(1, dims=dim)) / step).square()
+        return total.flatten(1).mean(dim=1)
     if min(spatial) < 2:
         raise ValueError(f"h1: finite differences need >= 2 points per axis, got {spatial}")
     spacing = [length / (n - 1) for length, n in zip(lengths, spatial)]

@@ -23,7 +23,7 @@ from torch import nn
 
 from sciml.models.config import strict_config
 from sciml.registry import LOSSES
-from sciml.solvers.norms import h1_squared_norm
+from sciml.solvers.norms import DERIVATIVES, h1_squared_norm
 
 __all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
 
@@ -149,7 +149,11 @@ class H1Loss(nn.Module):
     Parameters
     ----------
     periodic:
-        Spectral (``True``) or finite-difference (``False``) derivatives.
+        Periodic grid (``True``: spacing ``L/n``) or one with both end points (``False``).
+    derivative:
+        ``"spectral"`` (default on periodic grids) or ``"finite_difference"`` (non-periodic
+        grids: ``torch.gradient``; periodic grids: central differences that wrap around, as
+        neuraloperator's ``H1Loss``); see :func:`sciml.solvers.norms.h1_squared_norm`.
     domain_length:
         Physical length :math:`L_d` of the domain along each spatial axis (one float for all
         axes, or one per axis). It sets the balance between the value and gradient terms. On a
@@ -172,6 +176,7 @@ class H1Loss(nn.Module):
         domain_length: float | Sequence[float] = 1.0,
         reduction: str = "mean",
         space: str = "physical",
+        derivative: str | None = None,
     ) -> None:
         super().__init__()
         lengths = (
@@ -183,6 +188,11 @@ class H1Loss(nn.Module):
         self.domain_length = [float(length) for length in lengths]
         self.reduction = _check_reduction("h1", reduction)
         self.space = _check_space("h1", space)
+        if derivative is not None and derivative not in DERIVATIVES:
+            raise ValueError(f"h1: derivative={derivative!r} is not one of {list(DERIVATIVES)}")
+        if derivative == "spectral" and not periodic:
+            raise ValueError("h1: derivative='spectral' needs periodic=true")
+        self.derivative = derivative
 
     def _lengths(self, n_spatial: int) -> list[float]:
         if len(self.domain_length) == 1:
@@ -197,7 +207,9 @@ class H1Loss(nn.Module):
     def squared_norm(self, v: torch.Tensor) -> torch.Tensor:
         """Per-sample :math:`\\lVert v \\rVert_{H^1}^2` of ``v`` ``(B, C, *S)`` → ``(B,)``
         (:func:`sciml.solvers.norms.h1_squared_norm`)."""
-        return h1_squared_norm(v, self._lengths(v.ndim - 2), periodic=self.periodic)
+        return h1_squared_norm(
+            v, self._lengths(v.ndim - 2), periodic=self.periodic, derivative=self.derivative
+        )
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``(B, C, *S)`` pair → scalar."""
