@@ -13,10 +13,12 @@ returns the same kind of output. Constraints run after de-normalization, so a co
 enforced on the physical fields, and inside training (the loss sees the constrained output) as
 well as in evaluation, ``sciml.load`` and export.
 
-Two optional hooks, with defaults here: :meth:`Constraint.model_out_channels` (how many output
-channels the wrapped model must have, e.g. the ``N`` basis functions of a hard PDE constraint)
-and :meth:`Constraint.training_statistics` (counts since the last call, e.g. solver iterations,
-that the trainer sums per log window into ``metrics.csv`` / TensorBoard columns).
+Three optional hooks, with defaults here: :meth:`Constraint.model_out_channels` (how many output
+channels the wrapped model must have, e.g. the ``N`` basis functions of a hard PDE constraint),
+:meth:`Constraint.training_statistics` (counts since the last call, e.g. solver iterations,
+that the trainer sums per log window into ``metrics.csv`` / TensorBoard columns) and
+:meth:`Constraint.defect` (the residual of the law, which ``sciml evaluate`` reports for the
+constrained output and for the wrapped model's own).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ class Constraint(nn.Module, ABC):
         """Output channels the wrapped model must produce for a target of ``out_channels``
         channels (default: the same)."""
         return out_channels
+
+    def defect(self, output: Output, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """The residual of the law this constraint enforces, per sample and slice ``(B, ...)``
+        in the units of the constrained quantity (e.g. a mass), for an ``output`` (its mean, for
+        a ``(mean, var)`` pair) and the ``batch`` it was made from; ``None`` (the default) where
+        the constraint states no such residual."""
+        return None
 
     def training_statistics(self) -> dict[str, float]:
         """Counts since the last call, always the same keys (default none); summed per log

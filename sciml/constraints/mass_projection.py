@@ -58,5 +58,12 @@ class MassProjection(Constraint):
         projected = mean - (mean.mean(dims, keepdim=True) - x.mean(dims, keepdim=True))
         return GaussianOutput(projected, output[1]) if is_gaussian(output) else projected
 
+    def defect(self, output: Output, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Per-channel grid mean of ``output`` minus that of ``batch["x"]``, ``(B, C)``."""
+        x = batch["x"]
+        mean = output[0] if is_gaussian(output) else output
+        dims = tuple(range(2, x.dim()))
+        return mean.mean(dims) - x.mean(dims)
+
 
 CONSTRAINTS.register("mass_projection")(MassProjection)

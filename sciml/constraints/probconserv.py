@@ -436,6 +436,11 @@ class ProbConserv(Constraint):
         )
         return GaussianOutput(new_mean, new_var) if is_gaussian(output) else new_mean
 
+    def defect(self, output: Output, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        r"""The conservation error :math:`G\mu - b` per slice, ``mean.shape[:-1]`` (float64)."""
+        mean = (output[0] if is_gaussian(output) else output).to(torch.float64)
+        return (self.weights(batch, mean) * mean).sum(-1) - self.target(batch, mean)
+
     def posterior(
         self, output: GaussianOutput, batch: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:

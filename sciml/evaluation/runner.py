@@ -34,6 +34,16 @@ def _call(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(*[batch[k] for k in keys])
 
 
+def batch_to(
+    batch: dict[str, torch.Tensor], device: str | torch.device, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """``batch`` on ``device``, its floating-point entries in ``dtype`` (indices keep theirs)."""
+    return {
+        k: v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)
+        for k, v in batch.items()
+    }
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module,
@@ -55,10 +65,7 @@ def predict(
     model = model.to(device=device, dtype=dtype).eval()
     preds, variances, targets, coords = [], [], [], None
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        batch = {
-            k: v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)
-            for k, v in batch.items()
-        }
+        batch = batch_to(batch, device, dtype)
         output = _call(model, batch)
         if is_gaussian(output):
             variances.append(output[1].cpu())

@@ -32,10 +32,12 @@ from sciml.embed import Surrogate, example_input
 from sciml.evaluation.plots import plot_rollout_error, plot_samples
 from sciml.evaluation.runner import (
     autoregressive_rollout,
+    batch_to,
     compute_metrics,
     time_inference,
 )
 from sciml.models.build import build_normalized_model
+from sciml.models.outputs import point_prediction
 from sciml.registry import METRICS, TASKS
 from sciml.spec import SpecError
 from sciml.tasks.base import Task
@@ -165,6 +167,12 @@ class FieldOperatorTask(Task):
             result = predict(model, dataset, batch_size=batch, device=device, dtype=self.dtype)
             metrics = compute_metrics(result["pred"], result["target"], names)
             metrics.update(self.extra_metrics(result))
+            if isinstance(model, Constrained):
+                metrics.update(
+                    constraint_metrics(
+                        model, dataset, batch_size=batch, device=device, dtype=self.dtype
+                    )
+                )
             metrics["n_samples"] = float(len(dataset))
             metrics["resolution"] = float(result["pred"].shape[-1])
             metrics["seconds_per_sample"] = time_inference(
@@ -235,6 +243,42 @@ class FieldOperatorTask(Task):
             "rollout_relative_l2_mean": float(errors.mean()),
         }
         return summary, fig
+
+
+@torch.no_grad()
+def constraint_metrics(
+    model: Constrained,
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    device: str | torch.device,
+    dtype: torch.dtype,
+) -> dict[str, float]:
+    """What the constraint changes on ``dataset``: the largest ``|defect|`` of its law
+    (:meth:`~sciml.constraints.base.Constraint.defect`, in the constrained quantity's units) for
+    the constrained output and for the wrapped model's own, and the wrapped model's relative L2
+    error (the constrained one is the section's ``relative_l2``). Empty for a constraint that
+    states no defect."""
+    model = model.to(device=device, dtype=dtype).eval()
+    worst = {"constraint_defect_max": 0.0, "unconstrained_defect_max": 0.0}
+    raw_preds, targets = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        batch = batch_to(batch, device, dtype)
+        inputs = {key: batch[key] for key in model.input_keys}
+        raw = model.model(*inputs.values())
+        raw_defect = model.constraint.defect(raw, inputs)
+        if raw_defect is None:
+            return {}
+        defect = model.constraint.defect(model.constraint(raw, inputs), inputs)
+        for key, value in (
+            ("constraint_defect_max", defect),
+            ("unconstrained_defect_max", raw_defect),
+        ):
+            worst[key] = max(worst[key], float(value.abs().max()))
+        raw_preds.append(point_prediction(raw).cpu())
+        targets.append(batch["y"].cpu())
+    raw_l2 = compute_metrics(torch.cat(raw_preds), torch.cat(targets), ["relative_l2"])
+    return {**worst, "unconstrained_relative_l2": raw_l2["relative_l2"]}
 
 
 def normalized_part(model: nn.Module) -> nn.Module:

@@ -200,6 +200,9 @@ def test_probconserv_from_a_spec_conserves_the_mass_of_the_test_split_to_round_o
     # the same through evaluation and export (float32: round-off of float32)
     report = sciml.evaluate(pc_runs["probconserv"], out_dir=tmp_path / "eval")
     assert report.sections["test"]["n_samples"] == 4
+    # the report gives the conservation defect with and without the update (float32 evaluation)
+    defects = report.sections["test"]
+    assert defects["constraint_defect_max"] < 1e-5 < 1e-4 < defects["unconstrained_defect_max"]
     assert torch.isfinite(torch.tensor(report.sections["test"]["log_likelihood"]))
     path = sciml.export(pc_runs["probconserv"], tmp_path / "pc.pt2", batch_size=4)
     mean, var = torch.export.load(path).module()(x.float())
