@@ -151,7 +151,7 @@ def export_module(
             pass
     except OSError as exc:
         raise RunDirError(f"{out}: cannot write there: {exc}") from None
-    module = _PlainOutput(module)
+    module = PlainOutput(module)
     with torch.no_grad(), atomic_path(out) as tmp:
         expected = module(*inputs)
         if format == "export":
@@ -162,7 +162,7 @@ def export_module(
             traced = torch.jit.trace(module, inputs, check_trace=False)
             traced.save(str(tmp))
             got = torch.jit.load(str(tmp))(*inputs)
-        for g, e in zip(_tensors(got), _tensors(expected)):
+        for g, e in zip(output_tensors(got), output_tensors(expected)):
             if not torch.allclose(g, e, rtol=1e-5, atol=1e-6):
                 raise RuntimeError(
                     f"exported model differs from the in-memory one by {(g - e).abs().max():.3e}"
@@ -170,7 +170,7 @@ def export_module(
     return out
 
 
-class _PlainOutput(nn.Module):
+class PlainOutput(nn.Module):
     """``module`` with a :class:`GaussianOutput` returned as a plain ``(mean, var)`` tuple."""
 
     def __init__(self, module: nn.Module) -> None:
@@ -182,5 +182,6 @@ class _PlainOutput(nn.Module):
         return (out[0], out[1]) if is_gaussian(out) else out
 
 
-def _tensors(output: Any) -> tuple[torch.Tensor, ...]:
+def output_tensors(output: Any) -> tuple[torch.Tensor, ...]:
+    """A model's output as a tuple of tensors (one tensor, or the entries of a tuple/list)."""
     return tuple(output) if isinstance(output, (tuple, list)) else (output,)

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from sciml.atomic import atomic_write_bytes
-from sciml.models.outputs import is_gaussian
+from sciml.embed import PlainOutput, output_tensors
 from sciml.rundir import RunDirError
 from sciml.tasks.onnx_spectral import UnsupportedSpectralConv, with_real_spectral_convs
 
@@ -122,11 +122,11 @@ def export_onnx(
         raise RunDirError(f"{out}: cannot write there: {exc}") from None
     input_names = _input_names(module, len(inputs))
     try:
-        plain = _Plain(with_real_spectral_convs(module)).eval().requires_grad_(False)
+        plain = PlainOutput(with_real_spectral_convs(module)).eval().requires_grad_(False)
     except UnsupportedSpectralConv as exc:
         raise OnnxExportError(f"{family}: cannot be exported to ONNX: {exc}") from None
     with torch.no_grad():
-        expected = _tensors(module(*inputs))
+        expected = output_tensors(module(*inputs))
         output_names = ["y_mean", "y_var"] if len(expected) == 2 else ["y"]
         model = _convert(plain, inputs, input_names, output_names, family)
     try:
@@ -164,7 +164,7 @@ def _check(
     """Run ``inputs`` through onnxruntime and torch; the max abs difference, or
     :class:`OnnxExportError` where they disagree."""
     with torch.no_grad():
-        expected = _tensors(module(*inputs))
+        expected = output_tensors(module(*inputs))
     feeds = {name: t.detach().cpu().numpy() for name, t in zip(input_names, inputs)}
     try:
         got = session.run(output_names, feeds)
@@ -202,22 +202,6 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         except json.JSONDecodeError:
             meta[prop.key] = prop.value
     return meta
-
-
-class _Plain(nn.Module):
-    """``module`` with a ``(mean, var)`` output returned as a plain tuple."""
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, *inputs: torch.Tensor) -> Any:
-        out = self.module(*inputs)
-        return (out[0], out[1]) if is_gaussian(out) else out
-
-
-def _tensors(output: Any) -> tuple[torch.Tensor, ...]:
-    return tuple(output) if isinstance(output, (tuple, list)) else (output,)
 
 
 def _input_names(module: nn.Module, n: int) -> list[str]:
