@@ -113,10 +113,10 @@ def efficiency_gain(ns: list[int], scratch: list[float], target: float) -> str:
     for k in range(len(ns)):
         if scratch[k] <= target:
             if k == 0:
-                return "1 (scratch is as good at N_min)"
+                return "<= 1 (as good already at N_min)"
             f = (np.log(target) - loge[k - 1]) / (loge[k] - loge[k - 1])
             return f"{math.exp(logn[k - 1] + f * (logn[k] - logn[k - 1])) / ns[0]:.1f}"
-    return f"> {ns[-1] / ns[0]:g} (scratch never reaches it)"
+    return f"> {ns[-1] / ns[0]:g} (not reached at any N measured)"
 
 
 def main() -> None:
@@ -124,6 +124,14 @@ def main() -> None:
     parser.add_argument("--ns", type=int, nargs="+", default=[8, 24, 72])
     parser.add_argument("--ablation-n", type=int, default=24)
     parser.add_argument("--runs", type=Path, default=Path("runs/scot"))
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="downstream seeds (runs of seed s > 0 "
+        "go to <runs>/seed<s>/); the table shows the mean over them of each test median",
+    )
     args = parser.parse_args()
     if args.ablation_n not in args.ns:
         parser.error(f"--ablation-n {args.ablation_n} must be one of --ns {args.ns}")
@@ -131,44 +139,67 @@ def main() -> None:
         raise SystemExit(f"{SHEAR} is missing; see the commands in {__file__}'s docstring")
     cpu: dict[str, float] = {}
     start = time.time()
-    cpu["pretrain"] = train("pretrain.yaml", args.runs / "pretrain")
-    results: dict[tuple[str, int], dict[str, float]] = {}
-    for n in args.ns:
-        sets = (f"data.n_train={n + N_VAL}", f"trainer.max_steps={steps_for(n)}")
-        for model in MODELS:
-            run = args.runs / f"{model}_n{n}"
-            extra = (f"init_from.run={args.runs / 'pretrain'}",) if model == "finetune" else ()
-            cpu[run.name] = train(f"{model}_shear.yaml", run, *sets, *extra)
-            results[(model, n)] = final_time_errors(run)
-    n = args.ablation_n
-    run = args.runs / f"scratch_onestep_n{n}"
-    sets = (f"data.n_train={n + N_VAL}", f"trainer.max_steps={steps_for(n)}")
-    cpu[run.name] = train("scratch_shear.yaml", run, *sets, "data.options.max_lead=1")
-    onestep = final_time_errors(run)
+    pretrain = args.runs / "pretrain"
+    cpu["pretrain"] = train("pretrain.yaml", pretrain)
+    results: dict[tuple[str, int, int], dict[str, float]] = {}
+    n_ab = args.ablation_n
+    for seed in args.seeds:
+        root = args.runs / f"seed{seed}" if seed else args.runs
+        for n in args.ns:
+            sets = (
+                f"data.n_train={n + N_VAL}",
+                f"trainer.max_steps={steps_for(n)}",
+                f"seed={seed}",
+            )
+            for model in MODELS:
+                run = root / f"{model}_n{n}"
+                extra = (f"init_from.run={pretrain}",) if model == "finetune" else ()
+                cpu[f"{run.name}/{seed}"] = train(f"{model}_shear.yaml", run, *sets, *extra)
+                results[(model, n, seed)] = final_time_errors(run)
+        run = root / f"scratch_onestep_n{n_ab}"
+        sets = (
+            f"data.n_train={n_ab + N_VAL}",
+            f"trainer.max_steps={steps_for(n_ab)}",
+            f"seed={seed}",
+        )
+        cpu[f"{run.name}/{seed}"] = train(
+            "scratch_shear.yaml", run, *sets, "data.options.max_lead=1"
+        )
+        results[("onestep", n_ab, seed)] = final_time_errors(run)
 
-    print(f"\nshear layer, test = {N_TEST} trajectories, final time t = 1 (one seed)")
+    def mean(model: str, n: int, key: str) -> float:
+        return float(np.mean([results[(model, n, s)][key] for s in args.seeds]))
+
+    seeds = ", ".join(map(str, args.seeds))
+    print(f"\nshear layer, test = {N_TEST} trajectories, final time t = 1, mean over seeds {seeds}")
     print(
         "| N | steps | model | L1 % direct (median) | L1 % autoregr. (median) | L2 direct (mean) |"
     )
     print("|---|---|---|---|---|---|")
     for n in args.ns:
         for model in MODELS:
-            r = results[(model, n)]
             print(
-                f"| {n} | {steps_for(n)} | {model} | {r['direct_l1']:.2f} | {r['auto_l1']:.2f} "
-                f"| {r['direct_l2']:.4f} |"
+                f"| {n} | {steps_for(n)} | {model} | {mean(model, n, 'direct_l1'):.2f} "
+                f"| {mean(model, n, 'auto_l1'):.2f} | {mean(model, n, 'direct_l2'):.4f} |"
             )
-    target = results[("finetune", args.ns[0])]["direct_l1"]
+    if len(args.seeds) > 1:
+        print("\nper seed, L1 % direct:")
+        for (model, n, seed), r in sorted(results.items()):
+            print(f"  {model} N={n} seed {seed}: {r['direct_l1']:.2f}")
+    target = mean("finetune", args.ns[0], "direct_l1")
     for model in ("scratch", "fno"):
-        curve = [results[(model, n)]["direct_l1"] for n in args.ns]
+        curve = [mean(model, n, "direct_l1") for n in args.ns]
         print(f"efficiency gain vs {model} (direct L1 at N={args.ns[0]}): "
               f"{efficiency_gain(args.ns, curve, target)}")  # fmt: skip
-    a = results[("scratch", n)]
-    print(f"\nablation, scOT from scratch, N = {n}, {steps_for(n)} steps (median L1 %, t = 1):")
+    print(
+        f"\nablation, scOT from scratch, N = {n_ab}, {steps_for(n_ab)} steps (median L1 %, t = 1):"
+    )
     print("| training pairs | direct | autoregressive |\n|---|---|---|")
-    print(f"| all2all | {a['direct_l1']:.2f} | {a['auto_l1']:.2f} |")
-    print(f"| one-step (max_lead 1) | {onestep['direct_l1']:.2f} | {onestep['auto_l1']:.2f} |")
-    print("\nCPU seconds (train + evaluate) per run, this invocation (0 = reused):")
+    for label, model in (("all2all", "scratch"), ("one-step (max_lead 1)", "onestep")):
+        print(
+            f"| {label} | {mean(model, n_ab, 'direct_l1'):.2f} | {mean(model, n_ab, 'auto_l1'):.2f} |"
+        )
+    print("\nCPU seconds (train + evaluate) per run/seed, this invocation (0 = reused):")
     print(", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     print(f"total CPU {sum(cpu.values()) / 60:.1f} min, wall {(time.time() - start) / 60:.1f} min")
 
