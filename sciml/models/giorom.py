@@ -45,11 +45,13 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from sciml.data.particle_vtu import write_particle_series
 from sciml.data.particles import ParticleStats, read_positions, sparse_positions
 from sciml.models.config import strict_config
 from sciml.models.dense_reconstruction import KernelReconstruction, knn_interpolate
@@ -472,6 +474,88 @@ class ReducedOrderRollout(NamedTuple):
     """``(B, n, P, d)`` positions of every particle, m."""
     indices: Tensor
     """``(B, M)`` the sampled particles (indices into ``P``)."""
+
+    def write_vtu(
+        self,
+        directory: str | os.PathLike,
+        reference: Tensor,
+        *,
+        times: Sequence[float] | Tensor | None = None,
+        truth: Tensor | None = None,
+        trajectory: int = 0,
+    ) -> dict[str, Path]:
+        """Write one trajectory of the rollout as ParaView series (``.vtu`` per frame + ``.pvd``,
+        :func:`sciml.data.particle_vtu.write_particle_series`).
+
+        Series (file stems): ``dense`` — every particle, with point data ``displacement``
+        (``x − X``, m), ``sampled`` (1 on the stepped particles) and ``particle`` (index);
+        ``sparse`` — the stepped particles, with their ``particle`` index; with ``truth``,
+        ``truth`` (same point data as ``dense``) and ``error`` on ``dense``: ``‖x − x_true‖``
+        per particle (m).
+
+        Parameters
+        ----------
+        directory:
+            Output folder.
+        reference:
+            ``(B, P, d)`` or ``(P, d)`` frame-0 positions of the trajectories (m).
+        times:
+            ``(n,)`` times of the rollout frames (s); default the frame numbers ``1 … n`` after
+            the last input frame.
+        truth:
+            ``(B, n, P, d)`` or ``(n, P, d)`` ground-truth positions of the same frames.
+        trajectory:
+            Which of the ``B`` trajectories (batched rollouts).
+
+        Returns
+        -------
+        dict
+            ``{series: .pvd path}``.
+        """
+        batched = self.indices.dim() == 2
+        pick = (lambda t: t[trajectory]) if batched else (lambda t: t)
+        if batched and not 0 <= trajectory < self.indices.shape[0]:
+            raise ValueError(
+                f"trajectory={trajectory} is not one of the rollout's {self.indices.shape[0]}"
+            )
+        dense, sparse, idx = pick(self.dense), pick(self.sparse), pick(self.indices).cpu()
+        ref = (reference[trajectory] if reference.dim() == 3 else reference).to(dense)
+        if ref.shape != dense.shape[1:]:
+            raise ValueError(
+                f"reference must be (P, d) = {tuple(dense.shape[1:])} per trajectory, got "
+                f"{tuple(reference.shape)}"
+            )
+        n, p = dense.shape[:2]
+        if times is None:
+            times = torch.arange(1, n + 1, dtype=torch.float64)
+        sampled = torch.zeros(p, dtype=torch.int32)
+        sampled[idx] = 1
+        particle = torch.arange(p, dtype=torch.int32)
+
+        def fields(x: Tensor) -> dict[str, Tensor]:
+            return {"displacement": x - ref, "sampled": sampled, "particle": particle}
+
+        dense_fields = fields(dense)
+        out: dict[str, Path] = {}
+        if truth is not None:
+            true = truth[trajectory] if truth.dim() == 4 else truth
+            if true.shape != dense.shape:
+                raise ValueError(
+                    f"truth must be (n, P, d) = {tuple(dense.shape)} per trajectory, got "
+                    f"{tuple(truth.shape)}"
+                )
+            true = true.to(dense)
+            dense_fields["error"] = (dense - true).norm(dim=-1)
+            out["truth"] = write_particle_series(
+                directory, true, times=times, point_data=fields(true), name="truth"
+            )
+        out["dense"] = write_particle_series(
+            directory, dense, times=times, point_data=dense_fields, name="dense"
+        )
+        out["sparse"] = write_particle_series(
+            directory, sparse, times=times, point_data={"particle": idx.int()}, name="sparse"
+        )
+        return out
 
 
 class ReducedOrderSimulator(nn.Module):

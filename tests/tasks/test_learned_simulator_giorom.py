@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 import sciml
+from sciml.data.particle_vtu import read_particle_series
 from sciml.data.particles import ParticleWindowSplit, read_positions, sparse_positions
 from sciml.models.giorom import GIOROM, ReducedOrderSimulator, make_sampler
 from sciml.spec import SpecError
@@ -93,6 +95,31 @@ def test_spec_trains_both_parts_evaluates_and_loads(jelly_file: Path, tmp_path) 
     torch.testing.assert_close(again, out.sparse)
     unbatched = rom(dense[0, :6], 2)
     assert unbatched.dense.shape == (2, 64, 2) and unbatched.indices.shape == (16,)
+
+    # the rollout exported for ParaView (.vtu per frame + .pvd) reads back through meshio
+    files = out.write_vtu(
+        tmp_path / "vtu", dense[:, 0], times=0.01 * torch.arange(6, 11), truth=dense[:, 6:11]
+    )
+    assert set(files) == {"dense", "sparse", "truth"}
+    times, x, data = read_particle_series(files["dense"])
+    np.testing.assert_allclose(times, 0.01 * np.arange(6, 11))
+    np.testing.assert_allclose(x[..., :2], out.dense[0].numpy(), rtol=0, atol=1e-7)
+    assert (x[..., 2] == 0).all()  # VTK points are 3D
+    assert data["sampled"].sum(1).tolist() == [16] * 5
+    np.testing.assert_array_equal(np.flatnonzero(data["sampled"][0]), out.indices[0].sort()[0])
+    np.testing.assert_allclose(
+        data["error"], (out.dense[0] - dense[0, 6:11]).norm(dim=-1).numpy(), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        data["displacement"][..., :2], (out.dense[0] - dense[0, 0]).numpy(), atol=1e-7
+    )
+    _, sparse, sparse_data = read_particle_series(files["sparse"])
+    np.testing.assert_allclose(sparse[..., :2], out.sparse[0].numpy(), atol=1e-7)
+    assert (sparse_data["particle"] == out.indices[0].numpy()).all()
+    _, truth, _ = read_particle_series(files["truth"])
+    np.testing.assert_allclose(truth[..., :2], dense[0, 6:11].numpy(), atol=1e-7)
+    with pytest.raises(ValueError, match="trajectory=1"):
+        out.write_vtu(tmp_path / "vtu", dense[:, 0], trajectory=1)
 
 
 def test_sampling_happens_once_per_trajectory_before_windowing(jelly_file: Path) -> None:
