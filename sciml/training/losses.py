@@ -25,7 +25,7 @@ from sciml.models.config import strict_config
 from sciml.registry import LOSSES
 from sciml.solvers.norms import DERIVATIVES, h1_squared_norm
 
-__all__ = ["RelativeLpLoss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
+__all__ = ["RelativeLpLoss", "ChannelGroupL1Loss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
 
 _REDUCTIONS = ("mean", "sum")
 #: where a loss compares prediction and target: in physical units, or after the model's output
@@ -105,6 +105,78 @@ class RelativeLpLoss(nn.Module):
         diff = torch.linalg.vector_norm((pred - target).flatten(1), ord=self.p, dim=1)
         norm = torch.linalg.vector_norm(target.flatten(1), ord=self.p, dim=1)
         return _reduce(diff / norm, self.reduction)
+
+
+class ChannelGroupL1Loss(nn.Module):
+    r"""Poseidon's channel-group-normalised L1 loss (Herde et al., NeurIPS 2024, §3; ``scOT``'s
+    ``channel_slice_list_normalized_loss``),
+
+    .. math:: \ell = \frac{1}{G} \sum_{g=1}^{G}
+        \frac{\operatorname{mean}_{b, c \in g, x} |\hat u_{b,c,x} - u_{b,c,x}|}
+             {\operatorname{mean}_{b, c \in g, x} |u_{b,c,x}| + \varepsilon},
+
+    the means taken over the **whole batch** (as ``torch.nn.functional.l1_loss`` in the original),
+    not per sample as :class:`RelativeLpLoss`: each group of channels (e.g. ``[u, v]`` and a
+    tracer ``[c]``) weighs the same whatever its magnitude, and within a group large samples weigh
+    more than small ones. With one group it is the batch's relative L1 error.
+
+    Parameters
+    ----------
+    groups:
+        Channel indices of each group, e.g. ``[[0, 1], [2]]`` (disjoint; channels in no group are
+        ignored). Default: one group of all channels.
+    eps:
+        :math:`\varepsilon` (Poseidon: ``1e-10``).
+    space:
+        ``"physical"`` (default) or ``"normalized"`` (compare after the model's output normalizer,
+        as Poseidon does with its normalised data; see :class:`RelativeLpLoss`).
+
+    Notes
+    -----
+    Inputs ``(B, C, *S)``; output a scalar.
+    """
+
+    def __init__(
+        self,
+        groups: Sequence[Sequence[int]] | None = None,
+        eps: float = 1e-10,
+        space: str = "physical",
+    ) -> None:
+        super().__init__()
+        if groups is not None:
+            flat = [c for g in groups for c in (g if isinstance(g, (list, tuple)) else [None])]
+            if (
+                not groups
+                or any(not isinstance(g, (list, tuple)) or not g for g in groups)
+                or any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in flat)
+                or len(set(flat)) != len(flat)
+            ):
+                raise ValueError(
+                    f"channel_group_l1: groups={groups!r} must be a non-empty list of non-empty, "
+                    "disjoint lists of channel indices >= 0, e.g. [[0, 1], [2]]"
+                )
+        if not eps >= 0:
+            raise ValueError(f"channel_group_l1: eps must be >= 0, got {eps!r}")
+        self.groups = None if groups is None else [[int(c) for c in g] for g in groups]
+        self.eps = float(eps)
+        self.space = _check_space("channel_group_l1", space)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``(B, C, *S)`` pair → scalar."""
+        _check_pair("channel_group_l1", pred, target, min_ndim=2)
+        groups = self.groups or [list(range(target.shape[1]))]
+        top = max(c for g in groups for c in g)
+        if top >= target.shape[1]:
+            raise ValueError(
+                f"channel_group_l1: groups={self.groups} name channel {top}, but the fields have "
+                f"{target.shape[1]} channels"
+            )
+        ratios = []
+        for g in groups:
+            index = torch.tensor(g, device=target.device)
+            p, t = pred.index_select(1, index), target.index_select(1, index)
+            ratios.append((p - t).abs().mean() / (t.abs().mean() + self.eps))
+        return torch.stack(ratios).mean()
 
 
 class MSELoss(nn.Module):
@@ -347,6 +419,7 @@ def _pde_conditions(pde: str, scale: float = 1.0, **pde_options: Any) -> PDEResi
 
 
 LOSSES.register("relative_lp")(strict_config("relative_lp")(RelativeLpLoss))
+LOSSES.register("channel_group_l1")(strict_config("channel_group_l1")(ChannelGroupL1Loss))
 LOSSES.register("trajectory_mse")(strict_config("trajectory_mse")(TrajectoryMSELoss))
 LOSSES.register("mse")(strict_config("mse")(MSELoss))
 LOSSES.register("h1")(strict_config("h1")(H1Loss))
