@@ -23,5 +23,6 @@ from sciml.data.recipes import ns2d as ns2d
 from sciml.data.recipes import ns_forced as ns_forced
 from sciml.data.recipes import ns_gauss as ns_gauss
 from sciml.data.recipes import ns_sines as ns_sines
+from sciml.data.recipes import ns_tracer as ns_tracer
 from sciml.data.recipes import poisson as poisson
 from sciml.data.recipes import shear_layer as shear_layer
