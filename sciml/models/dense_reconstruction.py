@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -33,21 +34,22 @@ from torch_geometric.utils import scatter, softmax
 from sciml.models.gns import build_mlp
 from sciml.models.graph_ops import knn
 
-__all__ = ["KernelReconstruction", "ReconstructionPairs", "knn_interpolate"]
+__all__ = ["KernelReconstruction", "ReconstructionPairs", "Stencil", "knn_interpolate"]
 
 
 def _check(sparse_ref: Tensor, sparse_pos: Tensor, dense_ref: Tensor) -> None:
     ok = (
         sparse_ref.dim() == 3
-        and sparse_pos.shape == sparse_ref.shape
+        and sparse_pos.dim() >= 3
+        and sparse_pos.shape[-3:] == sparse_ref.shape
         and dense_ref.dim() == 3
         and dense_ref.shape[0] == sparse_ref.shape[0]
         and dense_ref.shape[2] == sparse_ref.shape[2]
     )
     if not ok:
         raise ValueError(
-            "expected sparse_ref (B, M, d), sparse_pos (B, M, d) and dense_ref (B, Q, d), got "
-            f"{tuple(sparse_ref.shape)}, {tuple(sparse_pos.shape)}, {tuple(dense_ref.shape)}"
+            "expected sparse_ref (B, M, d), sparse_pos (..., B, M, d) and dense_ref (B, Q, d), "
+            f"got {tuple(sparse_ref.shape)}, {tuple(sparse_pos.shape)}, {tuple(dense_ref.shape)}"
         )
 
 
@@ -64,7 +66,7 @@ def _neighbours(sparse_ref: Tensor, dense_ref: Tensor, k: int) -> tuple[Tensor, 
 
 
 def knn_interpolate(
-    sparse_ref: Tensor, sparse_pos: Tensor, dense_ref: Tensor, k: int = 3
+    sparse_ref: Tensor, sparse_pos: Tensor, dense_ref: Tensor, k: int = 3, chunk: int = 16
 ) -> Tensor:
     """Dense positions by inverse-squared-distance interpolation of sparse displacements.
 
@@ -72,20 +74,29 @@ def knn_interpolate(
         w_{qj} = \\|X_q - X_j\\|^{-2},\\quad u_j = x_j - X_j,
 
     (Qi et al., PointNet++ 2017, eq. 2; PyG ``knn_interpolate``). A query at a sampled particle
-    gets its displacement (the weight is clamped at ``1e16``).
+    gets its displacement (the weight is clamped at ``1e16``). The neighbours and weights depend
+    on the reference positions only, so they are computed once for all leading (frame) axes of
+    ``sparse_pos``, which are then interpolated ``chunk`` at a time (bounded memory).
 
-    Shapes: ``sparse_ref, sparse_pos (B, M, d)``, ``dense_ref (B, Q, d)`` → ``(B, Q, d)`` (m).
+    Shapes: ``sparse_ref (B, M, d)``, ``sparse_pos (..., B, M, d)`` (e.g. ``(T, B, M, d)``
+    frames), ``dense_ref (B, Q, d)`` → ``(..., B, Q, d)`` (m).
     """
     _check(sparse_ref, sparse_pos, dense_ref)
     B, M, d = sparse_ref.shape
     Q = dense_ref.shape[1]
+    lead = sparse_pos.shape[:-3]
     query, source = _neighbours(sparse_ref, dense_ref, k)
-    u = (sparse_pos - sparse_ref).reshape(B * M, d)
     rel = dense_ref.reshape(B * Q, d)[query] - sparse_ref.reshape(B * M, d)[source]
     w = 1.0 / rel.square().sum(-1, keepdim=True).clamp_min(1e-16)
-    num = scatter(w * u[source], query, 0, dim_size=B * Q, reduce="sum")
-    den = scatter(w, query, 0, dim_size=B * Q, reduce="sum")
-    return dense_ref + (num / den).reshape(B, Q, d)
+    w = w / scatter(w, query, 0, dim_size=B * Q, reduce="sum")[query]
+    u = (sparse_pos - sparse_ref).reshape(-1, B * M, d)
+    shift = torch.cat(
+        [
+            scatter(w * part[:, source], query, 1, dim_size=B * Q, reduce="sum")
+            for part in u.split(chunk)
+        ]
+    )
+    return dense_ref + shift.reshape(*lead, B, Q, d)
 
 
 class KernelReconstruction(nn.Module):
@@ -172,6 +183,45 @@ class KernelReconstruction(nn.Module):
         angles = (x[..., None] * freq).flatten(-2)
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
+    def stencil(self, sparse_ref: Tensor, dense_ref: Tensor) -> Stencil:
+        """The part of :meth:`forward` that depends on the reference positions only: the ``k``
+        nearest sampled particles of every query, their kernel weights ``w_qj``, the offsets
+        ``δ_q`` and the encodings ``γ(X_q)`` (computed once per rollout by :meth:`rollout`).
+
+        Shapes: ``sparse_ref (B, M, d)``, ``dense_ref (B, Q, d)``.
+        """
+        B, M, d = sparse_ref.shape
+        Q = dense_ref.shape[1]
+        query, source = _neighbours(sparse_ref, dense_ref, self.k)
+        X = dense_ref.reshape(B * Q, d)
+        rel = (X[query] - sparse_ref.reshape(B * M, d)[source]) / self.log_bandwidth.exp()
+        w = softmax(-0.5 * rel.square().sum(-1), query, num_nodes=B * Q)[:, None]
+        offset = scatter(w * rel, query, 0, dim_size=B * Q, reduce="sum")
+        return Stencil(query, source, w, torch.cat([offset, self.encoding(X)], dim=-1))
+
+    def decode(
+        self, stencil: Stencil, sparse_ref: Tensor, sparse_pos: Tensor, dense_ref: Tensor
+    ) -> Tensor:
+        """Dense positions ``(..., B, Q, d)`` from sparse positions ``(..., B, M, d)`` (any
+        leading frame axes) through a :meth:`stencil` of the same ``sparse_ref``/``dense_ref``."""
+        _check(sparse_ref, sparse_pos, dense_ref)
+        B, M, d = sparse_ref.shape
+        Q = dense_ref.shape[1]
+        lead = sparse_pos.shape[:-3]
+        s = self.displacement_scale
+        u = (sparse_pos - sparse_ref).reshape(*lead, B * M, d) / s
+        phi = torch.cat([u, nn.functional.gelu(self.lift(u))], dim=-1)
+        phi_q = scatter(
+            stencil.weight * phi[..., stencil.source, :],
+            stencil.query,
+            -2,
+            dim_size=B * Q,
+            reduce="sum",
+        )
+        geometry = stencil.features.expand(*lead, *stencil.features.shape)
+        correction = self.correction(torch.cat([phi_q, geometry], dim=-1))
+        return dense_ref + s * (phi_q[..., :d] + correction).reshape(*lead, B, Q, d)
+
     def forward(self, sparse_ref: Tensor, sparse_pos: Tensor, dense_ref: Tensor) -> Tensor:
         """Dense positions ``(B, Q, d)`` (class docstring); unbatched ``(M, d)``/``(Q, d)``
         inputs give ``(Q, d)``."""
@@ -181,20 +231,11 @@ class KernelReconstruction(nn.Module):
                 t.unsqueeze(0) for t in (sparse_ref, sparse_pos, dense_ref)
             )
         _check(sparse_ref, sparse_pos, dense_ref)
-        B, M, d = sparse_ref.shape
-        Q = dense_ref.shape[1]
-        s = self.displacement_scale
-        u = (sparse_pos - sparse_ref).reshape(B * M, d) / s
-        phi = torch.cat([u, nn.functional.gelu(self.lift(u))], dim=-1)
-        query, source = _neighbours(sparse_ref, dense_ref, self.k)
-        X = dense_ref.reshape(B * Q, d)
-        ell = self.log_bandwidth.exp()
-        rel = (X[query] - sparse_ref.reshape(B * M, d)[source]) / ell
-        w = softmax(-0.5 * rel.square().sum(-1), query, num_nodes=B * Q)[:, None]
-        phi_q = scatter(w * phi[source], query, 0, dim_size=B * Q, reduce="sum")
-        offset = scatter(w * rel, query, 0, dim_size=B * Q, reduce="sum")
-        correction = self.correction(torch.cat([phi_q, offset, self.encoding(X)], dim=-1))
-        out = (X + s * (phi_q[:, :d] + correction)).reshape(B, Q, d)
+        if sparse_pos.dim() != 3:
+            raise ValueError(
+                f"sparse_pos must be (B, M, d) like sparse_ref, got {tuple(sparse_pos.shape)}"
+            )
+        out = self.decode(self.stencil(sparse_ref, dense_ref), sparse_ref, sparse_pos, dense_ref)
         return out[0] if single else out
 
     @torch.no_grad()
@@ -202,18 +243,30 @@ class KernelReconstruction(nn.Module):
         self, sparse_ref: Tensor, sparse_traj: Tensor, dense_ref: Tensor, chunk: int = 16
     ) -> Tensor:
         """Dense trajectories ``(B, T, Q, d)`` from sparse ones ``(B, T, M, d)`` (e.g. a
-        stepper's rollout), ``chunk`` frames at a time; refs as in :meth:`forward`."""
-        B, T, M, d = sparse_traj.shape
-        frames = []
-        for lo in range(0, T, chunk):
-            part = sparse_traj[:, lo : lo + chunk]
-            n = part.shape[1]
-            flat = part.reshape(B * n, M, d)
-            dense = self(
-                sparse_ref.repeat_interleave(n, 0), flat, dense_ref.repeat_interleave(n, 0)
-            )
-            frames.append(dense.reshape(B, n, -1, d))
-        return torch.cat(frames, 1)
+        stepper's rollout), ``chunk`` frames at a time; refs as in :meth:`forward`. The
+        neighbour search and kernel weights (:meth:`stencil`) are computed once: the sampled
+        particles' reference positions do not change along a rollout."""
+        stencil = self.stencil(sparse_ref, dense_ref)
+        frames = sparse_traj.transpose(0, 1)  # (T, B, M, d)
+        out = [
+            self.decode(stencil, sparse_ref, frames[lo : lo + chunk], dense_ref)
+            for lo in range(0, frames.shape[0], chunk)
+        ]
+        return torch.cat(out, 0).transpose(0, 1)
+
+
+class Stencil(NamedTuple):
+    """What :class:`KernelReconstruction` computes from the reference positions alone
+    (``E = B·Q·k`` query–source pairs)."""
+
+    query: Tensor
+    """``(E,)`` flat query index into ``B·Q``."""
+    source: Tensor
+    """``(E,)`` flat sampled-particle index into ``B·M``."""
+    weight: Tensor
+    """``(E, 1)`` kernel weights ``w_qj`` (sum to one per query)."""
+    features: Tensor
+    """``(B·Q, d + 2dL)`` the offsets ``δ_q`` and encodings ``γ(X_q)``."""
 
 
 class ReconstructionPairs(Dataset):

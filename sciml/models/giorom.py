@@ -609,24 +609,11 @@ class ReducedOrderSimulator(nn.Module):
         return self.stepper.step(x)
 
     @torch.no_grad()
-    def knn_reconstruct(
-        self, sparse_ref: Tensor, sparse: Tensor, dense_ref: Tensor, chunk: int = 16
-    ) -> Tensor:
+    def knn_reconstruct(self, sparse_ref: Tensor, sparse: Tensor, dense_ref: Tensor) -> Tensor:
         """``(B, T, P, d)`` by :func:`~sciml.models.dense_reconstruction.knn_interpolate` of
-        every frame of ``sparse (B, T, M, d)``; ``chunk`` frames at a time."""
-        B, T, M, d = sparse.shape
-        frames = []
-        for lo in range(0, T, chunk):
-            part = sparse[:, lo : lo + chunk]
-            n = part.shape[1]
-            dense = knn_interpolate(
-                sparse_ref.repeat_interleave(n, 0),
-                part.reshape(B * n, M, d),
-                dense_ref.repeat_interleave(n, 0),
-                self.knn_k,
-            )
-            frames.append(dense.reshape(B, n, -1, d))
-        return torch.cat(frames, 1)
+        every frame of ``sparse (B, T, M, d)`` (one neighbour search for the whole rollout)."""
+        dense = knn_interpolate(sparse_ref, sparse.transpose(0, 1), dense_ref, self.knn_k)
+        return dense.transpose(0, 1)
 
     @torch.no_grad()
     def reconstruct(self, sparse_ref: Tensor, sparse: Tensor, dense_ref: Tensor) -> Tensor:

@@ -112,3 +112,45 @@ def test_training_on_sparse_dense_pairs_beats_knn_interpolation() -> None:
         opt.step()
     with torch.no_grad():
         assert float(loss()) < 0.5 * baseline
+
+
+def test_rollouts_search_neighbours_once_and_equal_frame_by_frame(monkeypatch) -> None:
+    """The cached neighbours/weights of a rollout give the per-frame results exactly."""
+    import sciml.models.dense_reconstruction as dr
+
+    torch.manual_seed(0)
+    model = KernelReconstruction(2, k=5, bandwidth=0.03).double()
+    for p in model.correction.parameters():  # a non-trivial correction
+        torch.nn.init.normal_(p, std=0.3)
+    gen = torch.Generator().manual_seed(2)
+    X = _body(12) + 0.002 * torch.rand(144, 2, generator=gen, dtype=torch.float64)
+    idx = _sparse(X, 0.2)
+    dense_ref = torch.stack([X, X + 0.05])
+    ref = dense_ref[:, idx]
+    amounts = torch.linspace(0.0, 0.04, 7)
+    traj = torch.stack(  # (2, 7, M, 2)
+        [torch.stack([_deform(body, float(a))[idx] for a in amounts]) for body in dense_ref]
+    )
+    expected = torch.stack(
+        [torch.stack([model(ref[b], traj[b, t], dense_ref[b]) for t in range(7)]) for b in (0, 1)]
+    )
+    expected_knn = torch.stack(
+        [
+            torch.stack(
+                [
+                    knn_interpolate(ref[b, None], traj[b, t, None], dense_ref[b, None])[0]
+                    for t in range(7)
+                ]
+            )
+            for b in (0, 1)
+        ]
+    )
+    calls = []
+    search = dr._neighbours
+    monkeypatch.setattr(dr, "_neighbours", lambda *a: calls.append(1) or search(*a))
+    dense = model.rollout(ref, traj, dense_ref, chunk=3)
+    assert len(calls) == 1  # one search for 2 trajectories x 7 frames in 3 chunks
+    torch.testing.assert_close(dense, expected, rtol=0, atol=1e-13)
+    knn = knn_interpolate(ref, traj.transpose(0, 1), dense_ref, chunk=3).transpose(0, 1)
+    assert len(calls) == 2
+    torch.testing.assert_close(knn, expected_knn, rtol=0, atol=1e-13)
