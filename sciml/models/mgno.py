@@ -55,6 +55,29 @@ to the ``n`` input nodes. The coarsest level must keep at least 2 nodes,
 be extended without changing its period, so with periodic padding ``n`` must be a multiple of
 :math:`2^{L-1}`.
 
+Resolution: not discretization invariant
+----------------------------------------
+The model runs on any grid (above), but it is *not* resolution invariant in the sense of
+``sciml evaluate``'s zero-shot resolutions, and its ``resolution_invariant`` flag is ``False``:
+train it at the grid it will be evaluated on. Why:
+
+* The paper claims ease of training, less overfitting than spectral operators and the handling of
+  boundary conditions (He et al. 2024, abstract); it makes no discretization-invariance claim, and
+  several released variants are locked to one grid (fixed LayerNorm shapes, kernel sizes chosen
+  for 211²).
+* Every stencil (:math:`S, A, R, \Pi, P`) is learned in grid units and the number of levels is
+  fixed. On a grid with spacing :math:`h' = h/2` the same weights apply another continuous
+  operator (a stencil that acted like :math:`h^2\Delta` now acts like
+  :math:`h'^2\Delta = h^2\Delta/4`), and the coarsest level is twice as fine, so it no longer
+  sees the same physical scales.
+* No single physical rescaling restores the trained operator: a V-cycle composes operators of
+  different orders (an elliptic smoother :math:`S \sim h^2`, :math:`A \sim h^{-2}`, transfers
+  :math:`R, \Pi, P \sim h^0`, the pointwise :math:`K`), and the learned stencils are not
+  constrained to any one of them. We therefore offer no rescaling option.
+* Measured (``docs/benchmarks.md``, MgNO and leaderboard sections): trained at 32² on Darcy, the
+  error at 63² is about 20× the training-grid error, the prediction about 1.7× too large; even
+  the best constant factor (fitted on those samples) leaves it about 9× the training-grid error.
+
 Reference: J. He, X. Liu, J. Xu, "MgNO: Efficient Parameterization of Linear Operators via
 Multigrid", ICLR 2024, arXiv:2310.19809. The 1D variant is ours (the released code is 2D only).
 """
@@ -301,13 +324,14 @@ class MgNO(nn.Module):
     -----
     Input ``x``: ``(B, in_channels, *S)``, any ``S`` with every axis ``> 2^(L-1)`` nodes (a
     multiple of ``2^(L-1)`` for ``"circular"``); output ``(B, out_channels, *S)``, same units
-    and grid. The stencils are learned in grid units, so at another resolution the same discrete
-    operator acts on a finer grid: the model runs at any resolution (``resolution_invariant``),
-    but it is not a discretization of one continuous operator the way FNO's Fourier weights are.
+    and grid. The stencils are learned in grid units, so the model trains on any grid but does
+    not transfer to another one (``resolution_invariant = False``; module docstring,
+    "Resolution").
     """
 
     input_keys: tuple[str, ...] = ("x",)
-    resolution_invariant: bool = True
+    #: runs on any grid, but zero-shot at another resolution is not valid (module docstring)
+    resolution_invariant: bool = False
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ def test_output_shape_and_dtype_follow_the_input(n_dims, shape, dtype) -> None:
     model = _build(n_dims).to(dtype)
     y = model(torch.randn(3, 2, *shape, dtype=dtype))
     assert y.shape == (3, 3, *shape) and y.dtype == dtype
-    assert model.input_keys == ("x",) and model.resolution_invariant is True
+    assert model.input_keys == ("x",)
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect"])
@@ -42,6 +42,24 @@ def test_any_grid_size_gives_an_output_on_the_same_grid(shape, mode) -> None:
     model = _build(padding_mode=mode)
     y = model(torch.randn(2, 2, *shape))
     assert y.shape == (2, 3, *shape) and torch.isfinite(y).all()
+
+
+def test_runs_on_any_grid_but_is_not_declared_resolution_invariant() -> None:
+    # its stencils are in grid units (module docstring, "Resolution"): evaluate must not report
+    # zero-shot resolutions for it, although forward takes any grid
+    # (zero-shot at 2x the training grid: error ~20x, docs/benchmarks.md). The same weights on
+    # a smooth field sampled at h and h/2 give different values at the shared nodes.
+    torch.manual_seed(0)
+    model = _build(in_channels=1, out_channels=1).double()
+    assert model.resolution_invariant is False
+
+    def field(n: int) -> torch.Tensor:
+        s = torch.linspace(0, 1, n, dtype=torch.float64)
+        return (torch.sin(torch.pi * s)[:, None] * torch.sin(torch.pi * s)[None, :])[None, None]
+
+    coarse, fine = model(field(17)), model(field(33))
+    assert coarse.shape == (1, 1, 17, 17) and fine.shape == (1, 1, 33, 33)
+    assert (fine[..., ::2, ::2] - coarse).norm() > 0.1 * coarse.norm()
 
 
 def test_extension_is_split_around_the_grid_and_cropped_back() -> None:
@@ -234,6 +252,7 @@ evaluation: {{metrics: [relative_l2], resolutions: [16], plots: false}}
     run = sciml.train(sciml.load_spec(tmp_path / "spec.yaml"), tmp_path / "run", progress=False)
     report = sciml.evaluate(run.run_dir, out_dir=tmp_path / "eval")
     assert set(report.sections) == {"test", "test@16"}
+    assert report.sections["test@16"] == {"skipped": "model is not resolution invariant"}
     surrogate = sciml.load(run.run_dir)
     x = example_input(surrogate, batch=2)
     path = sciml.export(run.run_dir, tmp_path / "m.pt2", batch_size=2)
