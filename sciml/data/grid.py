@@ -513,7 +513,10 @@ class AllToAllDataset(GridDatasetBase):
     trajectory, with the lead time as a conditioning input; ``i == j`` (lead time 0) is included.
     A trajectory of ``T`` steps gives ``T (T + 1) / 2`` samples (``max_lead`` limits ``j - i``).
 
-    Sample: ``{"x": (C, *S), "y": (C, *S), "dt": (), "coords": (d, *S)}``, ``dt = t_j - t_i``.
+    Sample: ``{"x": (C + C_c, *S), "y": (C, *S), "dt": (), "coords": (d, *S)}``,
+    ``dt = t_j - t_i``; ``x`` is the state at ``t_i`` followed by the ``C_c`` channels of the
+    ``constant_inputs`` (e.g. a forcing, Poseidon's FNS-KF "forcing as an extra input channel"),
+    which the model reads but does not predict.
 
     Parameters
     ----------
@@ -521,6 +524,9 @@ class AllToAllDataset(GridDatasetBase):
         Time-varying fields forming the state.
     max_lead:
         Largest ``j - i`` in stored steps (default: all).
+    constant_inputs:
+        Time-constant fields or scalars appended to ``x`` as channels (default none); a scalar
+        gives one constant channel. :meth:`constants` returns them for a rollout.
     split, test_fraction, n_train, n_test, n_val, subsample, in_memory, check_finite, dtype:
         As in :class:`GridPairDataset`.
     """
@@ -531,6 +537,7 @@ class AllToAllDataset(GridDatasetBase):
         fields: Sequence[str],
         *,
         max_lead: int | None = None,
+        constant_inputs: Sequence[str] = (),
         split: str = "train",
         test_fraction: float | None = None,
         n_train: int | None = None,
@@ -560,6 +567,35 @@ class AllToAllDataset(GridDatasetBase):
         if lead < 0:
             raise ValueError(f"{self.path}: max_lead must be >= 0, got {max_lead}")
         self.pairs = [(i, j) for i in range(n_t) for j in range(i, min(n_t, i + lead + 1))]
+        if isinstance(constant_inputs, str):
+            raise ValueError(
+                f"{self.path}: constant_inputs must be a list of field names, got "
+                f"{constant_inputs!r}"
+            )
+        self.constant_inputs = list(constant_inputs)
+        if self.constant_inputs:
+            self._check_names(self.constant_inputs, "constant input", allow_scalars=True)
+            for name in self.constant_inputs:
+                if name in self.fields:
+                    raise ValueError(
+                        f"{self.path}: constant input {name!r} is also a state field {self.fields}"
+                    )
+                if name in self.file.fields and self.file.fields[name].time_varying:
+                    raise DataFileError(
+                        self.path,
+                        f"constant input {name!r} varies in time; constant_inputs takes fields "
+                        "without a time axis or scalars (a time-varying field belongs to the state)",
+                        self.file.fields[name].key,
+                    )
+
+    def constants(self, k: int) -> Tensor:
+        """The ``constant_inputs`` of trajectory ``k`` of the split: ``(C_c, *S)`` (``C_c = 0``
+        without them)."""
+        if not 0 <= k < len(self.trajectories):
+            raise IndexError(f"trajectory {k} out of range for {len(self.trajectories)}")
+        if not self.constant_inputs:
+            return torch.zeros((0, *self.spatial_shape), dtype=self.dtype)
+        return self._channels(self.constant_inputs, self.trajectories[k], 0)
 
     def __len__(self) -> int:
         return len(self.trajectories) * len(self.pairs)
@@ -570,8 +606,11 @@ class AllToAllDataset(GridDatasetBase):
         n, p = divmod(k % len(self), len(self.pairs))
         traj = self.trajectories[n]
         i, j = self.pairs[p]
+        x = self._channels(self.fields, traj, i)
+        if self.constant_inputs:
+            x = torch.cat([x, self._channels(self.constant_inputs, traj, i)])
         return self._sample(
-            x=self._channels(self.fields, traj, i),
+            x=x,
             y=self._channels(self.fields, traj, j),
             dt=(self.time[j] - self.time[i]).to(self.dtype),
         )

@@ -14,7 +14,8 @@ validation trajectories, shared out as evenly as possible, the first files takin
 The files must agree on the stored times and the spatial grid (one model sees all of them); any
 difference is refused naming the file.
 
-Sample: as :class:`~sciml.data.grid.AllToAllDataset`, ``{"x", "y", "dt", "coords"}``.
+Sample: as :class:`~sciml.data.grid.AllToAllDataset`, ``{"x", "y", "dt", "coords"}`` (``x`` with
+the ``constant_inputs`` channels, an option every file gets).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class AllToAllMixture(ConcatDataset):
         self.path = first.path
         self.file = first.file
         self.fields = first.fields
+        self.constant_inputs = first.constant_inputs
         self.time = first.time
         self.pairs = first.pairs
         self.coords = first.coords
@@ -119,6 +121,13 @@ class AllToAllMixture(ConcatDataset):
             raise IndexError(f"trajectory {k} out of range for {len(self.trajectories)}")
         part = bisect.bisect_right(self._starts, k) - 1
         return self.parts[part].trajectory(k - self._starts[part], times)
+
+    def constants(self, k: int) -> Tensor:
+        """The ``constant_inputs`` of trajectory ``k`` of the mixture: ``(C_c, *S)``."""
+        if not 0 <= k < len(self.trajectories):
+            raise IndexError(f"trajectory {k} out of range for {len(self.trajectories)}")
+        part = bisect.bisect_right(self._starts, k) - 1
+        return self.parts[part].constants(k - self._starts[part])
 
     def __repr__(self) -> str:
         names = ", ".join(repr(str(p.path)) for p in self.parts)

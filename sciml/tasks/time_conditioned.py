@@ -13,6 +13,9 @@ trajectory two rollouts to every later stored time,
 * *direct jump*: one call with ``Δt = t_k − t_0``;
 * *autoregressive*: ``k`` calls of the smallest stored lead ``Δ = t_1 − t_0``;
 
+each call with the trajectory's ``constant_inputs`` channels (``data.options.constant_inputs``,
+e.g. a forcing) after the state, as in training;
+
 with the relative L2 error of each against the truth at every ``t_k`` (``rollout_error.png``).
 ``sciml.load`` returns a :class:`~sciml.embed.Surrogate` called as ``surrogate(x, dt)``.
 """
@@ -72,11 +75,17 @@ class TimeConditionedTask(FieldOperatorTask):
         model = loaded.to(device=device, dtype=self.dtype)
         start, truth = frames[:, 0], frames[:, 1:]
         n = frames.shape[0]
+        # the constant input channels (data.options.constant_inputs) go with every call
+        constants = torch.stack([test_set.constants(k) for k in range(n)]).to(frames)
+
+        def step(state: torch.Tensor, lead: torch.Tensor) -> torch.Tensor:
+            return point_prediction(model(torch.cat([state, constants], dim=1), lead))
+
         leads = [(times[k] - times[0]).expand(n) for k in range(1, len(times))]
-        direct = torch.stack([point_prediction(model(start, lead)) for lead in leads], dim=1)
+        direct = torch.stack([step(start, lead) for lead in leads], dim=1)
         state, steps = start, []
         for _ in leads:
-            state = point_prediction(model(state, leads[0]))
+            state = step(state, leads[0])
             steps.append(state)
         autoregressive = torch.stack(steps, dim=1)
         error = METRICS.get("rollout_error")
