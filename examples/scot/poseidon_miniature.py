@@ -1,15 +1,20 @@
 """Poseidon's sample-efficiency claim in miniature (Herde et al., "Poseidon: Efficient Foundation
 Models for PDEs", NeurIPS 2024): pretrain a small scOT all2all on NS-Sines + NS-Gauss, fine-tune it
-on the shear layer (not in pretraining) with N training trajectories, against the same scOT and
+on a downstream task not in pretraining with N training trajectories, against the same scOT and
 an FNO (``fno_time``) trained from scratch on the same N and steps; plus the all2all vs one-step
 (``data.options.max_lead: 1``) ablation at one N.
+
+Tasks (``--task``): ``shear`` (the shear layer, u and v; specs ``*_shear.yaml``, runs under
+``runs/scot``) and ``tracer`` (a passive tracer carried by NS, u, v and c, a channel the
+pretraining never saw; specs ``*_tracer.yaml``, runs under ``runs/scot/tracer``).
 
 Every run is ``sciml train <spec> --set ...`` and ``sciml evaluate <run>`` on the specs of this
 folder; nothing is trained here. The table's error is computed from the trained runs
 (``sciml.load``) on the test trajectories of the shear-layer file:
 
 * ``L1 %``: median over test trajectories of 100 · Σ|pred − y| / Σ|y| (Poseidon's metric) at the
-  final stored time t = 1, *direct jump* 0 → 1 (one call with Δt = 1) and *autoregressive*
+  final stored time t = 1, per channel group ([u, v]; [c] for the tracer) and averaged over the
+  groups (Poseidon's mean of group medians; one group for the shear layer), *direct jump* 0 → 1 (one call with Δt = 1) and *autoregressive*
   (10 calls with Δt = 0.1);
 * ``L2``: ``sciml evaluate``'s ``direct_relative_l2_final`` (mean relative L2, direct jump).
 
@@ -27,7 +32,10 @@ training, once.
     sciml generate ns_gauss --out data/scot/ns_gauss_n11.h5 --set n_samples=40 --set n_t=11 --set seed=1
     sciml generate shear_layer --out data/scot/shear_layer_n11.h5 --set n_samples=96 --set n_t=11 \\
         --set n_fine=64 --set seed=2
+    sciml generate ns_tracer --out data/scot/ns_tracer_n11.h5 --set n_samples=96 --set n_t=11 \\
+        --set n_fine=64 --set seed=3
     nice -n 10 python examples/scot/poseidon_miniature.py            # trains what is missing
+    nice -n 10 python examples/scot/poseidon_miniature.py --task tracer --ns 8 16 32 --ablation-n 0
 """
 
 from __future__ import annotations
@@ -39,15 +47,45 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-SHEAR = Path("data/scot/shear_layer_n11.h5")
 N_VAL, N_TEST = 8, 16
 MODELS = ("finetune", "scratch", "fno")
+
+
+@dataclass(frozen=True)
+class Downstream:
+    """A downstream task: its file, state fields, channel groups of the metric, specs' suffix and
+    the runs' sub-folder."""
+
+    file: Path
+    fields: tuple[str, ...]
+    groups: tuple[tuple[int, ...], ...]
+    suffix: str
+    folder: str
+    ns: tuple[int, ...]
+    ablation_n: int
+
+
+TASKS = {
+    "shear": Downstream(
+        Path("data/scot/shear_layer_n11.h5"), ("velocity",), ((0, 1),), "shear", "", (8, 24, 72), 24
+    ),
+    "tracer": Downstream(
+        Path("data/scot/ns_tracer_n11.h5"),
+        ("velocity", "tracer"),
+        ((0, 1), (2,)),
+        "tracer",
+        "tracer",
+        (8, 16, 32),
+        0,
+    ),
+}
 
 
 def steps_for(n: int) -> int:
@@ -78,14 +116,14 @@ def train(spec: str, out: Path, *overrides: str) -> float:
 
 
 @torch.no_grad()
-def final_time_errors(run: Path) -> dict[str, float]:
+def final_time_errors(run: Path, task: Downstream) -> dict[str, float]:
     """Median relative L1 (%) at the last stored time, direct jump and autoregressive, and the
     evaluation's mean relative L2 of the direct jump (see the module docstring)."""
     import sciml as api
     from sciml.data.grid import AllToAllDataset
 
     torch.set_num_threads(1)
-    test = AllToAllDataset(SHEAR, ["velocity"], split="test", n_test=N_TEST)
+    test = AllToAllDataset(task.file, list(task.fields), split="test", n_test=N_TEST)
     frames = torch.stack([test.trajectory(k) for k in range(len(test.trajectories))])
     surrogate = api.load(run)
     x0, truth = frames[:, 0], frames[:, -1]
@@ -95,16 +133,20 @@ def final_time_errors(run: Path) -> dict[str, float]:
     for _ in range(len(test.time) - 1):
         state = surrogate(state, torch.full((n,), float(test.time[1] - test.time[0])))
 
-    def median_l1(pred: torch.Tensor) -> float:
-        err = (pred - truth).abs().flatten(1).sum(1) / truth.abs().flatten(1).sum(1)
+    def median_l1(pred: torch.Tensor, group: tuple[int, ...]) -> float:
+        p, y = pred[:, list(group)], truth[:, list(group)]
+        err = (p - y).abs().flatten(1).sum(1) / y.abs().flatten(1).sum(1)
         return float(100 * err.median())
 
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
-    return {
-        "direct_l1": median_l1(jump),
-        "auto_l1": median_l1(state),
-        "direct_l2": float(metrics["test"]["direct_relative_l2_final"]),
-    }
+    out = {"direct_l2": float(metrics["test"]["direct_relative_l2_final"])}
+    for key, pred in (("direct_l1", jump), ("auto_l1", state)):
+        per_group = [median_l1(pred, g) for g in task.groups]
+        out[key] = float(np.mean(per_group))
+        if len(task.groups) > 1:
+            for k, value in enumerate(per_group):
+                out[f"{key}_g{k}"] = value
+    return out
 
 
 def efficiency_gain(ns: list[int], scratch: list[float], target: float) -> str:
@@ -121,8 +163,11 @@ def efficiency_gain(ns: list[int], scratch: list[float], target: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ns", type=int, nargs="+", default=[8, 24, 72])
-    parser.add_argument("--ablation-n", type=int, default=24)
+    parser.add_argument("--task", choices=sorted(TASKS), default="shear")
+    parser.add_argument("--ns", type=int, nargs="+", help="N (default: 8 24 72 / 8 16 32)")
+    parser.add_argument(
+        "--ablation-n", type=int, help="N of the one-step ablation; 0: none (default 24 / 0)"
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs/scot"))
     parser.add_argument(
         "--seeds",
@@ -133,10 +178,13 @@ def main() -> None:
         "go to <runs>/seed<s>/); the table shows the mean over them of each test median",
     )
     args = parser.parse_args()
-    if args.ablation_n not in args.ns:
-        parser.error(f"--ablation-n {args.ablation_n} must be one of --ns {args.ns}")
-    if not SHEAR.is_file():
-        raise SystemExit(f"{SHEAR} is missing; see the commands in {__file__}'s docstring")
+    task = TASKS[args.task]
+    args.ns = args.ns or list(task.ns)
+    args.ablation_n = task.ablation_n if args.ablation_n is None else args.ablation_n
+    if args.ablation_n and args.ablation_n not in args.ns:
+        parser.error(f"--ablation-n {args.ablation_n} must be 0 or one of --ns {args.ns}")
+    if not task.file.is_file():
+        raise SystemExit(f"{task.file} is missing; see the commands in {__file__}'s docstring")
     cpu: dict[str, float] = {}
     start = time.time()
     pretrain = args.runs / "pretrain"
@@ -144,7 +192,8 @@ def main() -> None:
     results: dict[tuple[str, int, int], dict[str, float]] = {}
     n_ab = args.ablation_n
     for seed in args.seeds:
-        root = args.runs / f"seed{seed}" if seed else args.runs
+        root = args.runs / task.folder
+        root = root / f"seed{seed}" if seed else root
         for n in args.ns:
             sets = (
                 f"data.n_train={n + N_VAL}",
@@ -154,8 +203,10 @@ def main() -> None:
             for model in MODELS:
                 run = root / f"{model}_n{n}"
                 extra = (f"init_from.run={pretrain}",) if model == "finetune" else ()
-                cpu[f"{run.name}/{seed}"] = train(f"{model}_shear.yaml", run, *sets, *extra)
-                results[(model, n, seed)] = final_time_errors(run)
+                cpu[f"{run.name}/{seed}"] = train(f"{model}_{task.suffix}.yaml", run, *sets, *extra)
+                results[(model, n, seed)] = final_time_errors(run, task)
+        if not n_ab:
+            continue
         run = root / f"scratch_onestep_n{n_ab}"
         sets = (
             f"data.n_train={n_ab + N_VAL}",
@@ -163,15 +214,15 @@ def main() -> None:
             f"seed={seed}",
         )
         cpu[f"{run.name}/{seed}"] = train(
-            "scratch_shear.yaml", run, *sets, "data.options.max_lead=1"
+            f"scratch_{task.suffix}.yaml", run, *sets, "data.options.max_lead=1"
         )
-        results[("onestep", n_ab, seed)] = final_time_errors(run)
+        results[("onestep", n_ab, seed)] = final_time_errors(run, task)
 
     def mean(model: str, n: int, key: str) -> float:
         return float(np.mean([results[(model, n, s)][key] for s in args.seeds]))
 
     seeds = ", ".join(map(str, args.seeds))
-    print(f"\nshear layer, test = {N_TEST} trajectories, final time t = 1, mean over seeds {seeds}")
+    print(f"\n{args.task}, test = {N_TEST} trajectories, final time t = 1, mean over seeds {seeds}")
     print(
         "| N | steps | model | L1 % direct (median) | L1 % autoregr. (median) | L2 direct (mean) |"
     )
@@ -182,6 +233,15 @@ def main() -> None:
                 f"| {n} | {steps_for(n)} | {model} | {mean(model, n, 'direct_l1'):.2f} "
                 f"| {mean(model, n, 'auto_l1'):.2f} | {mean(model, n, 'direct_l2'):.4f} |"
             )
+    if len(task.groups) > 1:
+        print("\nper channel group, L1 % direct / autoregressive (median):")
+        for n in args.ns:
+            for model in MODELS:
+                groups = " | ".join(
+                    f"{mean(model, n, f'direct_l1_g{k}'):.2f} / {mean(model, n, f'auto_l1_g{k}'):.2f}"
+                    for k in range(len(task.groups))
+                )
+                print(f"| {n} | {model} | {groups} |")
     if len(args.seeds) > 1:
         print("\nper seed, L1 % direct:")
         for (model, n, seed), r in sorted(results.items()):
@@ -191,14 +251,16 @@ def main() -> None:
         curve = [mean(model, n, "direct_l1") for n in args.ns]
         print(f"efficiency gain vs {model} (direct L1 at N={args.ns[0]}): "
               f"{efficiency_gain(args.ns, curve, target)}")  # fmt: skip
-    print(
-        f"\nablation, scOT from scratch, N = {n_ab}, {steps_for(n_ab)} steps (median L1 %, t = 1):"
-    )
-    print("| training pairs | direct | autoregressive |\n|---|---|---|")
-    for label, model in (("all2all", "scratch"), ("one-step (max_lead 1)", "onestep")):
+    if n_ab:
         print(
-            f"| {label} | {mean(model, n_ab, 'direct_l1'):.2f} | {mean(model, n_ab, 'auto_l1'):.2f} |"
+            f"\nablation, scOT from scratch, N = {n_ab}, {steps_for(n_ab)} steps (median L1 %, t = 1):"
         )
+        print("| training pairs | direct | autoregressive |\n|---|---|---|")
+        for label, model in (("all2all", "scratch"), ("one-step (max_lead 1)", "onestep")):
+            print(
+                f"| {label} | {mean(model, n_ab, 'direct_l1'):.2f} "
+                f"| {mean(model, n_ab, 'auto_l1'):.2f} |"
+            )
     print("\nCPU seconds (train + evaluate) per run/seed, this invocation (0 = reused):")
     print(", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     print(f"total CPU {sum(cpu.values()) / 60:.1f} min, wall {(time.time() - start) / 60:.1f} min")

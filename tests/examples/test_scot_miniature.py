@@ -91,3 +91,35 @@ def test_fine_tuning_restores_the_body_and_reinitializes_the_listed_modules(runs
     # the normalizers are the shear layer's, fitted on its training split
     key = next(k for k in fitted if k.endswith("output_normalizer.std"))
     assert not torch.allclose(tuned[key], pretrained[key])
+
+
+def test_fine_tuning_on_the_tracer_reinitializes_embedding_and_recovery_for_three_channels(
+    runs, tmp_path
+):
+    """finetune_tracer.yaml: u, v, c (3 channels) from a u, v pretraining: the embedding and the
+    recovery change shape and are new draws, the body starts from the pretrained weights."""
+    tiny = {**TINY, "n_fine": 32, "n_x": 16, "smoothing": 0.04}
+    tracer = generate("ns_tracer", tmp_path / "tracer.h5", tiny, progress=False)
+    spec = sciml.load_spec(
+        EXAMPLES / "finetune_tracer.yaml",
+        [
+            f"data.path={tracer}",
+            "data.n_train=3",
+            "data.n_val=1",
+            "data.n_test=1",
+            f"init_from.run={runs[0]}",
+            f"trainer.max_steps={STEPS}",
+            "trainer.batch_size=4",
+            "seed=1",
+        ],
+    )
+    assert spec.init_from.reinit == [REINIT]
+    sciml.train(spec, tmp_path / "tracer_run", progress=False)
+    info = json.loads((tmp_path / "tracer_run" / "model.json").read_text())
+    assert (info["in_channels"], info["out_channels"]) == (3, 3)
+    pretrained, tuned = _weights(runs[0], "best"), _weights(tmp_path / "tracer_run", "last")
+    assert tuned["model.model.embed.weight"].shape[1] == 3
+    assert pretrained["model.model.embed.weight"].shape[1] == 2
+    body = [k for k in tuned if not re.search(REINIT, k) and "normalizer" not in k]
+    assert body and all((tuned[k] - pretrained[k]).abs().max() <= 3 * STEPS * 1e-3 for k in body)
+    assert f"loaded {len(body)} tensors" in info["init_from"]["summary"]
