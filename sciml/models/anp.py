@@ -18,11 +18,12 @@ Attention: multi-head scaled dot product (:math:`QK^\top/\sqrt d`) with dropout 
 and on the residual branch, then :math:`\mathrm{LayerNorm}(q + \mathrm{Linear}([q, a]))`.
 Linear layers are Xavier-uniform initialized.
 
-Training (:meth:`ANP.loss`) draws :math:`z` from the posterior encoder on the targets,
-:math:`q(z\mid x_*, y_*)`, and minimizes
+Training (:meth:`ANP.elbo`, :func:`elbo_loss`; :meth:`ANP.loss` is the two together) draws
+:math:`z` from the posterior encoder on the targets, :math:`q(z\mid x_*, y_*)`, and minimizes
 :math:`-\sum_i \log\mathcal N(y_i\mid\mu_i,\sigma_i) + \mathrm{KL}(q(z\mid *)\,\|\,q(z\mid c))`
 per function, divided by the number of targets. Prediction (:meth:`ANP.forward`) draws
-``n_samples`` latents from :math:`q(z\mid c)` and returns the moment-matched Gaussian:
+``n_samples`` latents (default: the constructor's) from :math:`q(z\mid c)` and returns the
+moment-matched Gaussian:
 mean :math:`\bar\mu = \operatorname{mean}_s\mu_s`, variance
 :math:`\operatorname{mean}_s\sigma_s^2 + \operatorname{var}_s\mu_s` (diagonal).
 
@@ -42,7 +43,7 @@ from sciml.models.config import strict_config
 from sciml.models.outputs import GaussianOutput
 from sciml.registry import MODELS
 
-__all__ = ["ANP", "ANPLoss", "AttentionBlock"]
+__all__ = ["ANP", "ANPLoss", "AttentionBlock", "ELBOOutput", "elbo_loss"]
 
 
 class AttentionBlock(nn.Module):
@@ -87,6 +88,31 @@ class ANPLoss(NamedTuple):
     kl: torch.Tensor
 
 
+class ELBOOutput(NamedTuple):
+    """What the ELBO needs from one training forward: the decoder's Gaussian ``mean``, ``var``
+    ``(B, N_t, d_y)`` at the targets with :math:`z \\sim q(z\\mid x_*, y_*)`, and
+    ``kl`` ``(B,)`` = :math:`\\mathrm{KL}(q(z\\mid *)\\,\\|\\,q(z\\mid c))` per function.
+    Three fields, so it is not mistaken for a predictive ``(mean, var)`` pair."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    kl: torch.Tensor
+
+
+def elbo_loss(output: ELBOOutput, target_y: torch.Tensor) -> ANPLoss:
+    r"""Negative ELBO per target point, :math:`\big(-\sum_i\log\mathcal N(y_i\mid\mu_i,\sigma_i)
+    + \mathrm{KL}\big)/N_t`, averaged over the batch; ``target_y (B, N_t, d_y)``."""
+    if target_y.shape != output.mean.shape:
+        raise ValueError(
+            f"anp: target_y {tuple(target_y.shape)} does not match the prediction "
+            f"{tuple(output.mean.shape)}"
+        )
+    nll = -torch.distributions.Normal(output.mean, output.var.sqrt()).log_prob(target_y)
+    nll = nll.sum(dim=(1, 2))
+    n = target_y.shape[1]
+    return ANPLoss((nll + output.kl).mean() / n, nll.mean() / n, output.kl.mean() / n)
+
+
 class ANP(nn.Module):
     """Attentive neural process with latent and deterministic paths (module docstring).
 
@@ -102,6 +128,9 @@ class ANP(nn.Module):
         Depths (2, 2 and 3).
     min_std:
         :math:`\\sigma_{\\min}` added to the softplus of the decoder's scale (1e-3).
+    n_samples:
+        Latent draws of a prediction when :meth:`forward` is not given ``n_samples`` (1;
+        ProbConserv evaluates with 100).
     """
 
     input_keys: tuple[str, ...] = ("context_x", "context_y", "target_x")
@@ -119,10 +148,12 @@ class ANP(nn.Module):
         n_cross_attention: int = 2,
         n_decoder_layers: int = 3,
         min_std: float = 1e-3,
+        n_samples: int = 1,
     ) -> None:
         super().__init__()
         for name, value in (("dim_x", dim_x), ("dim_y", dim_y), ("hidden", hidden), ("latent", latent),
-                            ("n_heads", n_heads), ("n_decoder_layers", n_decoder_layers)):  # fmt: skip
+                            ("n_heads", n_heads), ("n_decoder_layers", n_decoder_layers),
+                            ("n_samples", n_samples)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"anp: {name} must be a positive integer, got {value!r}")
         if not 0.0 <= dropout < 1.0:
@@ -130,6 +161,7 @@ class ANP(nn.Module):
         if not min_std > 0:
             raise ValueError(f"anp: min_std must be > 0, got {min_std!r}")
         self.dim_x, self.dim_y, self.min_std = dim_x, dim_y, min_std
+        self.n_samples = n_samples
 
         def attention(n: int) -> nn.ModuleList:
             return nn.ModuleList(AttentionBlock(hidden, n_heads, dropout) for _ in range(n))
@@ -209,12 +241,14 @@ class ANP(nn.Module):
         context_y: torch.Tensor,
         target_x: torch.Tensor,
         *,
-        n_samples: int = 1,
+        n_samples: int | None = None,
         generator: torch.Generator | None = None,
     ) -> GaussianOutput:
-        """Moment-matched predictive ``GaussianOutput(mean, var)`` over ``n_samples`` latents."""
+        """Moment-matched predictive ``GaussianOutput(mean, var)`` over ``n_samples`` latents
+        (default: the constructor's ``n_samples``)."""
         self._check(context_x, context_y, "context")
         self._check(target_x, None, "target")
+        n_samples = self.n_samples if n_samples is None else n_samples
         if n_samples < 1:
             raise ValueError(f"anp: n_samples must be >= 1, got {n_samples}")
         mu_z, logvar_z = self.latent_distribution(context_x, context_y)
@@ -235,6 +269,26 @@ class ANP(nn.Module):
         spread = (total_sq / n_samples - mean.square()).clamp_min(0)
         return GaussianOutput(mean, total_var / n_samples + spread)
 
+    def elbo(
+        self,
+        context_x: torch.Tensor,
+        context_y: torch.Tensor,
+        target_x: torch.Tensor,
+        target_y: torch.Tensor,
+    ) -> ELBOOutput:
+        r"""The training forward: the decoder's Gaussian at the targets with
+        :math:`z \sim q(z\mid *)` (the encoder sees the target values) and the KL per function."""
+        self._check(context_x, context_y, "context")
+        self._check(target_x, target_y, "target")
+        mu_p, logvar_p = self.latent_distribution(context_x, context_y)
+        mu_q, logvar_q = self.latent_distribution(target_x, target_y)
+        z = mu_q + (0.5 * logvar_q).exp() * torch.randn_like(mu_q)
+        mu, sigma = self.decode(self.representation(context_x, context_y, target_x), z, target_x)
+        kl = 0.5 * (
+            logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square()) / logvar_p.exp() - 1
+        ).sum(dim=-1)
+        return ELBOOutput(mu, sigma.square(), kl)
+
     def loss(
         self,
         context_x: torch.Tensor,
@@ -243,18 +297,7 @@ class ANP(nn.Module):
         target_y: torch.Tensor,
     ) -> ANPLoss:
         r"""Negative ELBO per target point: Gaussian NLL with :math:`z \sim q(z\mid *)` plus KL."""
-        self._check(context_x, context_y, "context")
-        self._check(target_x, target_y, "target")
-        mu_p, logvar_p = self.latent_distribution(context_x, context_y)
-        mu_q, logvar_q = self.latent_distribution(target_x, target_y)
-        z = mu_q + (0.5 * logvar_q).exp() * torch.randn_like(mu_q)
-        mu, sigma = self.decode(self.representation(context_x, context_y, target_x), z, target_x)
-        nll = -torch.distributions.Normal(mu, sigma).log_prob(target_y).sum(dim=(1, 2))
-        kl = 0.5 * (
-            logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square()) / logvar_p.exp() - 1
-        ).sum(dim=-1)
-        n = target_x.shape[1]
-        return ANPLoss((nll + kl).mean() / n, nll.mean() / n, kl.mean() / n)
+        return elbo_loss(self.elbo(context_x, context_y, target_x, target_y), target_y)
 
 
 MODELS.register("anp")(strict_config("anp")(ANP))

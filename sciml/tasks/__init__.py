@@ -9,6 +9,8 @@ time_conditioned    all2all                      ``x``, ``dt``         Surrogate
 learned_simulator   particle_trajectory,         MPM state / position  the simulator
                     particle_window              windows               (``rollout``)
 probabilistic_field (``task:`` on grid data)     ``x`` (+ ``coords``)  Surrogate → ``(mean, var)``
+point_set_process   space_time_points            context/target sets   PointSetModel → ``(mean,
+                                                                       var)`` at the targets
 =================== ============================ ===================== ==========================
 
 Importing this package registers the tasks in :data:`sciml.registry.TASKS`. :func:`task_for`
@@ -33,6 +35,7 @@ from sciml.rundir import RunDir, RunDirError
 from sciml.spec import Spec, SpecError
 from sciml.tasks import field_operator as field_operator
 from sciml.tasks import learned_simulator as learned_simulator
+from sciml.tasks import point_set_process as point_set_process
 from sciml.tasks import probabilistic_field as probabilistic_field
 from sciml.tasks import time_conditioned as time_conditioned
 from sciml.tasks.base import Task

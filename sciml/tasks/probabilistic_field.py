@@ -56,12 +56,17 @@ class ProbabilisticFieldTask(FieldOperatorTask):
                 f"task {self.name!r}: model {self.spec.model_name!r} returns one tensor, not a "
                 "(mean, var) pair; use a probabilistic model (e.g. gaussian_ensemble)"
             )
-        output = (result["pred"], result["var"])
-        return {
-            "log_likelihood": float(
-                METRICS.get("gaussian_log_likelihood")(output, result["target"]).mean()
-            ),
-            "calibration_error": float(
-                torch.as_tensor(METRICS.get("calibration_error")(output, result["target"])).mean()
-            ),
-        }
+        return gaussian_metrics((result["pred"], result["var"]), result["target"])
+
+
+def gaussian_metrics(
+    output: tuple[torch.Tensor, torch.Tensor], target: torch.Tensor
+) -> dict[str, float]:
+    """Mean Gaussian log-likelihood of ``target`` under ``output = (mean, var)`` and the
+    calibration error of its central intervals (registered metrics; same shapes)."""
+    return {
+        "log_likelihood": float(METRICS.get("gaussian_log_likelihood")(output, target).mean()),
+        "calibration_error": float(
+            torch.as_tensor(METRICS.get("calibration_error")(output, target)).mean()
+        ),
+    }

@@ -107,3 +107,15 @@ def test_bad_shapes_and_options_are_clear_errors() -> None:
         _small(hidden=10, n_heads=4)
     with pytest.raises(TypeError, match="unknown anp option"):
         MODELS.get("anp")(hiden=8)
+
+
+def test_the_constructors_n_samples_is_the_default_number_of_latent_draws() -> None:
+    gen = torch.Generator().manual_seed(6)
+    x, y = _points(2, 7, gen)
+    model = _small(n_samples=5).eval()
+    with torch.no_grad():
+        default = model(x, y, x, generator=torch.Generator().manual_seed(1))
+        explicit = model(x, y, x, n_samples=5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(default.var, explicit.var)
+    with pytest.raises(ValueError, match="n_samples must be a positive integer, got 0"):
+        _small(n_samples=0)

@@ -1,0 +1,189 @@
+"""Context/target point sets drawn from space-time grid files, for neural processes.
+
+A neural process (ProbConserv's attentive neural process: Hansen et al., ICML 2023, arXiv
+2302.11002, App. D) sees a function through a *context* set of points ``(t, x)`` with values
+``u`` and predicts it at *target* points. This dataset draws both sets from the trajectories of a
+grid file (e.g. the ``gpme_*`` recipes' ``u`` on a ``(t, x)`` grid), as the paper does: ``n_t``
+times, one drawn uniformly from each of ``n_t`` equal blocks of the file's time indices
+(stratified), times ``n_s`` distinct grid positions drawn uniformly and sorted, the same
+positions at every time; ``n_t · n_s`` points. The draw of function ``i`` depends only on
+``(seed, trajectory index)``, so the sets are fixed and identical on every machine.
+
+Sample::
+
+    context_x  (N_c, 1 + d)    points (t, x, ...) of the context set, physical units, time first
+    context_y  (N_c, C)        the output fields there
+    target_x   (N_t, 1 + d)    target points: a drawn set, or every grid point (t-major)
+    y          (N_t, C)        the output fields there (the targets' values)
+    <scalar>   ()              each per-trajectory scalar named in ``inputs`` (e.g. the PDE
+                               parameter a conservation target needs; the model does not see it)
+    coords     (1 + d, T, *S)  only with grid targets: the space-time grid, time first (as
+                               :class:`~sciml.data.space_time.SpaceTimeDataset`), so the target
+                               values reshape to ``(C, T, *S)`` fields
+
+Targets: ``targets="sampled"`` (drawn like the context, independently), ``"grid"`` (every grid
+point: evaluation on the full ``(t, x)`` grid, where a per-time-slice update such as ProbConserv
+applies), or ``None``: sampled for the ``train``/``val`` splits, the grid for ``test``/``all``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from sciml.data.format import DataFileError
+from sciml.data.grid import GridDatasetBase
+from sciml.data.recipes.base import block_generator
+from sciml.registry import DATASETS
+
+__all__ = ["SpaceTimePointSets", "TARGETS"]
+
+TARGETS = ("sampled", "grid")
+
+
+@DATASETS.register("space_time_points")
+class SpaceTimePointSets(GridDatasetBase):
+    """Context/target point sets of the trajectories of a grid file (module docstring).
+
+    Parameters
+    ----------
+    path:
+        Dataset file written by :mod:`sciml.data.format` (a cartesian grid).
+    inputs:
+        Per-trajectory scalars carried in each sample under their own names (may be empty).
+    outputs:
+        Time-varying fields whose values the points carry (``C`` channels in all).
+    context_points, target_points:
+        ``(n_t, n_s)``: times and grid positions of a drawn set (ProbConserv: 10 × 10 each);
+        ``target_points`` is used (and checked) with sampled targets only.
+    targets:
+        ``"sampled"``, ``"grid"`` or ``None`` (by split; module docstring).
+    seed:
+        Seed of the draws.
+    split, test_fraction, n_train, n_test, n_val, subsample, in_memory, check_finite, dtype:
+        As in :class:`~sciml.data.grid.GridPairDataset`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+        *,
+        split: str = "train",
+        test_fraction: float | None = None,
+        n_train: int | None = None,
+        n_test: int | None = None,
+        n_val: int = 0,
+        context_points: Sequence[int] = (10, 10),
+        target_points: Sequence[int] = (10, 10),
+        targets: str | None = None,
+        seed: int = 0,
+        subsample: int | Sequence[int] = 1,
+        in_memory: bool = False,
+        check_finite: bool = True,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__(
+            path,
+            split=split,
+            test_fraction=test_fraction,
+            n_train=n_train,
+            n_test=n_test,
+            n_val=n_val,
+            subsample=subsample,
+            in_memory=in_memory,
+            check_finite=check_finite,
+            dtype=dtype,
+        )
+        if self.file.grid_type == "unstructured":
+            raise DataFileError(self.path, "space_time_points needs a cartesian grid", "grid_type")
+        if targets not in (None, *TARGETS):
+            raise ValueError(
+                f"{self.path}: targets must be one of {list(TARGETS)} or None (by split), "
+                f"got {targets!r}"
+            )
+        self.targets = targets or ("grid" if split in ("test", "all") else "sampled")
+        scalars = [name for name in inputs if name not in self.file.scalars]
+        if scalars:
+            raise DataFileError(
+                self.path,
+                f"inputs {scalars} are not per-trajectory scalars; space_time_points carries "
+                f"scalars only (the model sees the point sets); available: "
+                f"{sorted(self.file.scalars)}",
+                scalars[0],
+            )
+        self.inputs = list(inputs)
+        self.outputs = self._check_names(outputs, "output", allow_scalars=False)
+        self._require_time_varying(self.outputs, "output")
+        n_times, n_space = len(self.time), int(self.coords[0].numel())
+        self.context_points = self._check_points(context_points, "context_points", n_times, n_space)
+        self.target_points = (
+            self._check_points(target_points, "target_points", n_times, n_space)
+            if self.targets == "sampled"
+            else None
+        )
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"{self.path}: seed must be an integer, got {seed!r}")
+        self.seed = seed
+        # every point (t, x, ...) of the grid, t-major: (T, N_s, 1 + d)
+        t = self.time.to(self.dtype)[:, None, None].expand(n_times, n_space, 1)
+        space = self.coords.flatten(1).T[None].expand(n_times, n_space, -1)
+        self._points = torch.cat([t, space], dim=-1)
+        shape = (n_times, *self.spatial_shape)
+        grid_t = self.time.to(self.dtype).reshape(1, n_times, *([1] * len(self.spatial_shape)))
+        self.space_time_coords = torch.cat(
+            [grid_t.expand(1, *shape), self.coords.unsqueeze(1).expand(-1, *shape)]
+        ).contiguous()  # (1 + d, T, *S)
+
+    def _check_points(
+        self, points: Sequence[int], name: str, n_times: int, n_space: int
+    ) -> tuple[int, int]:
+        ok = (
+            isinstance(points, Sequence)
+            and len(points) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in points)
+        )
+        if not ok or points[0] > n_times or points[1] > n_space:
+            raise ValueError(
+                f"{self.path}: {name} must be [n_t, n_s], 1 <= n_t <= {n_times} times and "
+                f"1 <= n_s <= {n_space} grid positions of the file, got {points!r}"
+            )
+        return int(points[0]), int(points[1])
+
+    def __len__(self) -> int:
+        return len(self.trajectories)
+
+    def _draw(self, n_t: int, n_s: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Stratified time indices ``(n_t,)`` and sorted distinct flat space indices ``(n_s,)``."""
+        n_times, n_space = self._points.shape[:2]
+        edges = torch.linspace(0, n_times, n_t + 1, dtype=torch.float64)
+        width = edges.diff()
+        times = (edges[:-1] + width * torch.rand(n_t, generator=gen, dtype=torch.float64)).long()
+        space = torch.randperm(n_space, generator=gen)[:n_s].sort().values
+        return times.clamp_max(n_times - 1), space
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        traj = self.trajectories[i]
+        values = self._channels(self.outputs, traj, slice(None))  # (T, C, *S)
+        values = values.flatten(2).transpose(1, 2)  # (T, N_s, C)
+        gen = block_generator(self.seed, traj)
+        sample: dict[str, Tensor] = {}
+        times, space = self._draw(*self.context_points, gen)
+        sample["context_x"] = self._points[times][:, space].reshape(-1, self._points.shape[-1])
+        sample["context_y"] = values[times][:, space].reshape(-1, values.shape[-1])
+        if self.targets == "grid":
+            sample["target_x"] = self._points.reshape(-1, self._points.shape[-1])
+            sample["y"] = values.reshape(-1, values.shape[-1])
+            sample["coords"] = self.space_time_coords
+        else:
+            times, space = self._draw(*self.target_points, gen)
+            sample["target_x"] = self._points[times][:, space].reshape(-1, self._points.shape[-1])
+            sample["y"] = values[times][:, space].reshape(-1, values.shape[-1])
+        for name in self.inputs:
+            value = torch.as_tensor(self.file.scalars[name]).reshape(-1)
+            sample[name] = (value[traj] if value.numel() > 1 else value[0]).to(self.dtype)
+        return sample
