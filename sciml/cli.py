@@ -101,6 +101,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     for split, metrics in report.sections.items():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+        if "skipped" in metrics:  # e.g. a zero-shot resolution of a non-invariant model
+            shown = f"skipped ({metrics['skipped']})"
         print(f"{split}: {shown}")
     print(f"metrics: {report.json_path}\ntable:   {report.markdown_path}")
     for fig in report.figures:

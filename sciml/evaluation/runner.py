@@ -192,8 +192,11 @@ def write_report(
             f"{section[n]:.4g}" if isinstance(section.get(n), (int, float)) else "" for n in names
         ]
         lines.append(f"| {split} | " + " | ".join(cells) + " |")
-    if run:
-        lines += ["", *(f"- {key}: {value}" for key, value in run.items())]
+    skipped = [
+        f"- {split}: skipped ({s['skipped']})" for split, s in report.items() if "skipped" in s
+    ]
+    if run or skipped:
+        lines += ["", *skipped, *(f"- {key}: {value}" for key, value in (run or {}).items())]
     document = {**_finite(report), **({"run": dict(run)} if run else {})}
     atomic_write_text(json.dumps(document, indent=2), json_path)
     atomic_write_text("\n".join(lines) + "\n", md_path)

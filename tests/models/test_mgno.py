@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 import sciml
 from sciml.catalog import read_preset
+from sciml.cli import main
 from sciml.embed import example_input
 from sciml.models.mgno import MgNO, Prolongation, VCycle, grid_extension
 from sciml.registry import MODELS
@@ -238,7 +239,9 @@ def test_torch_export_matches_eager() -> None:
     torch.testing.assert_close(exported(x), model(x))
 
 
-def test_trains_loads_and_exports_through_the_workflow(poisson_file: Path, tmp_path: Path) -> None:
+def test_trains_loads_and_exports_through_the_workflow(
+    poisson_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec_text = f"""\
 name: tiny_mgno
 data: {{dataset: poisson2d, path: {poisson_file}, inputs: [f], outputs: [u], n_train: 8,
@@ -253,6 +256,11 @@ evaluation: {{metrics: [relative_l2], resolutions: [16], plots: false}}
     report = sciml.evaluate(run.run_dir, out_dir=tmp_path / "eval")
     assert set(report.sections) == {"test", "test@16"}
     assert report.sections["test@16"] == {"skipped": "model is not resolution invariant"}
+    assert "- test@16: skipped (model is not resolution invariant)" in (
+        report.markdown_path.read_text().splitlines()
+    )
+    assert main(["evaluate", str(run.run_dir), "--out", str(tmp_path / "eval_cli")]) == 0
+    assert "test@16: skipped (model is not resolution invariant)" in capsys.readouterr().out
     surrogate = sciml.load(run.run_dir)
     x = example_input(surrogate, batch=2)
     path = sciml.export(run.run_dir, tmp_path / "m.pt2", batch_size=2)
