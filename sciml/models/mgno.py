@@ -74,9 +74,11 @@ train it at the grid it will be evaluated on. Why:
   different orders (an elliptic smoother :math:`S \sim h^2`, :math:`A \sim h^{-2}`, transfers
   :math:`R, \Pi, P \sim h^0`, the pointwise :math:`K`), and the learned stencils are not
   constrained to any one of them. We therefore offer no rescaling option.
-* Measured (``docs/benchmarks.md``, MgNO and leaderboard sections): trained at 32² on Darcy, the
-  error at 63² is about 20× the training-grid error, the prediction about 1.7× too large; even
-  the best constant factor (fitted on those samples) leaves it about 9× the training-grid error.
+* Measured (``benchmarks/mgno_vs_fno.py``, ``docs/benchmarks.md``): trained at 32² on Darcy,
+  the relative L2 error at 63² is about 20× the training-grid error, the prediction about 1.6×
+  too large; even the best constant factor (0.62, fitted on those test samples as a diagnosis)
+  leaves about 9× the training-grid error. ``sciml bench`` found 16–34× at twice the grid on
+  Burgers, Poisson and Darcy.
 
 Reference: J. He, X. Liu, J. Xu, "MgNO: Efficient Parameterization of Linear Operators via
 Multigrid", ICLR 2024, arXiv:2310.19809. The 1D variant is ours (the released code is 2D only).
