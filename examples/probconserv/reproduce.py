@@ -16,6 +16,14 @@ float64 for evaluation so that the constraint's round-off is float64's. Results 
 table, figures) go to ``--out``::
 
     nice -n 10 python examples/probconserv/reproduce.py --problem stefan --out runs/probconserv
+
+``--run DIR`` evaluates the ANP of a spec-trained run instead (task ``point_set_process``,
+``examples/probconserv_stefan_anp.yaml``; ``sciml.load`` gives its points-to-unit-box scaling),
+with the same test functions, contexts and latent draws, and checks that the run's own
+constraint reproduces the ProbConserv row::
+
+    python examples/probconserv/reproduce.py --problem stefan --run runs/probconserv_stefan_anp \
+        --out runs/probconserv_spec
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+import sciml  # noqa: E402
 from sciml.constraints.probconserv import ProbConserv, conservation_update, trapezoid_weights  # noqa: E402
 from sciml.data.recipes.gpme import draw_parameters, space_time_points  # noqa: E402
 from sciml.evaluation.metrics import (  # noqa: E402
@@ -53,13 +62,14 @@ def scale(points: torch.Tensor, spec) -> torch.Tensor:
 
 
 def point_sets(spec, params: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
-    """10 × 10 context and 10 × 10 target points per function (stratified t, sorted uniform x)."""
+    """10 × 10 context and 10 × 10 target points per function (stratified t, sorted uniform x),
+    physical units, float64."""
     gen = torch.Generator().manual_seed(seed)
     out = {}
     for kind in ("context", "target"):
         pts = space_time_points(spec, len(params), 10, 10, generator=gen)
         u = spec.solution(pts[..., :1], pts[..., 1:], params[:, None, None])
-        out[f"{kind}_x"], out[f"{kind}_y"] = scale(pts, spec).float(), u.float()
+        out[f"{kind}_x"], out[f"{kind}_y"] = pts, u
     return out
 
 
@@ -69,6 +79,7 @@ def train(spec, args) -> tuple[ANP, dict]:
         spec.name, args.n_train, "train", generator=torch.Generator().manual_seed(args.seed)
     )
     data = point_sets(spec, params, args.seed + 1)
+    data = {k: (scale(v, spec) if k.endswith("_x") else v).float() for k, v in data.items()}
     model = ANP(hidden=args.hidden, latent=args.hidden, n_heads=4, dropout=0.1)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     start, step, history = time.perf_counter(), 0, []
@@ -89,16 +100,17 @@ def train(spec, args) -> tuple[ANP, dict]:
 
 @torch.no_grad()
 def predict(
-    model: ANP, spec, params: torch.Tensor, t: torch.Tensor, x: torch.Tensor, args
+    model: ANP, to_unit, spec, params: torch.Tensor, t: torch.Tensor, x: torch.Tensor, args
 ) -> GaussianOutput:
-    """ANP (B, n_t, n_x) Gaussian on the evaluation grid, float64, from 10 × 10 test contexts."""
+    """ANP (B, n_t, n_x) Gaussian on the evaluation grid, float64, from 10 × 10 test contexts;
+    ``to_unit`` maps physical points to the box the ANP was trained on."""
     ctx = point_sets(spec, params, args.seed + 7)
     grid = torch.stack(torch.meshgrid(t, x, indexing="ij"), dim=-1).reshape(1, -1, 2)
-    grid = scale(grid, spec).expand(len(params), -1, -1)
+    grid = to_unit(grid).expand(len(params), -1, -1)
     model = model.double().eval()
     out = model(
-        ctx["context_x"].double(),
-        ctx["context_y"].double(),
+        to_unit(ctx["context_x"]),
+        ctx["context_y"],
         grid,
         n_samples=args.latent_samples,
         generator=torch.Generator().manual_seed(args.seed + 11),
@@ -128,20 +140,26 @@ def main() -> None:
     parser.add_argument("--shock-samples", type=int, default=100, help="per test function")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse", action="store_true", help="evaluate the saved anp.pt of --out")
+    parser.add_argument("--run", type=Path, help="evaluate the ANP of this spec-trained run")
     args = parser.parse_args()
     torch.set_num_threads(1)
     spec = problem(args.problem)
     out_dir = args.out / args.problem
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    print(f"training the ANP on {args.problem} ({args.n_train} functions, {args.steps} steps)")
     weights = out_dir / "anp.pt"
-    if args.reuse and weights.exists():
+    loaded = None
+    if args.run is not None:
+        loaded = sciml.load(args.run, dtype=torch.float64)
+        model, log = loaded.model, {"run": str(args.run)}
+        print(f"evaluating the ANP of {args.run}")
+    elif args.reuse and weights.exists():
         model = ANP(hidden=args.hidden, latent=args.hidden, n_heads=4, dropout=0.1)
         model.load_state_dict(torch.load(weights))
         log = json.loads((out_dir / "train.json").read_text())
         print(f"  reusing {weights} ({log['steps']} steps)")
     else:
+        print(f"training the ANP on {args.problem} ({args.n_train} functions, {args.steps} steps)")
         model, log = train(spec, args)
         torch.save(model.state_dict(), weights)
         (out_dir / "train.json").write_text(json.dumps(log))
@@ -155,19 +173,28 @@ def main() -> None:
     )
     exact = spec.solution(t[None, :, None], x[None, None, :], params[:, None, None])
     mass = total_mass(spec.name, t[None, :], params[:, None])
-    raw = predict(model, spec, params, t, x, args)
+    to_unit = loaded.scale if loaded is not None else (lambda points: scale(points, spec))
+    raw = predict(model, to_unit, spec, params, t, x, args)
     batch = {"coords": x, "t": t[None, :].expand(len(params), -1), "param": params}
     methods = {
         "ANP": raw,
         "HardC-ANP": ProbConserv("hardc", problem=spec.name)(raw, batch),
         "ProbConserv-ANP": ProbConserv("probconserv", problem=spec.name)(raw, batch),
     }
+    if loaded is not None and loaded.constraint is not None:
+        # the run's own constraint (from its spec) on the same prediction, as fields (B, 1, T, X)
+        coords = torch.stack(torch.meshgrid(t, x, indexing="ij"))
+        fields = GaussianOutput(raw.mean[:, None], raw.var[:, None])
+        own = loaded.constrain(fields, coords, {spec.parameter: params})
+        gap = float((own.mean[:, 0] - methods["ProbConserv-ANP"].mean).abs().max())
+        print(f"the run's constraint vs ProbConserv-ANP: max |mean difference| {gap:.1e}")
+        log["own_constraint_max_abs_mean_difference"] = gap
 
     results: dict = {
         "problem": args.problem,
         "t_eval": float(t[i_eval]),
         "train": log,
-        "args": vars(args) | {"out": str(args.out)},
+        "args": vars(args) | {"out": str(args.out), "run": args.run and str(args.run)},
     }
     rows = []
     for name, out in methods.items():
