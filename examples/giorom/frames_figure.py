@@ -53,7 +53,7 @@ def main() -> None:
     truth = dense[h + 1 :]
     n = truth.shape[0]
     frames = args.frames or [0, n // 3, 2 * n // 3, n - 1]
-    dt = float(test.time[test.stride] - test.time[0])
+    dt = round(float(test.time[test.stride] - test.time[0]), 9)  # float32 in the file
     times = [(h + 1 + k) * dt for k in range(n)]
     colour = dense[0, :, 0].numpy()
     sampled = out.indices.numpy()
