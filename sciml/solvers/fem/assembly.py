@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from sciml.solvers.fem.linear_solve import SparsePattern
+from sciml.solvers.fem.quadrature import rule_degree
 from sciml.solvers.fem.space import Coefficient, FunctionSpace, QuadratureData
 
 __all__ = ["Assembler", "l2_error", "h1_seminorm_error"]
@@ -78,6 +79,7 @@ class Assembler:
             degree = self.quad_degree if self.quad_degree is not None else 2 * self.space.degree + 1
         if points is not None or self.space.mesh.points.requires_grad:
             return self.space.quadrature(degree, points)
+        degree = rule_degree(degree)  # e.g. stiffness (0) and load (1) of P1 share the centroid
         if degree not in self._cached:
             self._cached[degree] = self.space.quadrature(degree)
         return self._cached[degree]

@@ -39,20 +39,31 @@ class DirichletCondensation:
     def __init__(self, pattern: SparsePattern, fixed: Tensor) -> None:
         n = pattern.n
         self.pattern = pattern
-        is_fixed = torch.zeros(n, dtype=torch.bool, device=pattern.rows.device)
+        dev = pattern.rows.device
+        is_fixed = torch.zeros(n, dtype=torch.bool, device=dev)
         is_fixed[fixed] = True
         self.fixed = is_fixed.nonzero().flatten()
         self.free = (~is_fixed).nonzero().flatten()
-        new = torch.full((n,), -1, dtype=torch.long, device=pattern.rows.device)
-        new[self.free] = torch.arange(len(self.free), device=new.device)
-        free_r, free_c = ~is_fixed[pattern.rows], ~is_fixed[pattern.cols]
+        new = torch.full((n,), -1, dtype=torch.long, device=dev)
+        new[self.free] = torch.arange(len(self.free), device=dev)
+        # (index_select: several times faster than [] indexing of long vectors on CPU)
+        free_r = ~is_fixed.index_select(0, pattern.rows)
+        free_c = ~is_fixed.index_select(0, pattern.cols)
         self.ff = (free_r & free_c).nonzero().flatten()
         self.fd = (free_r & ~free_c).nonzero().flatten()
-        self.fd_rows = new[pattern.rows[self.fd]]
-        self.fd_cols = pattern.cols[self.fd]
+        self.fd_rows = new.index_select(0, pattern.rows.index_select(0, self.fd))
+        self.fd_cols = pattern.cols.index_select(0, self.fd)
+        transpose = None  # the transposed entry of a free-free entry is free-free too
+        if pattern.transpose is not None:
+            at = torch.full((pattern.nnz,), -1, dtype=torch.long, device=dev)
+            at[self.ff] = torch.arange(len(self.ff), device=dev)
+            transpose = at.index_select(0, pattern.transpose.index_select(0, self.ff))
         #: pattern of the reduced matrix ``A_FF`` (a monotone renumbering keeps it sorted)
         self.reduced = SparsePattern(
-            new[pattern.rows[self.ff]], new[pattern.cols[self.ff]], len(self.free)
+            new.index_select(0, pattern.rows.index_select(0, self.ff)),
+            new.index_select(0, pattern.cols.index_select(0, self.ff)),
+            len(self.free),
+            transpose,
         )
 
     def reduce(self, values: Tensor, rhs: Tensor, g: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -61,8 +72,8 @@ class DirichletCondensation:
         ``g`` ``(B, n)`` holds the Dirichlet values at the fixed dofs (other entries ignored);
         ``None`` means homogeneous.
         """
-        vals_ff = values[:, self.ff]
-        rhs_f = rhs[:, self.free]
+        vals_ff = values.index_select(-1, self.ff)
+        rhs_f = rhs.index_select(-1, self.free)
         if g is not None:
             b = max(values.shape[0], rhs.shape[0], g.shape[0])
             lift = values[:, self.fd] * g[:, self.fd_cols]

@@ -46,7 +46,7 @@ def _vector_at_quadrature(value: Coefficient, qd: QuadratureData, d: int) -> Ten
     if callable(value):
         v = value(qd.x)
         return v if v.ndim == 4 else v[None]
-    v = torch.as_tensor(value, dtype=qd.x.dtype, device=qd.x.device)
+    v = torch.as_tensor(value, dtype=qd.wdet.dtype, device=qd.wdet.device)
     if v.ndim == 0:
         v = v.expand(d)
     if v.shape[-1] != d:

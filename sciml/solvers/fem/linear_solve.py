@@ -39,7 +39,7 @@ other matrix gets ``"direct"``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -50,6 +50,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 from torch import Tensor
+
+from sciml.solvers.fem.sorting import argsort_keys, unique_keys
 
 __all__ = [
     "METHODS",
@@ -75,11 +77,17 @@ class SingularSystemError(ValueError):
 
 @dataclass(frozen=True)
 class SparsePattern:
-    """Sparsity pattern of ``n × n`` matrices: unique ``(rows, cols)`` sorted row-major."""
+    """Sparsity pattern of ``n × n`` matrices: unique ``(rows, cols)`` sorted row-major.
+
+    ``transpose`` optionally gives :attr:`transpose_positions` where the builder knows it (a
+    structurally symmetric pattern from :meth:`from_cell_dofs` or a condensation of one), which
+    saves the sort of the transposed keys.
+    """
 
     rows: Tensor
     cols: Tensor
     n: int
+    transpose: Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
     def nnz(self) -> int:
@@ -108,25 +116,26 @@ class SparsePattern:
         iu, ju = torch.triu_indices(k, k, offset=1, device=dev)
         a, b = cell_dofs.index_select(1, iu), cell_dofs.index_select(1, ju)  # (E, k(k-1)/2)
         lo, hi = torch.minimum(a, b), torch.maximum(a, b)
-        keys, inverse = torch.unique(lo * n + hi, return_inverse=True)  # edges sorted by (lo, hi)
+        keys, inverse = unique_keys(lo * n + hi, return_inverse=True)  # edges sorted by (lo, hi)
         up_row, up_col = keys // n, keys % n  # edge (i, j), i < j: entry (i, j) and (j, i)
         n_up = torch.bincount(up_row, minlength=n)
         n_low = torch.bincount(up_col, minlength=n)
         deg = n_low + 1 + n_up
         start = torch.cumsum(deg, 0) - deg  # row pointer
         up_first = torch.cumsum(n_up, 0) - n_up  # first edge with up_row = i (keys are sorted)
-        arange_e = torch.arange(len(keys), device=dev)
-        pos_up = start[up_row] + n_low[up_row] + 1 + arange_e - up_first[up_row]
-        order = torch.argsort(up_col * n + up_row)  # edges sorted by (j, i): entries (j, i)
         low_first = torch.cumsum(n_low, 0) - n_low
-        pos_low = torch.empty_like(pos_up)
-        pos_low[order] = start[up_col[order]] + arange_e - low_first[up_col[order]]
         diag = start + n_low
+        arange_e = torch.arange(len(keys), device=dev)
+        # (index_select / index_copy_ / take: several times faster than [] indexing on CPU)
+        pos_up = (diag + 1 - up_first).index_select(0, up_row) + arange_e
+        order = argsort_keys(up_col * n + up_row)  # edges sorted by (j, i): entries (j, i)
+        pos_low = torch.empty_like(pos_up).index_copy_(
+            0, order, (start - low_first).index_select(0, up_col.index_select(0, order)) + arange_e
+        )
         # scalar map: entry (i, j) of pair t = (i < j) is the edge's upper position when
         # dof_i < dof_j, else its lower one; (j, i) the other; then the diagonal entries
         table = torch.stack([pos_up, pos_low], dim=1).reshape(-1)
         idx = 2 * inverse + (a > b)  # (E, k(k-1)/2)
-        # (take / index_select: several times faster than advanced indexing on CPU)
         local = torch.cat(
             [torch.take(table, idx), torch.take(table, idx ^ 1), torch.take(diag, cell_dofs)], dim=1
         )
@@ -136,13 +145,21 @@ class SparsePattern:
         column[ju, iu] = torch.arange(npair, 2 * npair, device=dev)
         column[range(k), range(k)] = torch.arange(2 * npair, 2 * npair + k, device=dev)
         k_map = local.index_select(1, column.reshape(-1)).reshape(e, k, k)
-        rows_s = torch.repeat_interleave(torch.arange(n, device=dev), deg)
-        cols_s = torch.empty_like(rows_s)
-        cols_s[pos_up], cols_s[pos_low] = up_col, up_row
-        cols_s[diag] = torch.arange(n, device=dev)
+        entries = (pos_up, pos_low, diag)
+        arange_n = torch.arange(n, device=dev)
+
+        def on_entries(up: Tensor, low: Tensor, on_diag: Tensor) -> Tensor:
+            out = torch.empty(2 * len(keys) + n, dtype=torch.long, device=dev)
+            for pos, v in zip(entries, (up, low, on_diag), strict=True):
+                out.index_copy_(0, pos, v)
+            return out
+
+        rows_s = on_entries(up_row, up_col, arange_n)
+        cols_s = on_entries(up_col, up_row, arange_n)
+        tp_s = on_entries(pos_low, pos_up, diag)  # entry (i, j) ↔ (j, i)
         c = components
         if c == 1:
-            return cls(rows_s, cols_s, n), k_map.reshape(-1)
+            return cls(rows_s, cols_s, n, tp_s), k_map.reshape(-1)
         # entry ((I, r), (J, s)) of scalar entry (I, J) at p sits at
         # c²·start[I] + r·c·deg[I] + c·(p - start[I]) + s (row (I, r) holds c·deg[I] entries)
         comp = torch.arange(c, device=dev)
@@ -158,18 +175,23 @@ class SparsePattern:
             (rows_s[:, None, None] * c + comp[:, None]).expand(-1, c, c).reshape(-1)
         )
         cols_v[vpos.reshape(-1)] = (cols_s[:, None, None] * c + comp).expand(-1, c, c).reshape(-1)
+        # ((I, r), (J, s)) ↔ ((J, s), (I, r)): scalar transpose, components swapped
+        tp_v = torch.empty_like(rows_v)
+        tp_v[vpos.reshape(-1)] = vector_pos(tp_s, cols_s).transpose(1, 2).reshape(-1)
         ri = cell_dofs[:, :, None].expand(-1, k, k)
         kv = vector_pos(k_map, ri)  # (E, k, k, r, s) → local order (E, k, r, k, s)
-        return cls(rows_v, cols_v, n * c), kv.permute(0, 1, 3, 2, 4).reshape(-1)
+        return cls(rows_v, cols_v, n * c, tp_v), kv.permute(0, 1, 3, 2, 4).reshape(-1)
 
     @cached_property
     def transpose_positions(self) -> Tensor | None:
         """Index of entry ``(j, i)`` for every entry ``(i, j)``, or ``None`` if the pattern is not
-        structurally symmetric (computed once per pattern)."""
+        structurally symmetric (computed once per pattern, unless given as ``transpose``)."""
+        if self.transpose is not None:
+            return self.transpose
         # entry q is the transpose of entry perm[q] when the transposed keys, sorted, are the keys
         # (one argsort; the map is an involution, so perm is its own inverse)
         keys_t = self.cols * self.n + self.rows
-        perm = torch.argsort(keys_t)
+        perm = argsort_keys(keys_t)
         if not bool((keys_t[perm] == self.rows * self.n + self.cols).all()):
             return None
         return perm
@@ -201,9 +223,15 @@ class SparsePattern:
 
     def diagonal(self, values: Tensor) -> Tensor:
         """``(B, n)`` diagonal entries (zero where the pattern has none)."""
-        on = self.rows == self.cols
+        rows, on = self._diagonal_positions
         out = torch.zeros(values.shape[0], self.n, dtype=values.dtype, device=values.device)
-        return out.index_add_(1, self.rows[on], values[:, on])
+        return out.index_copy_(1, rows, values.index_select(1, on))
+
+    @cached_property
+    def _diagonal_positions(self) -> tuple[Tensor, Tensor]:
+        """Rows ``(D,)`` and entry indices ``(D,)`` of the diagonal entries in the pattern."""
+        on = (self.rows == self.cols).nonzero().flatten()
+        return self.rows[on], on
 
     def to_dense(self, values: Tensor) -> Tensor:
         """``(B, n, n)`` dense matrices (for tests and small problems)."""
@@ -340,7 +368,7 @@ class SparseSolver:
             fac.diag = diag
             if method == "amg":
                 a = pattern.to_scipy(values.to(torch.float64))
-                fac.amg = pyamg.ruge_stuben_solver(a, max_coarse=500, coarse_solver="splu")
+                fac.amg = pyamg.ruge_stuben_solver(a, max_coarse=2000, coarse_solver="splu")
                 coarsest = fac.amg.levels[-1]
                 coarsest.coarse_lu = spla.splu(coarsest.A.tocsc())
         return fac

@@ -21,6 +21,8 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+from sciml.solvers.fem.sorting import unique_keys
+
 __all__ = ["Mesh", "MeshError", "signed_volumes", "exterior_facets", "unique_rows"]
 
 
@@ -44,37 +46,70 @@ def _facet_local_indices(d: int) -> list[list[int]]:
     return [[j for j in range(d + 1) if j != i] for i in range(d + 1)]
 
 
-def unique_rows(rows: Tensor, n: int, return_counts: bool = False):
-    """``torch.unique(rows, dim=0)`` for non-negative integer rows ``(R, k)`` with entries ``< n``.
-
-    Rows are packed into one int64 key each (``Σ r_i n^{k-1-i}``, which preserves the
-    lexicographic order) and the keys are sorted in 1D: several times faster than
-    ``unique(dim=0)``. Falls back to it when ``n^k`` does not fit in 63 bits.
-    """
+def _packed(rows: Tensor, n: int) -> Tensor | None:
+    """One int64 key per row ``(R, k)`` of entries ``< n``: ``Σ r_i n^{k-1-i}`` (this keeps the
+    lexicographic order), or ``None`` when ``n^k`` does not fit in 63 bits."""
     k = rows.shape[1]
     if n**k >= 2**63:
-        return torch.unique(rows, dim=0, return_counts=return_counts)
+        return None
     keys = rows[:, 0].clone()
     for i in range(1, k):
         keys.mul_(n).add_(rows[:, i])
-    out = torch.unique(keys, return_counts=return_counts)
-    uniq, counts = out if return_counts else (out, None)
+    return keys
+
+
+def _unpacked(keys: Tensor, n: int, k: int) -> Tensor:
+    """The rows ``(R, k)`` of :func:`_packed` keys."""
     cols = []
     for _ in range(k):
-        cols.append(uniq % n)
-        uniq = uniq // n
-    uniq = torch.stack(cols[::-1], dim=1)
+        cols.append(keys % n)
+        keys = keys // n
+    return torch.stack(cols[::-1], dim=1)
+
+
+def unique_rows(rows: Tensor, n: int, return_counts: bool = False):
+    """``torch.unique(rows, dim=0)`` for non-negative integer rows ``(R, k)`` with entries ``< n``.
+
+    Rows are packed into one int64 key each (:func:`_packed`) and the keys are sorted in 1D:
+    several times faster than ``unique(dim=0)``, which is the fallback when ``n^k`` does not fit
+    in 63 bits.
+    """
+    keys = _packed(rows, n)
+    if keys is None:
+        return torch.unique(rows, dim=0, return_counts=return_counts)
+    out = unique_keys(keys, return_counts=return_counts)
+    uniq, counts = out if return_counts else (out, None)
+    uniq = _unpacked(uniq, n, rows.shape[1])
     return (uniq, counts) if return_counts else uniq
+
+
+def _sorted_rows(rows: Tensor) -> Tensor:
+    """Each row ``(R, k)`` sorted ascending; ``k ≤ 3`` by a min/max network (several times
+    faster than ``sort(dim=1)`` on such short rows)."""
+    k = rows.shape[1]
+    if k == 2:
+        a, b = rows.unbind(1)
+        return torch.stack([torch.minimum(a, b), torch.maximum(a, b)], dim=1)
+    if k == 3:
+        a, b, c = rows.unbind(1)
+        lo, hi = torch.minimum(a, b), torch.maximum(a, b)
+        first, mid = torch.minimum(lo, c), torch.maximum(lo, c)
+        return torch.stack([first, torch.minimum(mid, hi), torch.maximum(mid, hi)], dim=1)
+    return rows.sort(dim=1).values
 
 
 def exterior_facets(cells: Tensor) -> Tensor:
     """Facets that belong to exactly one cell: ``(F, d)`` sorted vertex indices, sorted rows."""
-    d = cells.shape[1] - 1
-    facets = torch.cat([cells[:, idx] for idx in _facet_local_indices(d)], dim=0)
-    facets = facets.sort(dim=1).values
+    e, d = cells.shape[0], cells.shape[1] - 1
+    local = torch.tensor(_facet_local_indices(d), device=cells.device).reshape(-1)
+    facets = _sorted_rows(cells.index_select(1, local).reshape(e * (d + 1), d))
     n = int(cells.max()) + 1 if cells.numel() else 1
-    uniq, counts = unique_rows(facets, n, return_counts=True)
-    return uniq[counts == 1]
+    keys = _packed(facets, n)
+    if keys is None:
+        uniq, counts = torch.unique(facets, dim=0, return_counts=True)
+        return uniq[counts == 1]
+    uniq, counts = unique_keys(keys, return_counts=True)
+    return _unpacked(uniq[counts == 1], n, d)
 
 
 @dataclass

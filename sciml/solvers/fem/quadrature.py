@@ -23,7 +23,7 @@ import torch
 from scipy.special import roots_jacobi
 from torch import Tensor
 
-__all__ = ["simplex_quadrature", "reference_volume"]
+__all__ = ["simplex_quadrature", "reference_volume", "rule_degree"]
 
 
 def reference_volume(dim: int) -> float:
@@ -40,6 +40,14 @@ def _symmetric_rule(dim: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     a, b = (1 + dim * r) / (dim + 1), (1 - r) / (dim + 1)
     bary = np.full((dim + 1, dim + 1), b) + (a - b) * np.eye(dim + 1)  # (Q, d+1) barycentric
     return bary[:, 1:], np.full(dim + 1, vol / (dim + 1))
+
+
+def rule_degree(degree: int) -> int:
+    """The degree to which the rule :func:`simplex_quadrature` picks for ``degree`` is exact
+    (requests with the same value get the same rule: 0 and 1 both get the centroid)."""
+    if degree <= 2:
+        return max(degree, 1)
+    return 2 * math.ceil((degree + 1) / 2) - 1
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -18,6 +19,7 @@ from torch import Tensor
 from sciml.solvers.fem.elements import LagrangeElement, lagrange
 from sciml.solvers.fem.mesh import Mesh
 from sciml.solvers.fem.quadrature import simplex_quadrature
+from sciml.solvers.fem.sorting import unique_keys
 
 __all__ = ["FunctionSpace", "QuadratureData", "FieldSizeError", "affine_det_inv"]
 
@@ -69,7 +71,8 @@ class QuadratureData:
     xi:
         ``(Q, d)`` reference quadrature points.
     x:
-        ``(E, Q, d)`` physical quadrature points.
+        ``(E, Q, d)`` physical quadrature points (computed on first use from ``origin`` and
+        ``jac``, the affine map ``x = x_0 + J ξ``: constant coefficients never need them).
     wdet:
         ``(E, Q)`` weights times ``|det J|`` (so ``Σ wdet · f = ∫ f``).
     shape:
@@ -79,10 +82,15 @@ class QuadratureData:
     """
 
     xi: Tensor
-    x: Tensor
     wdet: Tensor
     shape: Tensor
     grad: Tensor
+    origin: Tensor
+    jac: Tensor
+
+    @cached_property
+    def x(self) -> Tensor:
+        return self.origin + torch.einsum("eab,qb->eqa", self.jac, self.xi)
 
 
 class FunctionSpace:
@@ -112,7 +120,7 @@ class FunctionSpace:
             local = torch.tensor(self.element.edges, device=cells.device)  # (ne, 2)
             pairs = cells[:, local].sort(dim=-1).values  # (E, ne, 2)
             n = mesh.n_points  # unique over 1D keys a·n + b: much faster than unique(dim=0)
-            keys, inverse = torch.unique(pairs[..., 0] * n + pairs[..., 1], return_inverse=True)
+            keys, inverse = unique_keys(pairs[..., 0] * n + pairs[..., 1], return_inverse=True)
             self.edges = torch.stack([keys // n, keys % n], dim=1)
             edge_dofs = mesh.n_points + inverse.reshape(cells.shape[0], -1)
             self.scalar_cell_dofs = torch.cat([cells, edge_dofs], dim=1)
@@ -189,8 +197,8 @@ class FunctionSpace:
             grad = torch.einsum("qnb,eba->eqna", dshape, inv).expand(-1, xi.shape[0], -1, -1)
         else:
             grad = torch.einsum("qnb,eba->eqna", self.element.grad(xi), inv)
-        xq = x[:, :1] + torch.einsum("eab,qb->eqa", jac, xi)
-        return QuadratureData(xi, xq, w * det.abs()[:, None], self.element.shape(xi), grad)
+        wdet = w * det.abs()[:, None]
+        return QuadratureData(xi, wdet, self.element.shape(xi), grad, x[:, :1], jac)
 
     def coefficient_degree(self, value: Coefficient) -> int:
         """Polynomial degree on each cell of a coefficient given as in :meth:`at_quadrature`.

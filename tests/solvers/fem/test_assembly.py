@@ -143,3 +143,7 @@ def test_pattern_equals_the_unique_of_all_local_entries(dim, degree, components)
     keys, inverse = torch.unique(rows * n + cols, return_inverse=True)
     assert torch.equal(pattern.rows, keys // n) and torch.equal(pattern.cols, keys % n)
     assert torch.equal(k_map, inverse)
+    # the transpose map the builder hands over equals the one found by sorting the transposed keys
+    assert pattern.transpose is not None
+    searched = SparsePattern(pattern.rows, pattern.cols, pattern.n).transpose_positions
+    assert torch.equal(pattern.transpose, searched)

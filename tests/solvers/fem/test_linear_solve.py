@@ -10,6 +10,7 @@ from sciml.solvers.fem import (
     ConvergenceError,
     FunctionSpace,
     SingularSystemError,
+    SparsePattern,
     SparseSolver,
     unit_square,
 )
@@ -26,6 +27,13 @@ def spd_system(batch: int = 2, n: int = 5):
     vals, _ = cond.reduce(values, torch.zeros(1, asm.pattern.n))
     rhs = torch.rand(batch, cond.reduced.n, generator=gen)
     return cond.reduced, vals, rhs
+
+
+def test_condensed_pattern_keeps_the_transpose_map_of_the_full_one() -> None:
+    pattern, _, _ = spd_system()
+    assert pattern.transpose is not None  # handed down by DirichletCondensation
+    plain = SparsePattern(pattern.rows, pattern.cols, pattern.n)
+    assert torch.equal(pattern.transpose_positions, plain.transpose_positions)
 
 
 @pytest.mark.parametrize("method", ["direct", "cg", "amg", "cholesky"])

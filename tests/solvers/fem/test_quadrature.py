@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sciml.solvers.fem import lagrange, simplex_quadrature
+from sciml.solvers.fem.quadrature import rule_degree
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3])
@@ -50,3 +51,14 @@ def test_lagrange_basis_is_nodal_partition_of_unity_with_exact_gradients(dim, de
 def test_lagrange_degree_is_checked() -> None:
     with pytest.raises(ValueError, match="degree must be 1 or 2"):
         lagrange(2, 3)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_rule_degree_names_the_rule_each_request_gets(dim: int) -> None:
+    for degree in range(8):
+        exact = rule_degree(degree)
+        assert exact >= degree
+        for a, b in zip(
+            simplex_quadrature(dim, degree), simplex_quadrature(dim, exact), strict=True
+        ):
+            assert torch.equal(a, b)
