@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import torch
 
+from sciml.solvers.mpm.smallmat import channels, unchannels
+
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -267,16 +269,164 @@ def svd(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return _SafeSVD.apply(F)
 
 
+# Scaled Newton iteration for the 3D polar rotation (see :func:`polar`).
+_NEWTON_MAX_ITERATIONS = 20
+_NEWTON_MIN_DET = 1e-4  # det F / max|F_ij|³ at or below this: Jacobi SVD instead
+_NEWTON_SCALED_UNTIL = 1e-2  # Frobenius scaling while the last step moved an entry more
+# cofactor (i, j) of a 3×3 matrix in row-major entries x_0..x_8: x_a x_b − x_c x_e
+_COFACTOR = (
+    (4, 8, 5, 7),
+    (5, 6, 3, 8),
+    (3, 7, 4, 6),
+    (2, 7, 1, 8),
+    (0, 8, 2, 6),
+    (1, 6, 0, 7),
+    (1, 5, 2, 4),
+    (2, 3, 0, 5),
+    (0, 4, 1, 3),
+)
+
+
+def _cofactor_(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Cofactors of the ``(9, m)`` row-major 3×3 matrices ``x`` into ``out``; returns det."""
+    rows = x.unbind(0)
+    for k, (a, b, c, e) in enumerate(_COFACTOR):
+        torch.mul(rows[a], rows[b], out=out[k]).addcmul_(rows[c], rows[e], value=-1)
+    return torch.addcmul(torch.addcmul(rows[0] * out[0], rows[1], out[1]), rows[2], out[2])
+
+
+def _polar3_newton(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Polar rotation of ``(..., 3, 3)`` matrices by the scaled Newton iteration.
+
+    ``X ← ½ (ζ X + ζ⁻¹ X⁻ᵀ)`` from ``X = F / max|F_ij|``, with ``X⁻ᵀ = cof X / det X`` and the
+    Frobenius scaling ``ζ = (‖X⁻¹‖_F / ‖X‖_F)^{1/2}`` while an entry still moves by more than
+    1e-2 (Higham 2008, *Functions of Matrices*, §8.6 and §8.9; Kenney & Laub 1992). It converges
+    quadratically to the orthogonal polar factor, a rotation when ``det F > 0``; it stops when
+    no entry moved by more than √ε in the last step (the error is then ~ε). Measured on 29 791
+    matrices ``I + 0.05 N(0, 1)``: 3 iterations in float32 (4 in float64), rotations within
+    1.2e-7 (6e-15) of ``U Vᵀ`` from float64 LAPACK; a third of the CPU time of :func:`_svd3d`.
+
+    Returns
+    -------
+    R, bad:
+        ``(..., 3, 3)`` rotations stored channel-first (:mod:`.smallmat`), and the ``(k,)``
+        flat indices of the matrices left to the caller (identity in ``R``): ``det F`` at or
+        below ``1e-4 · max|F_ij|³`` (inverted, singular, non-finite or too ill-conditioned), or
+        not converged in 20 iterations.
+    """
+    dtype = F.dtype
+    work = dtype if dtype in _JACOBI_SWEEPS else torch.float32
+    batch = F.shape[:-2]
+    X = channels(F).reshape(9, -1).to(work)
+    if X.shape[1] == 0:
+        return F.clone(), torch.zeros(0, dtype=torch.long, device=F.device)
+    X = X / X.abs().amax(0)
+    cof = torch.empty_like(X)
+    det = _cofactor_(X, cof)
+    bad = (~(det > _NEWTON_MIN_DET)).nonzero().squeeze(1)
+    if bad.numel():
+        eye = torch.eye(3, dtype=work, device=F.device).reshape(9, 1)
+        X[:, bad], cof[:, bad], det[bad] = eye, eye, 1.0
+    tol = math.sqrt(torch.finfo(work).eps)
+    delta = math.inf
+    for _ in range(_NEWTON_MAX_ITERATIONS):
+        if delta > _NEWTON_SCALED_UNTIL:
+            zeta = (cof.square().sum(0) / (det * det * X.square().sum(0))).sqrt_().sqrt_()
+            new = torch.addcmul(X * (0.5 * zeta), cof, 0.5 / (zeta * det))
+        else:
+            new = torch.addcmul(X * 0.5, cof, 0.5 / det)
+        moved = (new - X).abs_()
+        X = new
+        delta = float(moved.amax())
+        if delta <= tol:
+            break
+        det = _cofactor_(X, cof)
+    else:
+        slow = (~(moved.amax(0) <= tol)).nonzero().squeeze(1)
+        bad = torch.cat([bad, slow]).unique()
+    R = unchannels(X.view(3, 3, *batch)).to(dtype)
+    return R, bad
+
+
+def _polar3_backward(
+    F: torch.Tensor, R: torch.Tensor, gR: torch.Tensor, bad: torch.Tensor
+) -> torch.Tensor:
+    """Gradient of the 3D polar rotation: ``∇_F = 2 R [b]×`` with ``b = G⁻¹ a``.
+
+    From ``F = R S``: ``Ω = Rᵀ dR`` (skew) solves ``Ω S + S Ω = Rᵀ dF − dFᵀ R``, i.e.
+    ``G ω = m`` with ``G = tr(S) I − S`` (eigenvalues ``σ_i + σ_j > 0`` for ``det F > 0``) and
+    ``ω``, ``m`` the axial vectors; ``a`` is the axial vector of ``skew(Rᵀ ∇_R)``. The same
+    result as the ``E`` term of :class:`_SafeSVD`'s backward (whose ``D`` term cancels in
+    ``R = U Vᵀ``), without the SVD. Entries ``bad`` get 0 (the caller differentiates them
+    through :func:`svd`).
+    """
+    Rt = R.transpose(-1, -2)
+    S = Rt @ F
+    S = 0.5 * (S + S.transpose(-1, -2))
+    K = Rt @ gR
+    a = 0.5 * torch.stack(
+        [K[..., 2, 1] - K[..., 1, 2], K[..., 0, 2] - K[..., 2, 0], K[..., 1, 0] - K[..., 0, 1]], -1
+    )
+    tr = S.diagonal(0, -2, -1).sum(-1)
+    G = tr[..., None, None] * torch.eye(3, dtype=S.dtype, device=S.device) - S
+    g0, g1, g2 = G.unbind(-2)
+    adj = torch.stack(
+        [torch.linalg.cross(g1, g2), torch.linalg.cross(g2, g0), torch.linalg.cross(g0, g1)], -2
+    )  # symmetric G: adjugate = cofactor matrix
+    det_g = (g0 * adj[..., 0, :]).sum(-1)
+    if bad.numel():
+        a.view(-1, 3)[bad] = 0.0
+        det_g.view(-1)[bad] = 1.0
+    b = (adj @ a.unsqueeze(-1)).squeeze(-1) / det_g.unsqueeze(-1)
+    b0, b1, b2 = b.unbind(-1)
+    zero = torch.zeros_like(b0)
+    Bx = torch.stack(
+        [
+            torch.stack([zero, -b2, b1], -1),
+            torch.stack([b2, zero, -b0], -1),
+            torch.stack([-b1, b0, zero], -1),
+        ],
+        -2,
+    )
+    return 2 * R @ Bx
+
+
+class _Polar3(torch.autograd.Function):
+    @staticmethod
+    def forward(F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _polar3_newton(F)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001 (torch hook signature)
+        R, bad = output
+        ctx.mark_non_differentiable(bad)
+        ctx.save_for_backward(inputs[0], R, bad)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gR: torch.Tensor, _: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        F, R, bad = ctx.saved_tensors
+        return _polar3_backward(F, R, gR, bad)
+
+
 def polar(F: torch.Tensor) -> torch.Tensor:
     """Rotation ``R`` of the polar decomposition ``F = R S``, ``(..., d, d)``, d ∈ {2, 3}.
 
-    2D uses the closed form of :func:`polar2d`; 3D uses ``R = U Vᵀ`` from :func:`svd`, whose
-    gradient is exact (the clamped term cancels).
+    2D uses the closed form of :func:`polar2d`. 3D uses the scaled Newton iteration of
+    :func:`_polar3_newton` (stored channel-first, :mod:`.smallmat`) with the closed-form gradient
+    of :func:`_polar3_backward`; matrices it leaves out (``det F ≤ 1e-4 max|F_ij|³``: inverted or
+    nearly singular) get ``R = U Vᵀ`` from :func:`svd`, the rotation-variant convention (the
+    sign of ``det F`` carried by ``S``), whose gradient is exact (the clamped term cancels).
     """
     if F.shape[-1] == 2:
         return polar2d(F)
-    U, _, V = svd(F)
-    return U @ V.transpose(-1, -2)
+    if F.shape[-2:] != (3, 3):
+        raise ValueError(f"polar expects (..., d, d) matrices with d in {{2, 3}}, got {F.shape}")
+    R, bad = _Polar3.apply(F)
+    if bad.numel():
+        U, _, V = svd(F.reshape(-1, 3, 3)[bad])
+        R = R.reshape(-1, 3, 3).index_put((bad,), U @ V.transpose(-1, -2)).view(F.shape)
+    return R
 
 
 class _SymFunction(torch.autograd.Function):

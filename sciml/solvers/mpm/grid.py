@@ -64,6 +64,7 @@ class Stencil:
     frac: torch.Tensor
     offsets: torch.Tensor
     dx: float
+    _indices: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def index(self) -> torch.Tensor:
@@ -73,8 +74,11 @@ class Stencil:
 
     def chunk_index(self, part: slice) -> torch.Tensor:
         """``(S, chunk)`` flat node indices of the particles ``part`` of the ``B·N``, stencil-major
-        (a fresh contiguous array)."""
-        return self.offset_index.unsqueeze(-1) + self.base[part]
+        (contiguous; built on first use and kept, so that P2G and G2P share it)."""
+        key = (part.start, part.stop, part.step)
+        if key not in self._indices:
+            self._indices[key] = self.offset_index.unsqueeze(-1) + self.base[part]
+        return self._indices[key]
 
     @property
     def dpos(self) -> torch.Tensor:

@@ -14,8 +14,8 @@ includes its affine part ``m_p D_p C_pᵀ``, ``D_p = Δx²/4 I``).
 
 Implementation: with ``x_i − x_p = (o − f) Δx`` (``o`` the node's stencil offset, ``f`` the
 particle's fractional position) both sums are linear in the row ``[1, o]``, so the per-node work
-is one GEMM against the ``(S, 1 + d)`` table of these rows, and P2G scatters mass and momentum in
-one 1D ``scatter_add`` per channel into a channel-first grid array. The stencils of :meth:`Grid.stencil` are stored
+is one GEMM against the ``(S, 1 + d)`` table of these rows, and P2G scatters mass and momentum
+with 1D ``scatter_add`` s into channel-first grid arrays. The stencils of :meth:`Grid.stencil` are stored
 stencil- and channel-major (``B·N`` innermost), where CPU kernels vectorise.
 """
 
@@ -82,32 +82,32 @@ def p2g(
     """
     b, n, d = momentum.shape
     # With x_i − x_p = (o − f) Δx:  m_p v_p + A_p (x_i − x_p) = q_p + Δx Σ_k o_k A_p[:, k], where
-    # q_p = m_p v_p − Δx A_p f_p — linear in [1, Δx o]. Mass rides along as channel 0
-    # (coefficients [m_p, 0, …]), so for the 1 + d channels c the node values are one batched
-    # GEMM, value[c] = [1, Δx o] (S, 1+d) @ coef[c] (1+d, B·N), scattered channel by channel.
-    # Per-particle work is done "channel-first" (B·N innermost), where CPU kernels vectorise;
-    # (…, d, d) layouts with tiny inner dimensions do not.
+    # q_p = m_p v_p − Δx A_p f_p — linear in [1, Δx o]. For the d momentum channels c the node
+    # values are one batched GEMM, value[c] = [1, Δx o] (S, 1+d) @ coef[c] (1+d, B·N) with
+    # coef[c] = [q_c, A[c, :]], times the weights; the mass is w·m. Per-particle work is done
+    # "channel-first" (B·N innermost), where CPU kernels vectorise; (…, d, d) layouts with tiny
+    # inner dimensions do not. Affine matrices stored channel-first (``smallmat``) need no copy.
     A = affine.reshape(-1, d, d).permute(1, 2, 0).contiguous()  # (d, d, B·N): A[c, k, p]
-    fdx = (_frac_t(stencil) * grid.dx).contiguous()  # (d, B·N)
-    coef = momentum.new_empty(1 + d, 1 + d, b * n)
-    coef[0, 0] = mass.reshape(-1)
-    coef[0, 1:] = 0.0
-    coef[1:, 0] = momentum.reshape(-1, d).t() - (A * fdx).sum(1)
-    coef[1:, 1:] = A
+    fdx = _frac_t(stencil) * grid.dx  # (d, B·N)
+    q = momentum.reshape(-1, d).t() - (A * fdx).sum(1)  # (d, B·N)
+    coef = torch.cat([q.unsqueeze(1), A], 1)  # (d, 1 + d, B·N)
     table = _offset_table(stencil, momentum.dtype, grid.dx)
     weight = _stencil_major(stencil.weight)  # (S, B·N)
-    # scatter_add along the node axis of a channel-first (1 + d, B·n_nodes) array, the index
+    m = mass.reshape(-1)
+    # scatter_add along the node axis of channel-first (d, B·n_nodes) momentum, the index
     # broadcast over channels: each channel row is scattered contiguously, ~1.6x faster on CPU
-    # than one index_add over the channel axis (whose every index writes 1 + d strided entries).
-    out = momentum.new_zeros(1 + d, b * grid.n_nodes)
+    # than one index_add over the channel axis (whose every index writes d strided entries).
+    grid_mass = momentum.new_zeros(b * grid.n_nodes)
+    out = momentum.new_zeros(d, b * grid.n_nodes)
     for part in _chunks(b * n, (1 + d) * weight.shape[0], momentum.device):
-        value = (table @ coef[..., part]) * weight[:, part]  # (1 + d, S, chunk)
-        flat = stencil.chunk_index(part).view(1, -1).expand(1 + d, -1)
-        out.scatter_add_(1, flat, value.view(1 + d, -1))
-    out = out.view(1 + d, b, grid.n_nodes)
+        w = weight[:, part]
+        index = stencil.chunk_index(part)
+        grid_mass.scatter_add_(0, index.view(-1), (w * m[part]).view(-1))
+        value = (table @ coef[..., part]) * w  # (d, S, chunk)
+        out.scatter_add_(1, index.view(1, -1).expand(d, -1), value.view(d, -1))
     # The momentum stays channel-first in memory, returned as a (B, n_nodes, d) view:
     # elementwise grid updates keep that layout and G2P gathers from its contiguous rows.
-    return out[0], out[1:].permute(1, 2, 0)
+    return grid_mass.view(b, grid.n_nodes), out.view(d, b, grid.n_nodes).permute(1, 2, 0)
 
 
 def grid_velocity(grid_mass: torch.Tensor, grid_momentum: torch.Tensor) -> torch.Tensor:

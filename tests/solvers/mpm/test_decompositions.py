@@ -201,3 +201,48 @@ def test_svd3_shapes_dtypes_and_errors() -> None:
     assert sh.dtype == torch.float16 and torch.allclose(sh.float(), s, atol=1e-2)
     with pytest.raises(ValueError, match="d in"):
         svd(torch.eye(4))
+
+
+def _svd_polar(F: torch.Tensor) -> torch.Tensor:
+    U, _, V = svd(F)
+    return U @ V.mT
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_polar3_newton_matches_the_svd_rotation_and_hands_bad_matrices_to_it(dtype) -> None:
+    """3D polar: the scaled Newton iteration agrees with U Vᵀ of the Jacobi SVD to rounding, for
+    well-conditioned and ill-conditioned matrices; inverted, singular and zero matrices (and
+    non-finite ones) take the SVD's rotation-variant convention exactly."""
+    gen = torch.Generator().manual_seed(3)
+    F = torch.eye(3, **OPTS) + 0.3 * torch.randn(40, 3, 3, generator=gen, **OPTS)
+    F = F[det(F) > 0.05][:30]
+    Q = _svd_polar(torch.randn(1, 3, 3, generator=gen, **OPTS))[0]
+    ill = (Q @ torch.diag(torch.tensor([1.0, 1e-2, 1e-3], **OPTS)))[None]  # κ = 1e3, det > 0
+    flip = torch.diag(torch.tensor([1.0, 1.0, -1.0], **OPTS))
+    odd = torch.stack([flip, torch.zeros(3, 3, **OPTS), torch.diag(torch.tensor([1, 1e-9, 1.0]))])
+    F = torch.cat([F, ill, odd, F[:2] @ flip]).to(dtype)
+    R, reference = polar(F), _svd_polar(F)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert (R - reference).abs().max() <= tol
+    assert (R.mT @ R - torch.eye(3, dtype=dtype)).abs().max() <= tol
+    assert torch.equal(R[-5:], reference[-5:])  # the matrices handed to the SVD
+    bad = torch.full((1, 3, 3), float("nan"), dtype=dtype)
+    assert torch.isnan(polar(torch.cat([F, bad]))[-1]).all()
+    assert polar(F[:0]).shape == (0, 3, 3)
+
+
+def test_polar3_gradient_matches_finite_differences_and_the_svd_path() -> None:
+    F = _random_F(3, n=8, seed=5)
+    F = F[det(F) > 0.05]
+    flipped = F[:2] @ torch.diag(torch.tensor([1.0, 1.0, -1.0], **OPTS))
+    for case in (F, torch.cat([F, flipped])):  # the second mixes in SVD-handled matrices
+        x = case.clone().requires_grad_()
+        assert torch.autograd.gradcheck(polar, (x,))
+        g = torch.randn(case.shape, generator=torch.Generator().manual_seed(6), **OPTS)
+        (a,) = torch.autograd.grad((polar(x) * g).sum(), x)
+        (b,) = torch.autograd.grad((_svd_polar(x) * g).sum(), x)
+        assert (a - b).abs().max() <= 1e-10
+    eye = torch.eye(3, **OPTS).expand(2, 3, 3).clone().requires_grad_()
+    (a,) = torch.autograd.grad((polar(eye) * g[:2]).sum(), eye)
+    (b,) = torch.autograd.grad((_svd_polar(eye) * g[:2]).sum(), eye)
+    assert torch.isfinite(a).all() and (a - b).abs().max() <= 1e-12

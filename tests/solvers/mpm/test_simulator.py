@@ -15,6 +15,7 @@ from sciml.solvers.mpm import (
     ParticleArrayError,
 )
 from sciml.solvers.mpm.materials import FixedCorotated, make_material
+from sciml.solvers.mpm.simulator import _all_finite
 from sciml.testing import assert_conserved
 
 
@@ -198,3 +199,14 @@ def test_float32_rollout_runs_and_matches_float64(grid2d: Grid, make_block) -> N
     x32 = sim.rollout(s32, 30, dt=1e-3).x
     assert x32.dtype == torch.float32
     assert torch.allclose(x32.double(), x64, atol=1e-5)
+
+
+def test_finiteness_check_survives_an_overflowing_sum() -> None:
+    """The per-step check sums each tensor in its dtype; finite entries whose float32 sum
+    overflows still pass (the entries are then tested one by one), NaN and ±inf do not."""
+    big = torch.full((4,), 3e38, dtype=torch.float32)
+    assert _all_finite(big, -big.flip(0)) and _all_finite(torch.zeros(2, 3))
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = torch.zeros(5)
+        x[2] = bad
+        assert not _all_finite(torch.ones(3), x)

@@ -14,18 +14,19 @@ from __future__ import annotations
 import torch
 
 from sciml.solvers.mpm.decompositions import det, polar
-from sciml.solvers.mpm.materials.base import ElasticMaterial, identity_like
+from sciml.solvers.mpm.materials.base import ElasticMaterial
+from sciml.solvers.mpm.smallmat import matmul
 
 
 class FixedCorotated(ElasticMaterial):
     """Fixed-corotated hyperelastic law (see module docstring); ``stress`` maps
-    ``F (B, N, d, d)`` to Kirchhoff ``τ (B, N, d, d)`` in Pa."""
+    ``F (B, N, d, d)`` to Kirchhoff ``τ (B, N, d, d)`` in Pa (stored channel-first,
+    :mod:`~sciml.solvers.mpm.smallmat`)."""
 
     def stress(self, F: torch.Tensor) -> torch.Tensor:
         mu, lam = self.lame(F)
         R = polar(F)
         J = det(F)
-        Ft = F.transpose(-1, -2)
-        return 2 * mu[..., None, None] * (F - R) @ Ft + (lam * J * (J - 1))[
-            ..., None, None
-        ] * identity_like(F)
+        tau = matmul(2 * mu[..., None, None] * (F - R), F, transpose_b=True)
+        tau.diagonal(0, -2, -1).add_((lam * J * (J - 1)).unsqueeze(-1))
+        return tau
