@@ -95,6 +95,16 @@ class DiffusionSorptionResidual(PDEResidual):
     ic_key:
         Batch key of the initial condition: ``(B, X)``, or a field whose channel 0 at time index 0
         is :math:`u_0` (``"x"``: the basis network's input, the IC broadcast over ``t``).
+    smoothing:
+        Width :math:`\delta` of a smooth :math:`u^+` in the retardation, 0 (default) for the
+        physics' :math:`\max(u, 0)`: :math:`R_\delta(u) = 1 + c\,(\delta\,\mathrm{softplus}
+        (u/\delta) + \varepsilon)^{n_f-1}`. :math:`R` is singular at :math:`u = 0`
+        (:math:`R' \propto u^{n_f-2}`, :math:`n_f < 1`) and has a kink there, so the least squares
+        of a basis whose field crosses 0 is not smooth in the basis: its minimiser jumps under
+        a perturbation of 1e-8 of the network and the implicit-function gradient does not
+        describe the loss (measured: ``examples/hcmoe/diagnose_ds.py``). With
+        :math:`\delta > 0` the law is smooth; it equals the physics' up to a relative
+        :math:`O(e^{-u/\delta})` for :math:`u \gg \delta` (our extension, not in the paper).
     """
 
     n_features = 3
@@ -106,15 +116,29 @@ class DiffusionSorptionResidual(PDEResidual):
         t_end: float = 500.0,
         residual_scale: float = 1.0,
         ic_key: str = "x",
+        smoothing: float = 0.0,
     ) -> None:
         self.params = params or SorptionParameters()
         if not t_end > 0:
             raise ValueError(f"t_end must be > 0, got {t_end!r}")
         if not residual_scale > 0:
             raise ValueError(f"residual_scale must be > 0, got {residual_scale!r}")
+        if not smoothing >= 0:
+            raise ValueError(f"smoothing must be >= 0, got {smoothing!r}")
         self.t_end = float(t_end)
         self.scale = float(residual_scale)
         self.ic_key = ic_key
+        self.smoothing = float(smoothing)
+
+    def retardation(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        """:math:`R(u)` and :math:`R'(u)`, the physics' or smoothed (``smoothing``)."""
+        p, delta = self.params, self.smoothing
+        if delta == 0:
+            return p.retardation(u), p.retardation_derivative(u)
+        base = delta * torch.nn.functional.softplus(u / delta) + p.eps
+        power = base ** (p.n_f - 1)
+        slope = p.sorption * (p.n_f - 1) * power / base * torch.sigmoid(u / delta)
+        return 1 + p.sorption * power, slope
 
     def grid(self, shape: tuple[int, ...], batch: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
         if len(shape) != 2:
@@ -140,9 +164,10 @@ class DiffusionSorptionResidual(PDEResidual):
     def pointwise(self, q: Tensor) -> tuple[Tensor, Tensor]:
         u, u_t, u_xx = q.unbind(-1)
         p, s = self.params, self.scale
-        r_inv = 1 / p.retardation(u)
+        retardation, slope = self.retardation(u)
+        r_inv = 1 / retardation
         residual = s * (u_t - p.diffusion * u_xx * r_inv)
-        d_u = s * p.diffusion * u_xx * p.retardation_derivative(u) * r_inv**2
+        d_u = s * p.diffusion * u_xx * slope * r_inv**2
         return residual, torch.stack([d_u, torch.full_like(u, s), -s * p.diffusion * r_inv], -1)
 
     def initial_condition(self, batch: Mapping[str, Tensor]) -> Tensor:

@@ -99,3 +99,32 @@ def test_hard_constraint_recovers_taylor_green_from_a_basis_that_spans_it() -> N
     u = layer(basis, {"x": w[:, 0, 0]})
     assert layer.last_result.converged.all() and layer.last_result.solution.shape == (4, 3)
     assert (u - w).abs().max() < 1e-3 * w.abs().max()
+
+
+def test_smoothed_retardation_is_smooth_and_matches_the_physics_away_from_zero() -> None:
+    smooth = DiffusionSorptionResidual(smoothing=0.01)
+    exact = DiffusionSorptionResidual()
+    gen = torch.Generator().manual_seed(1)
+    # across u = 0, where the physics' R has a kink and R' is singular
+    q = (torch.rand(40, 3, generator=gen, dtype=DT) - 0.5) * torch.tensor(
+        [0.1, 2e-3, 5.0], dtype=DT
+    )
+    q.requires_grad_(True)
+    r, dr = smooth.pointwise(q)
+    (auto,) = torch.autograd.grad(r.sum(), q)
+    torch.testing.assert_close(dr, auto, rtol=1e-10, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda x: smooth.pointwise(x)[0], (q,))
+    # R_delta and R' are continuous at 0; the physics' R' jumps there
+    u = torch.tensor([-1e-9, 1e-9], dtype=DT)
+    r_s, slope_s = smooth.retardation(u)
+    assert (r_s[1] - r_s[0]).abs() < 1e-6 and (slope_s[1] - slope_s[0]).abs() < 1e-5
+    _, slope_e = exact.retardation(u)
+    assert (slope_e[1] - slope_e[0]).abs() > 1e3
+    # for u >> delta the smoothed law is the physics' to O(exp(-u/delta))
+    u = torch.tensor([0.1, 0.5, 1.0], dtype=DT)
+    torch.testing.assert_close(smooth.retardation(u)[0], exact.retardation(u)[0], rtol=1e-5, atol=0)
+
+
+def test_negative_smoothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="smoothing must be >= 0, got -0.1"):
+        DiffusionSorptionResidual(smoothing=-0.1)
