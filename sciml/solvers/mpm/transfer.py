@@ -21,14 +21,19 @@ stencil- and channel-major (``B·N`` innermost), where CPU kernels vectorise.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from sciml.solvers.mpm.grid import Grid, Stencil
 
 
-def _offset_table(stencil: Stencil, dtype: torch.dtype, scale: float) -> torch.Tensor:
-    """``(S, 1 + d)`` rows ``[1, scale · o_s]`` of the stencil offsets."""
-    o = stencil.offsets.to(dtype) * scale
+@functools.lru_cache(maxsize=64)
+def _offset_table(
+    grid: Grid, dtype: torch.dtype, device: torch.device, scale: float
+) -> torch.Tensor:
+    """``(S, 1 + d)`` rows ``[1, scale · o_s]`` of the stencil offsets (cached: read only)."""
+    o = grid.offsets.to(device=device, dtype=dtype) * scale
     return torch.cat([torch.ones_like(o[:, :1]), o], 1)
 
 
@@ -91,7 +96,7 @@ def p2g(
     fdx = _frac_t(stencil) * grid.dx  # (d, B·N)
     q = momentum.reshape(-1, d).t() - (A * fdx).sum(1)  # (d, B·N)
     coef = torch.cat([q.unsqueeze(1), A], 1)  # (d, 1 + d, B·N)
-    table = _offset_table(stencil, momentum.dtype, grid.dx)
+    table = _offset_table(grid, momentum.dtype, momentum.device, grid.dx)
     weight = _stencil_major(stencil.weight)  # (S, B·N)
     m = mass.reshape(-1)
     # scatter_add along the node axis of channel-first (d, B·n_nodes) momentum, the index
@@ -139,7 +144,7 @@ def g2p(grid: Grid, stencil: Stencil, grid_v: torch.Tensor) -> tuple[torch.Tenso
     rows = grid_v.permute(2, 0, 1).reshape(d, -1).contiguous()  # (d, B·n_nodes)
     weight = _stencil_major(stencil.weight)
     k = 4.0 / grid.dx
-    table_t = _offset_table(stencil, grid_v.dtype, k).t()
+    table_t = _offset_table(grid, grid_v.dtype, grid_v.device, k).t()
     parts = []
     for part in _chunks(b * n, (1 + d) * s, grid_v.device):
         flat = stencil.chunk_index(part).view(-1)

@@ -4,8 +4,9 @@
 
     τ = 2μ (F − R) Fᵀ + λ J (J − 1) I,\\qquad F = R S,\\; J = \\det F.
 
-``R`` comes from :func:`~sciml.solvers.mpm.decompositions.polar` (closed form in 2D; SVD with a
-safe backward in 3D), so gradients stay finite at ``F = I``. NCLaw preset: ``E = 1e5`` Pa,
+``R`` comes from :func:`~sciml.solvers.mpm.decompositions.polar` (3D: scaled Newton iteration
+with a closed-form backward; in 2D ``R Fᵀ`` has a closed form and ``R`` is never formed), so
+gradients stay finite at ``F = I``. NCLaw preset: ``E = 1e5`` Pa,
 ``ν = 0.2``, ``ρ = 1e3`` kg/m³, no plasticity.
 """
 
@@ -15,7 +16,7 @@ import torch
 
 from sciml.solvers.mpm.decompositions import det, polar
 from sciml.solvers.mpm.materials.base import ElasticMaterial
-from sciml.solvers.mpm.smallmat import matmul
+from sciml.solvers.mpm.smallmat import channels, matmul, unchannels
 
 
 class FixedCorotated(ElasticMaterial):
@@ -25,8 +26,33 @@ class FixedCorotated(ElasticMaterial):
 
     def stress(self, F: torch.Tensor) -> torch.Tensor:
         mu, lam = self.lame(F)
+        if F.shape[-1] == 2:
+            return _stress2d(F, 2 * mu, lam)
         R = polar(F)
         J = det(F)
         tau = matmul(2 * mu[..., None, None] * (F - R), F, transpose_b=True)
         tau.diagonal(0, -2, -1).add_((lam * J * (J - 1)).unsqueeze(-1))
         return tau
+
+
+def _stress2d(F: torch.Tensor, two_mu: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """2D τ without forming ``R``: ``R Fᵀ = R S Rᵀ = (F Fᵀ + J I) / r``.
+
+    ``S = Rᵀ F`` is symmetric with ``tr S = r = √((F₀₀ + F₁₁)² + (F₁₀ − F₀₁)²)`` (the polar
+    rotation of :func:`~sciml.solvers.mpm.decompositions.polar2d`) and ``det S = J``, so
+    Cayley–Hamilton gives ``S = (S² + J I) / r``. Hence
+    ``τ = 2μ (1 − 1/r) F Fᵀ + (λ J (J − 1) − 2μ J / r) I``: a few elementwise ops on the
+    channel-first rows of ``F`` (equal to the ``R``-based formula up to rounding).
+    """
+    f = channels(F)
+    f00, f01, f10, f11 = f[0, 0], f[0, 1], f[1, 0], f[1, 1]
+    a, b = f00 + f11, f10 - f01
+    r = torch.addcmul(a * a, b, b).sqrt_()
+    J = torch.addcmul(f00 * f11, f01, f10, value=-1)
+    shear = two_mu / r  # 2μ / r
+    k = two_mu - shear
+    iso = lam * J * (J - 1) - shear * J
+    off = k * torch.addcmul(f00 * f10, f01, f11)
+    t00 = torch.addcmul(iso, k, torch.addcmul(f00 * f00, f01, f01))
+    t11 = torch.addcmul(iso, k, torch.addcmul(f10 * f10, f11, f11))
+    return unchannels(torch.stack([t00, off, off, t11]).view(2, 2, *F.shape[:-2]))
