@@ -31,11 +31,11 @@ def channel_first(t: torch.Tensor) -> torch.Tensor:
 
 
 def matmul(a: torch.Tensor, b: torch.Tensor, *, transpose_b: bool = False) -> torch.Tensor:
-    """``a @ b`` (or ``a @ bᵀ``) for ``(*b, d, d)`` batches of equal shape, stored channel-first.
+    """``a @ b`` (or ``a @ bᵀ``) for ``(*b, d, d)`` batches (broadcast), stored channel-first.
 
     ``out_ij = Σ_k a_ik b_kj`` as one broadcast product ``(d, d, d, *b)`` summed over ``k``.
     """
-    ac, bc = channels(a), channels(b)
+    ac, bc = (channels(t) for t in torch.broadcast_tensors(a, b))
     if transpose_b:
         bc = bc.transpose(0, 1)
     return unchannels((ac.unsqueeze(2) * bc.unsqueeze(0)).sum(1))

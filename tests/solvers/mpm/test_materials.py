@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from sciml.solvers.mpm.decompositions import polar2d
 from sciml.solvers.mpm.materials import (
     PRESETS,
     DruckerPrager,
@@ -73,14 +74,28 @@ def test_small_strain_limit_is_linear_elasticity_with_finite_gradient_at_identit
     assert torch.allclose(vjp, hooke, rtol=1e-10, atol=1e-8)
 
 
-def test_fixed_corotated_matches_its_formula() -> None:
-    F = _random_F(3)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_fixed_corotated_matches_its_formula(dim: int) -> None:
+    """τ = 2μ (F − R) Fᵀ + λ J (J − 1) I with R from LAPACK's SVD (for det F > 0 the polar
+    rotation; 2D computes R Fᵀ in closed form, 3D by Newton's iteration)."""
+    F = _random_F(dim)
+    F = F[torch.linalg.det(F) > 0]
     law = FixedCorotated(1e5, 0.2)
     mu, lam = 1e5 / 2.4, 1e5 * 0.2 / (1.2 * 0.6)
     U, _, Vh = torch.linalg.svd(F)
     R = U @ Vh
     J = torch.linalg.det(F)[..., None, None]
-    expected = 2 * mu * (F - R) @ F.transpose(-1, -2) + lam * J * (J - 1) * torch.eye(3, **OPTS)
+    expected = 2 * mu * (F - R) @ F.transpose(-1, -2) + lam * J * (J - 1) * torch.eye(dim, **OPTS)
+    assert len(F) >= 3 and torch.allclose(law.stress(F), expected, rtol=1e-12, atol=1e-6)
+
+
+def test_fixed_corotated_2d_closed_form_holds_for_inverted_F() -> None:
+    """The 2D closed form R Fᵀ = (F Fᵀ + J I)/r uses the polar2d rotation, also for det F < 0."""
+    F = _random_F(2) @ torch.diag(torch.tensor([1.0, -1.0], **OPTS))
+    law = FixedCorotated(1e5, 0.2)
+    mu, lam = 1e5 / 2.4, 1e5 * 0.2 / (1.2 * 0.6)
+    R, J = polar2d(F), torch.linalg.det(F)[..., None, None]
+    expected = 2 * mu * (F - R) @ F.transpose(-1, -2) + lam * J * (J - 1) * torch.eye(2, **OPTS)
     assert torch.allclose(law.stress(F), expected, rtol=1e-12, atol=1e-6)
 
 

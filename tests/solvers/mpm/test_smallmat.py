@@ -21,6 +21,7 @@ def test_matmul_equals_the_batched_product_and_is_stored_channel_first(dim, dtyp
         assert channels(out).is_contiguous()
         assert (out - a @ b).abs().max() <= tol
         assert (matmul(x, y, transpose_b=True) - a @ b.mT).abs().max() <= tol
+    assert (matmul(a[:1], b[1]) - a[:1] @ b[1]).abs().max() <= tol  # batch dims broadcast
     cf = channel_first(a)
     assert torch.equal(cf, a) and channels(cf).is_contiguous() and channel_first(cf) is cf
 
