@@ -86,7 +86,7 @@ def _all_finite(*tensors: torch.Tensor) -> bool:
     anywhere makes the sum non-finite. Only when the sum is not finite (a bad entry, or finite
     entries whose sum overflowed) is every entry tested. Several times cheaper on CPU than
     ``isfinite(t).all()`` (one reduction pass, no boolean temporaries or dtype casts)."""
-    total = sum(t.detach().sum() for t in tensors)
+    total = sum((t.detach() if t.requires_grad else t).sum() for t in tensors)
     return bool(torch.isfinite(total)) or all(bool(torch.isfinite(t).all()) for t in tensors)
 
 

@@ -78,9 +78,22 @@ class ElasticMaterial(nn.Module):
             )
         as_tensor_parameter(self, "E", E, learnable=learnable)
         as_tensor_parameter(self, "nu", nu, learnable=learnable)
+        self._lame_cache: tuple[tuple, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def lame(self, F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(μ, λ)`` in Pa, each ``(B|1, 1)`` to broadcast over particles."""
+        """``(μ, λ)`` in Pa, each ``(B|1, 1)`` to broadcast over particles.
+
+        Kept between calls while ``E`` and ``ν`` are unchanged (same storage and version) and
+        no gradient flows to them (a rollout of many steps then converts them once)."""
+        E, nu = self.E, self.nu
+        if torch.is_grad_enabled() and (E.requires_grad or nu.requires_grad):
+            return self._lame(F)
+        key = (F.dtype, F.device, E.data_ptr(), E._version, nu.data_ptr(), nu._version)
+        if self._lame_cache is None or self._lame_cache[0] != key:
+            self._lame_cache = (key, self._lame(F))
+        return self._lame_cache[1]
+
+    def _lame(self, F: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         E, nu = per_scene(self.E, F), per_scene(self.nu, F)
         return E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
 
