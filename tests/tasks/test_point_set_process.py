@@ -32,6 +32,8 @@ TINY = [
     "trainer.eval_every=3",
     "trainer.log_every=3",
     "trainer.progress=false",
+    "evaluation.plots=true",
+    "evaluation.n_plot_samples=2",
 ]
 
 
@@ -90,6 +92,7 @@ def test_evaluation_on_the_grid_conserves_the_mass_to_round_off(run: Path, stefa
     test = report.sections["test"]
     assert test["n_samples"] == 3 and test["n_points"] == 9 * 21
     assert test["constraint_defect_max"] < 1e-12 < 1e-4 < test["unconstrained_defect_max"]
+    assert [p.name for p in report.figures] == ["samples_test.png"] and report.figures[0].is_file()
     for key in ("relative_l2", "log_likelihood", "mse", "unconstrained_relative_l2"):
         assert torch.isfinite(torch.tensor(test[key]))
 
