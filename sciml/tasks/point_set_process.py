@@ -176,6 +176,14 @@ class PointSetProcessTask(Task):
     def dataset_options(self) -> dict[str, Any]:
         return {"in_memory": True, "seed": self.spec.seed}
 
+    def open_dataset(self, cls: Any, file: Path, options: dict[str, Any]) -> Dataset:
+        if self.spec.data.kind not in self.dataset_kinds:
+            raise SpecError(
+                f"data.kind: task {self.name!r} trains on context/target point sets; use "
+                f"kind {self.dataset_kinds[0]!r}, got {self.spec.data.kind!r}"
+            )
+        return super().open_dataset(cls, file, options)
+
     # ----------------------------------------------------------------------------------- model
     def describe(self, train_set: Dataset) -> dict[str, Any]:
         sample = train_set[0]

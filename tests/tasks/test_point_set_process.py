@@ -137,6 +137,9 @@ def test_bad_spec_options_and_export_are_refused_with_the_reason(run: Path, stef
     spec = _spec(stefan_file, "constraint.in_training=true")
     with pytest.raises(SpecError, match="constraint.in_training: .* post hoc"):
         task_for(spec).describe(task_for(spec).dataset("train"))
+    spec = _spec(stefan_file, "data.kind=space_time", "task=point_set_process")
+    with pytest.raises(SpecError, match="data.kind: .* use kind 'space_time_points'"):
+        task_for(spec).dataset("train")
     with pytest.raises(ValueError, match="are not exported"):
         sciml.export(run)
     with pytest.raises(ValueError, match=r"coords must be \(B, 2, T, \*S\)"):
