@@ -123,17 +123,20 @@ def solve_least_squares(
     *,
     mode: str = "ift_exact",
     options: LMOptions | None = None,
+    fixed_iterations: bool = False,
 ) -> tuple[Tensor, LMResult]:
     """Solve ``system`` per problem and return ``(w*, result)``, differentiable by ``mode``.
 
     Every tensor of ``system`` should be float64 (PI-HC-MoE runs in FP64; the IFT linear solve is
     ill-conditioned in float32). ``w*`` is ``(S, N)``; gradients reach ``system.features``,
-    ``system.lhs`` and ``system.rhs``.
+    ``system.lhs`` and ``system.rhs``. ``fixed_iterations=True`` (the export mode of
+    :func:`~sciml.constraints.hard.lm.levenberg_marquardt`) solves as the unrolled mode does,
+    with ``max_iter`` masked iterations.
     """
     if mode not in BACKWARD_MODES:
         raise ValueError(f"backward_mode={mode!r} is not one of {list(BACKWARD_MODES)}")
     options = options or LMOptions()
-    if mode == "unrolled":
+    if mode == "unrolled" or fixed_iterations:
         w0 = torch.full(
             (system.features.shape[0], system.n_unknowns),
             options.init,
@@ -147,6 +150,7 @@ def solve_least_squares(
             rtol=options.rtol,
             atol=options.atol,
             damping=options.damping,
+            fixed_iterations=fixed_iterations,
         )
         return result.solution, result
     out: list[LMResult] = []

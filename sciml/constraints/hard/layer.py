@@ -28,8 +28,11 @@ counted in :attr:`n_not_converged` and logged (``on_nonconvergence="warn"``) or 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import math
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -73,6 +76,24 @@ class NotExportableError(RuntimeError):
 
 class NotConvergedError(RuntimeError):
     """Levenberg–Marquardt hit ``max_iter`` on some problems and ``on_nonconvergence="raise"``."""
+
+
+@functools.lru_cache(maxsize=16)
+def _block_members(shape: tuple[int, ...], experts: tuple[int, ...]) -> tuple[list[int], ...]:
+    """Flat grid indices (ascending) of every expert block of :func:`expert_blocks`, in Python
+    integers."""
+    expert_blocks(shape, experts)  # checks the arguments
+    parts = [
+        [[i for i in range(n) if i * e // n == p] for p in range(e)] for n, e in zip(shape, experts)
+    ]
+    strides = [math.prod(shape[a + 1 :]) for a in range(len(shape))]
+    members = []
+    for block in itertools.product(*parts):
+        flat = [0]
+        for axis, indices in enumerate(block):
+            flat = [f + i * strides[axis] for f in flat for i in indices]
+        members.append(sorted(flat))
+    return tuple(members)
 
 
 def expert_blocks(shape: Sequence[int], experts: Sequence[int]) -> Tensor:
@@ -211,36 +232,43 @@ class HardPDEConstraint(Constraint):
         window, self._window = self._window, dict.fromkeys(STATISTICS, 0.0)
         return window
 
-    def _points(self, blocks: Tensor) -> Tensor:
-        """Flat grid indices ``(K, m)`` of the PDE points of each expert."""
-        gen = self._generator if self.training else torch.Generator().manual_seed(self.seed)
-        flat = blocks.flatten()
-        rows = []
-        for k in range(self.n_experts):
-            members = (flat == k).nonzero().flatten()
-            if self.n_points is None:
-                rows.append(members)
-                continue
-            if self.n_points > members.numel():
-                raise ValueError(
-                    f"n_points={self.n_points} exceeds the {members.numel()} grid points of an "
-                    f"expert block (grid {tuple(blocks.shape)}, experts {self.experts}); use at "
-                    f"most {int(torch.bincount(flat).min())} or n_points=None"
-                )
-            rows.append(members[torch.randperm(members.numel(), generator=gen)[: self.n_points]])
-        if len({r.numel() for r in rows}) > 1:  # n_points=None on unequal blocks
-            m = min(r.numel() for r in rows)
-            rows = [r[:m] for r in rows]
-        return torch.stack(rows)
+    def _points(self, shape: tuple[int, ...]) -> Tensor:
+        """Flat grid indices ``(K, m)`` of the PDE points of each expert.
+
+        Built from Python integers (no data-dependent tensor op, so an export trace holds them
+        as constants). Training draws ``m`` points per block from the layer's generator at
+        every call; evaluation draws them from ``random.Random(seed)``, the same at every call.
+        """
+        members = _block_members(shape, tuple(self.experts))
+        sizes = [len(r) for r in members]
+        if self.n_points is None:
+            m = min(sizes)  # unequal blocks: the first m points of each
+            return torch.tensor([r[:m] for r in members], dtype=torch.long)
+        if self.n_points > min(sizes):
+            raise ValueError(
+                f"n_points={self.n_points} exceeds the {min(sizes)} grid points of an expert "
+                f"block (grid {shape}, experts {self.experts}); use at most {min(sizes)} or "
+                f"n_points=None"
+            )
+        if self.training:
+            rows = []
+            for r in members:
+                pick = torch.randperm(len(r), generator=self._generator)[: self.n_points]
+                rows.append(torch.tensor(r)[pick])
+            return torch.stack(rows)
+        rng = random.Random(self.seed)
+        return torch.tensor([rng.sample(r, self.n_points) for r in members], dtype=torch.long)
 
     def forward(self, output: Output, batch: Mapping[str, Tensor]) -> Output:
         """``output`` = basis ``(B, N, *S)`` → constrained field ``(B, 1, *S)``."""
-        if torch.compiler.is_exporting() or torch.jit.is_tracing():
-            # a trace would freeze one input's iteration count and convergence branches
+        exporting = torch.compiler.is_exporting()
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
             raise NotExportableError(
-                "hard_pde cannot be exported: its Levenberg-Marquardt solve stops on "
-                "data-dependent convergence tests and reports non-convergence, which a "
-                "torch.export / TorchScript trace cannot carry; use the run through sciml.load"
+                "hard_pde cannot be exported to TorchScript or ONNX: its Levenberg-Marquardt "
+                "solve needs a batched linear solve (no ONNX operator) and a TorchScript trace "
+                "would freeze one input's iteration count; export with torch.export "
+                "(`sciml export RUN --format export`), which runs max_iter masked iterations, or "
+                "use the run through sciml.load"
             )
         if isinstance(output, GaussianOutput):
             raise TypeError("hard_pde constrains a basis tensor, not a (mean, var) output")
@@ -253,7 +281,7 @@ class HardPDEConstraint(Constraint):
         shape = tuple(basis.shape[2:])
         coords = self.pde.grid(shape, batch)
         blocks = expert_blocks(shape, self.experts).to(basis.device)
-        points = self._points(blocks.cpu()).to(basis.device)  # (K, m)
+        points = self._points(shape).to(basis.device)  # (K, m)
         lhs, rhs = self.pde.condition_rows(basis, batch, coords)
         n_rows = points.shape[1] + lhs.shape[1]
         if n_rows < self.n_basis:
@@ -277,8 +305,11 @@ class HardPDEConstraint(Constraint):
                 rhs=rhs.repeat_interleave(k, dim=0),
                 ridge=self.ridge,
             )
-        weights, result = solve_least_squares(system, mode=self.backward_mode, options=self.options)
-        self._record(result, system)
+        weights, result = solve_least_squares(
+            system, mode=self.backward_mode, options=self.options, fixed_iterations=exporting
+        )
+        if not exporting:  # an export trace carries no statistics (see the module docstring)
+            self._record(result, system)
         w = weights.reshape(b, k, self.n_basis)[:, blocks]  # (B, *S, N)
         u = (basis.movedim(1, -1) * w).sum(-1, keepdim=True).movedim(-1, 1)
         return u.to(output.dtype)

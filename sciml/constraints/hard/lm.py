@@ -27,6 +27,11 @@ A residual that is not finite at the start is an error (:class:`NonFiniteResidua
 non-finite residual at a trial point rejects that step. Problems that do not converge within
 ``max_iter`` iterations keep their last iterate and are flagged in :attr:`LMResult.converged`:
 the caller decides whether to warn or raise (never silently masked).
+
+``fixed_iterations=True`` runs exactly ``max_iter`` iterations with no data-dependent Python
+control flow (for ``torch.export``): a problem that has converged is masked out of every later
+update, so the result equals the early-stopping one; a residual that is not finite at the
+start is not raised but propagates (the solution is NaN, visible to the caller).
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ def levenberg_marquardt(
     rtol: float = 1e-4,
     atol: float = 1e-4,
     damping: float = 1e-3,
+    fixed_iterations: bool = False,
 ) -> LMResult:
     """Minimise :math:`\\tfrac12\\|r_s(w_s)\\|^2` for ``S`` problems in one batch.
 
@@ -114,6 +120,9 @@ def levenberg_marquardt(
         PI-HC-MoE: 1e-4 on diffusion–sorption).
     damping:
         Initial :math:`\\lambda` relative to the largest diagonal entry of :math:`J^\\top J`.
+    fixed_iterations:
+        Run all ``max_iter`` iterations without early exits or checks that branch on data
+        (module docstring; the export mode of the hard constraint).
 
     Returns
     -------
@@ -125,7 +134,7 @@ def levenberg_marquardt(
     w = w0
     r, jac = fun(w)
     bad = ~(torch.isfinite(r).all(-1) & torch.isfinite(jac).flatten(1).all(-1))
-    if bad.any():
+    if not fixed_iterations and bad.any():
         idx = bad.nonzero().flatten().tolist()
         raise NonFiniteResidualError(
             f"the least-squares residual is NaN/Inf at the initial guess of problem(s) "
@@ -145,7 +154,7 @@ def levenberg_marquardt(
         stationary = active & (grad.detach().abs().amax(-1) == 0)
         converged = converged | stationary
         active = active & ~stationary
-        if not bool(active.any()):
+        if not fixed_iterations and not bool(active.any()):
             break
         n_iter = n_iter + active.long()
         system = gram + lam.detach()[:, None, None] * eye
@@ -181,6 +190,6 @@ def levenberg_marquardt(
         lam = torch.where(active, (lam * factor).clamp(1e-15, _MAX_DAMPING), lam)
         converged = converged | done
         active = active & ~done
-        if not bool(active.any()):
+        if not fixed_iterations and not bool(active.any()):
             break
     return LMResult(solution=w, n_iter=n_iter, converged=converged, cost=cost)

@@ -62,12 +62,13 @@ class PDEResidual(ABC):
         return lhs[..., 0] - rhs
 
 
-def _extrapolation(x: Tensor, at: float) -> tuple[int, int, float]:
-    """Linear extrapolation to ``at`` from the two grid points nearest to it: ``(i, j, θ)`` with
-    ``u(at) ≈ (1 - θ) u_i + θ u_j``."""
-    i, j = (0, 1) if abs(float(x[0]) - at) < abs(float(x[-1]) - at) else (-1, -2)
-    theta = (at - float(x[i])) / (float(x[j]) - float(x[i]))
-    return i, j, theta
+def _extrapolation(x: Tensor, end: str) -> tuple[int, int, Tensor]:
+    """Linear extrapolation to the domain end ``"left"`` (0) or ``"right"`` (1) from the two grid
+    points of an ascending grid ``x`` nearest to it: ``(i, j, θ)`` with
+    ``u(end) ≈ (1 - θ) u_i + θ u_j``. ``θ`` is a 0-d tensor (no data-dependent Python value, so
+    the rows can be traced for export)."""
+    i, j, at = (0, 1, 0.0) if end == "left" else (-1, -2, 1.0)
+    return i, j, (at - x[i]) / (x[j] - x[i])
 
 
 class DiffusionSorptionResidual(PDEResidual):
@@ -186,11 +187,12 @@ class DiffusionSorptionResidual(PDEResidual):
         _, x = coords
         u0 = self.initial_condition(batch).to(fields.dtype)
         ic = fields[:, :, 0, :].transpose(1, 2)  # (B, X, C)
-        i, j, th = _extrapolation(x, 0.0)
+        x = x.to(fields)
+        i, j, th = _extrapolation(x, "left")
         left = ((1 - th) * fields[..., i] + th * fields[..., j]).transpose(1, 2)  # (B, T, C)
-        i, j, th = _extrapolation(x, 1.0)
+        i, j, th = _extrapolation(x, "right")
         end = (1 - th) * fields[..., i] + th * fields[..., j]
-        slope = (fields[..., i] - fields[..., j]) / float(x[i] - x[j])
+        slope = (fields[..., i] - fields[..., j]) / (x[i] - x[j])
         right = (end + self.params.diffusion * slope).transpose(1, 2)
         lhs = torch.cat([ic, left, right], dim=1)
         n_b, n_t = fields.shape[0], fields.shape[2]

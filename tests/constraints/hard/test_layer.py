@@ -14,6 +14,7 @@ from sciml.constraints.hard import (
     LMOptions,
     NonFiniteResidualError,
     NotConvergedError,
+    NotExportableError,
     SingularSystemError,
     expert_blocks,
     solve_least_squares,
@@ -200,3 +201,42 @@ def test_interface_rows_are_not_used_with_one_expert(ds_batch) -> None:
     a = HardPDEConstraint(n_basis=8, n_points=None, **OPTS)(basis, ds_batch)
     b = HardPDEConstraint(n_basis=8, n_points=None, interface_weight=5.0, **OPTS)(basis, ds_batch)
     torch.testing.assert_close(a, b)
+
+
+class _BasisNet(torch.nn.Module):
+    """A pointwise map of the input to ``N`` basis channels, then the hard constraint."""
+
+    def __init__(self, layer: HardPDEConstraint) -> None:
+        super().__init__()
+        self.lift = torch.nn.Conv2d(1, layer.n_basis, 1, dtype=DT)
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = torch.linspace(0, 1, x.shape[2], dtype=x.dtype)[:, None]
+        return self.layer(torch.tanh(self.lift(x) + t), {"x": x})
+
+
+@pytest.mark.slow
+def test_torch_export_runs_masked_iterations_and_matches_eager_on_other_inputs() -> None:
+    torch.manual_seed(0)
+    layer = HardPDEConstraint(
+        n_basis=4, n_points=30, experts=(1, 2), max_iter=10, rtol=1e-2, atol=1e-2
+    )
+    net = _BasisNet(layer).eval()
+    gen = torch.Generator().manual_seed(1)
+    x1, x2 = (0.2 * torch.rand(2, 1, 5, 12, generator=gen, dtype=DT) for _ in range(2))
+    x1 = x1[:, :, :1].expand(-1, -1, 5, -1).contiguous()
+    x2 = x2[:, :, :1].expand(-1, -1, 5, -1).contiguous()
+    program = torch.export.export(net, (x1,))
+    with torch.no_grad():
+        eager = net(x2)
+    iterations = layer.last_result.n_iter
+    assert len(set(iterations.tolist())) > 1  # early stopping differs between problems
+    torch.testing.assert_close(program.module()(x2), eager, rtol=1e-12, atol=1e-12)
+
+
+def test_torchscript_tracing_is_refused_with_the_reason(ds_batch) -> None:
+    net = _BasisNet(HardPDEConstraint(n_basis=4, n_points=None, experts=(1, 2))).eval()
+    x = ds_batch["x"][:, None, None].expand(-1, 1, 5, -1).contiguous()
+    with pytest.raises(NotExportableError, match="TorchScript or ONNX.*torch.export"):
+        torch.jit.trace(net, (x,), check_trace=False)

@@ -100,3 +100,21 @@ def test_nan_at_a_trial_point_rejects_the_step_and_the_solve_goes_on() -> None:
 def test_bad_options_are_refused(option: str, value: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         levenberg_marquardt(_rosenbrock, torch.zeros(1, 2, dtype=DT), **{option: value})
+
+
+def test_fixed_iterations_mode_gives_the_early_stopping_result() -> None:
+    starts = torch.tensor([[-1.2, 1.0], [0.0, 0.0], [2.0, 3.0], [1.0, 1.0]], dtype=DT)
+    early = levenberg_marquardt(_rosenbrock, starts, max_iter=60, rtol=1e-10, atol=1e-12)
+    fixed = levenberg_marquardt(
+        _rosenbrock, starts, max_iter=60, rtol=1e-10, atol=1e-12, fixed_iterations=True
+    )
+    assert early.converged.all() and len(set(early.n_iter.tolist())) > 1
+    torch.testing.assert_close(fixed.solution, early.solution, rtol=0, atol=0)
+    assert torch.equal(fixed.n_iter, early.n_iter) and torch.equal(fixed.converged, early.converged)
+
+
+def test_fixed_iterations_mode_lets_a_nan_start_propagate_instead_of_raising() -> None:
+    start = torch.tensor([[float("nan"), 1.0], [0.5, 0.5]], dtype=DT)
+    out = levenberg_marquardt(_rosenbrock, start, max_iter=20, fixed_iterations=True)
+    assert out.solution[0].isnan().any() and not out.converged[0]
+    assert torch.isfinite(out.solution[1]).all()
