@@ -76,23 +76,20 @@ def elasticity_stiffness(
     lam, mu = lam * qd.wdet, mu * qd.wdet
     g = qd.grad
     # local dof (i, r) = component r of shape function i; z is the batch axis
-    if space.degree == 1:  # constant gradients: Lamé constants integrated once per cell,
-        # K = λ v vᵀ + μ Bᵀ D B with v = div row, B the Voigt strain matrix (engineering shear),
-        # D = diag(2, …, 2, 1, …, 1); two small bmm per cell instead of strided broadcasts
+    if space.degree == 1:  # constant gradients: Lamé constants integrated once per cell;
+        # block (i, j) = λ g_i g_jᵀ + μ g_j g_iᵀ + μ (g_i·g_j) I: two outer products of the
+        # cell's gradient vector v = (g_1, …, g_n), one added with (a, b) swapped, and the
+        # Laplacian block on the component diagonal (elementwise, no tiny bmm per term)
         g = g[:, 0]  # (E, n, d)
         ne, n = g.shape[0], g.shape[1]
-        shear = [(a, b) for a in range(d) for b in range(a + 1, d)]
-        voigt = g.new_zeros(ne, d + len(shear), n, d)
-        for a in range(d):
-            voigt[:, a, :, a] = g[..., a]
-        for row, (a, b) in enumerate(shear, start=d):
-            voigt[:, row, :, a], voigt[:, row, :, b] = g[..., b], g[..., a]
-        voigt = voigt.reshape(ne, -1, n * d)
-        weight = torch.tensor([2.0] * d + [1.0] * len(shear), dtype=g.dtype, device=g.device)
-        btdb = torch.bmm(voigt.transpose(1, 2) * weight, voigt)  # (E, n·d, n·d)
-        v = g.reshape(ne, n * d, 1)
-        outer = torch.bmm(v, v.transpose(1, 2))
-        k = lam.sum(-1)[..., None, None] * outer + mu.sum(-1)[..., None, None] * btdb
+        lam, mu = lam.sum(-1)[..., None], mu.sum(-1)[..., None]  # (B, E, 1)
+        v = g.reshape(ne, n * d)
+        k = (lam * v)[..., :, None] * v[:, None, :]  # λ ∂_a N_i ∂_b N_j, (B, E, n·d, n·d)
+        swap = ((mu * v)[..., :, None] * v[:, None, :]).view(-1, ne, n, d, n, d)
+        k5 = k.view(-1, ne, n, d, n, d)
+        k5.add_(swap.transpose(3, 5))  # μ ∂_b N_i ∂_a N_j
+        laplace = torch.bmm(g, g.transpose(1, 2))  # (E, n, n): ∇N_i·∇N_j
+        k5.diagonal(dim1=3, dim2=5).add_((mu[..., None] * laplace)[..., None])  # μ δ_ab (…)
         return assembler.scatter_matrix(k)
     eye = torch.eye(d, dtype=g.dtype, device=g.device)
     k = torch.einsum("zeq,eqir,eqjs->zeirjs", lam, g, g)

@@ -163,24 +163,29 @@ class SparsePattern:
         # entry ((I, r), (J, s)) of scalar entry (I, J) at p sits at
         # c²·start[I] + r·c·deg[I] + c·(p - start[I]) + s (row (I, r) holds c·deg[I] entries)
         comp = torch.arange(c, device=dev)
+        row_base, row_step = (c * c - c) * start, c * deg
 
-        def vector_pos(p: Tensor, row: Tensor) -> Tensor:
-            base = c * p + (c * c - c) * start[row]  # (...)
-            return base[..., None, None] + (comp * c)[:, None] * deg[row][..., None, None] + comp
+        def per_row(table: Tensor, row: Tensor) -> Tensor:
+            return table.index_select(0, row.reshape(-1)).reshape(row.shape)
 
-        vpos = vector_pos(torch.arange(len(rows_s), device=dev), rows_s)  # (nnz, c, c)
-        rows_v = torch.empty(vpos.numel(), dtype=torch.long, device=dev)
-        cols_v = torch.empty_like(rows_v)
-        rows_v[vpos.reshape(-1)] = (
-            (rows_s[:, None, None] * c + comp[:, None]).expand(-1, c, c).reshape(-1)
-        )
-        cols_v[vpos.reshape(-1)] = (cols_s[:, None, None] * c + comp).expand(-1, c, c).reshape(-1)
+        def vector_pos(p: Tensor, row: Tensor) -> Tensor:  # (...) → (..., r, s)
+            base = c * p + per_row(row_base, row)
+            return (base[..., None] + per_row(row_step, row)[..., None] * comp)[..., None] + comp
+
+        vpos = vector_pos(torch.arange(len(rows_s), device=dev), rows_s).reshape(-1)
+
+        def on_vector_entries(v: Tensor) -> Tensor:  # (nnz, r, s) in scalar order → sorted
+            return torch.empty_like(vpos).index_copy_(0, vpos, v.reshape(-1))
+
+        rows_v = on_vector_entries((rows_s[:, None, None] * c + comp[:, None]).expand(-1, c, c))
+        cols_v = on_vector_entries((cols_s[:, None, None] * c + comp).expand(-1, c, c))
         # ((I, r), (J, s)) ↔ ((J, s), (I, r)): scalar transpose, components swapped
-        tp_v = torch.empty_like(rows_v)
-        tp_v[vpos.reshape(-1)] = vector_pos(tp_s, cols_s).transpose(1, 2).reshape(-1)
-        ri = cell_dofs[:, :, None].expand(-1, k, k)
-        kv = vector_pos(k_map, ri)  # (E, k, k, r, s) → local order (E, k, r, k, s)
-        return cls(rows_v, cols_v, n * c, tp_v), kv.permute(0, 1, 3, 2, 4).reshape(-1)
+        tp_v = on_vector_entries(vector_pos(tp_s, cols_s).transpose(1, 2))
+        # local entry ((i, r), (j, s)) of a cell, built in local order (E, k, r, k, s)
+        base = c * k_map + per_row(row_base, cell_dofs)[:, :, None]  # (E, k, k)
+        step = per_row(row_step, cell_dofs)[:, :, None] * comp  # (E, k, r)
+        kv = (base[:, :, None, :] + step[..., None])[..., None] + comp
+        return cls(rows_v, cols_v, n * c, tp_v), kv.reshape(-1)
 
     @cached_property
     def transpose_positions(self) -> Tensor | None:

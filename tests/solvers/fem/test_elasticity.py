@@ -9,8 +9,11 @@ import torch
 from skfem.models.elasticity import lame_parameters, linear_elasticity
 
 from sciml.solvers.fem import (
+    Assembler,
+    FunctionSpace,
     LinearElasticity,
     SingularSystemError,
+    elasticity_stiffness,
     perturb_interior,
     unit_cube,
     unit_square,
@@ -79,3 +82,17 @@ def test_rigid_motions_without_support_and_bad_materials_are_refused() -> None:
         LinearElasticity(mesh).solve(young=-1.0)
     with pytest.raises(ValueError, match="vector load must have 2 components"):
         LinearElasticity(mesh).solve(torch.ones(3))
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_p1_stiffness_gradients_pass_gradcheck(dim: int) -> None:
+    """The P1 element kernel (outer products updated in place) differentiates w.r.t. per-cell
+    moduli and node coordinates."""
+    mesh = unit_square(2) if dim == 2 else unit_cube(1)
+    asm = Assembler(FunctionSpace(mesh, 1, n_components=dim))
+    gen = torch.Generator().manual_seed(0)
+    young = (1 + torch.rand(mesh.n_cells, generator=gen)).requires_grad_()
+    points = mesh.points.clone().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda e, p: elasticity_stiffness(asm, e, 0.3, points=p), (young, points)
+    )
