@@ -41,6 +41,18 @@ def _bspline_constants(
     return tuple(torch.tensor(c, **opts).view(3, 1, 1) for c in zip(*rows))
 
 
+@functools.lru_cache(maxsize=16)
+def _index_constants(
+    grid: Grid, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The grid's stencil offsets, ``(d, 1)`` node strides and offset indices on ``device``."""
+    return (
+        grid.offsets.to(device),
+        grid.strides.to(device).view(-1, 1),
+        grid.offset_index.to(device),
+    )
+
+
 @dataclass(frozen=True)
 class Stencil:
     """Where one batch of particles meets the grid.
@@ -188,17 +200,14 @@ class Grid:
         for k in range(1, dim):
             weight = (weight.unsqueeze(1) * w[:, k].unsqueeze(0)).flatten(0, 1)  # (3^k, B·N)
         device = x.device
-        offsets, strides = self.offsets.to(device), self.strides.to(device)
-        base_long = base.long()
-        base_index = base_long[0] * strides[0]  # (B·N,)
-        for k in range(1, dim):
-            base_index = base_index + base_long[k] * strides[k]
+        offsets, strides, offset_index = _index_constants(self, device)
+        base_index = (base.long() * strides).sum(0)  # (B·N,) flat index of the first node
         if batch > 1:
             batch_offset = torch.arange(batch, device=device) * self.n_nodes
             base_index = base_index + batch_offset.repeat_interleave(count)
         return Stencil(
             base=base_index,
-            offset_index=self.offset_index.to(device),
+            offset_index=offset_index,
             weight=weight.view(s, batch, count).permute(1, 2, 0),
             frac=ft.t().view(batch, count, dim),  # a view of the (d, B·N) array
             offsets=offsets,
