@@ -7,6 +7,11 @@ the same machine load). A reduced-order run (``sciml.load`` returns a
 :class:`~sciml.models.giorom.ReducedOrderSimulator`) is timed twice: the stepper alone on the
 sampled particles, and stepper + reconstruction to every particle (what a dense output costs).
 
+With ``--data FILE`` the rollouts start from the first test trajectory of another particle file
+(e.g. larger bodies): reduced-order runs then sample it at ``--ratio`` (default: each run's
+ratio), and ``--dense-radius`` sets the graph radius of runs on every particle (a few particle
+spacings of the new bodies; the weights stay the trained ones, only the cost is measured).
+
 Usage::
 
     OMP_NUM_THREADS=1 python examples/giorom/time_runs.py runs/giorom_jelly \\
@@ -44,6 +49,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20, help="rollout frames per timing")
     parser.add_argument("--repeats", type=int, default=5, help="timings per model (median)")
     parser.add_argument("--out", type=Path, default=None, help="write the table as JSON here")
+    parser.add_argument("--data", type=Path, default=None, help="another particle file")
+    parser.add_argument("--ratio", type=float, default=None, help="resample reduced-order runs")
+    parser.add_argument("--dense-radius", type=float, default=None, help="dense runs' radius")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -51,8 +59,14 @@ def main() -> None:
     info: dict[str, dict[str, float]] = {}
     for run in args.runs:
         spec = load_spec(run / "spec.yaml")
-        test = task_for(spec).dataset("test")
+        test = task_for(spec).dataset("test", path=args.data)
         loaded = sciml.load(run)
+        if isinstance(loaded, ReducedOrderSimulator) and args.ratio is not None:
+            loaded = ReducedOrderSimulator(
+                loaded.stepper, {**loaded.sampling, "ratio": args.ratio}
+            ).eval()
+        elif not isinstance(loaded, ReducedOrderSimulator) and args.dense_radius is not None:
+            loaded.radius = args.dense_radius
         h = loaded.history
         name = run.name
         with open(run / "metrics.csv") as fh:
