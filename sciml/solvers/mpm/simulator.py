@@ -224,8 +224,9 @@ class MPMSimulator(nn.Module):
         # A massless node carries no momentum (all its contributions had weight 0), so with the
         # mass floored at the smallest normal number it gets v = Δt g, and every other node the
         # exact mv/m + Δt g: the masked division without masks (torch.where is a branchy scalar
-        # loop on CPU, ~10x slower than arithmetic), and a division (not addcdiv), whose backward
-        # stays finite at the floor. Only nodes with a subnormal mass differ from mv/m.
+        # loop on CPU, 1.6–11 ns per element against 0.3 for a product), and a division (not
+        # addcdiv), whose backward stays finite at the floor. Only nodes with a subnormal mass
+        # differ from mv/m.
         v = rows / gm.clamp_min(torch.finfo(gm.dtype).tiny) + g
         return self.walls.apply_(self.grid, v.permute(1, 2, 0))
 

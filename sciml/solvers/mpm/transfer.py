@@ -15,8 +15,9 @@ includes its affine part ``m_p D_p C_pᵀ``, ``D_p = Δx²/4 I``).
 Implementation: with ``x_i − x_p = (o − f) Δx`` (``o`` the node's stencil offset, ``f`` the
 particle's fractional position) both sums are linear in the row ``[1, o]``, so the per-node work
 is one GEMM against the ``(S, 1 + d)`` table of these rows, and P2G scatters mass and momentum
-with 1D ``scatter_add`` s into channel-first grid arrays. The stencils of :meth:`Grid.stencil` are stored
-stencil- and channel-major (``B·N`` innermost), where CPU kernels vectorise.
+with 1D ``scatter_add_`` calls into channel-first grid arrays. The stencils of
+:meth:`Grid.stencil` are stored stencil- and channel-major (``B·N`` innermost), where CPU
+kernels vectorise.
 """
 
 from __future__ import annotations
