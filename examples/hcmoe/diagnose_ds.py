@@ -88,7 +88,7 @@ def main() -> None:
     res = layer.last_result
     rel = ((u - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)).mean()
     print(
-        f"loss {float(value.detach()):.5f}  rel. L2 {100 * float(rel):.2f} %  LM iterations mean "
+        f"loss {float(value.detach()):.5f}  rel. L2 {100 * float(rel.detach()):.2f} %  LM iterations mean "
         f"{float(res.n_iter.double().mean()):.1f}, max {int(res.n_iter.max())}, not converged "
         f"{res.n_not_converged}/{res.converged.numel()}  smoothing {layer.pde.smoothing}"
     )
