@@ -84,7 +84,13 @@ def test_irfft_low_equals_irfft_of_the_zero_filled_spectrum(shape: tuple[int, ..
     k = (shape[-1] // 2 + 1) * 2 // 3
     zero_filled = u_hat.clone()
     zero_filled[..., k:] = 0
-    assert torch.allclose(grid.irfft_low(u_hat[..., :k]), grid.irfft(zero_filled), atol=1e-14)
+    fast = grid.irfft_low(u_hat[..., :k])  # nothing requires grad: the zero-tail buffer path
+    assert torch.allclose(fast, grid.irfft(zero_filled), atol=1e-14)
+    low = u_hat[..., :k].clone().requires_grad_()
+    recorded = grid.irfft_low(low)  # the path autograd records: irfft pads itself
+    assert torch.equal(recorded.detach(), fast)
+    recorded.square().sum().backward()
+    assert low.grad is not None and bool(torch.isfinite(torch.view_as_real(low.grad)).all())
 
 
 def test_unscaled_rfft_times_one_over_n_is_the_scaled_rfft() -> None:
