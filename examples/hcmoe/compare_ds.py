@@ -1,5 +1,6 @@
-"""Validation and test relative L2 of diffusion–sorption runs trained from the PI-SC / PI-HC /
-PI-HC-MoE specs, with the solver columns of their ``metrics.csv``.
+"""Validation and test relative L2 of runs trained from the PI-SC / PI-HC / PI-HC-MoE specs
+(diffusion–sorption or Navier–Stokes, any ``space_time`` run), with the solver columns of their
+``metrics.csv``.
 
 Each run is evaluated from its ``best.pt`` (lowest validation physics loss) on the spec's
 validation and test trajectories (FV reference): mean relative L2 over the trajectories. Runs
@@ -8,7 +9,8 @@ over its seeds (validation: to choose settings; test: to report them).
 
 Usage::
 
-    python examples/hcmoe/compare_ds.py runs/hcmoe3/*
+    python examples/hcmoe/compare_ds.py runs/hcmoe3/*_lr*
+    python examples/hcmoe/compare_ds.py runs/hcmoe3/ns_*
 """
 
 from __future__ import annotations
