@@ -24,6 +24,11 @@ The backward pass is the implicit-function-theorem solve of
 :attr:`last_result` (iterations, convergence per problem); problems that did not converge are
 counted in :attr:`n_not_converged` and logged (``on_nonconvergence="warn"``) or raise
 (``"raise"``) — never silently used as if solved.
+
+**Export.** Under ``torch.export`` the solve runs ``max_iter`` masked iterations
+(:func:`~sciml.constraints.hard.lm.levenberg_marquardt` with ``fixed_iterations=True``: the same
+weights as the early-stopping solve) and records nothing: an exported program cannot report
+non-convergence. TorchScript tracing raises :class:`NotExportableError`.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ STATISTICS = ("lm_solves", "lm_iterations", "lm_not_converged", "lm_residual")
 
 
 class NotExportableError(RuntimeError):
-    """The hard constraint was asked to be traced for export (see :meth:`HardPDEConstraint.forward`)."""
+    """The hard constraint was asked to be traced by TorchScript (``torch.export`` works)."""
 
 
 class NotConvergedError(RuntimeError):
@@ -262,11 +267,10 @@ class HardPDEConstraint(Constraint):
     def forward(self, output: Output, batch: Mapping[str, Tensor]) -> Output:
         """``output`` = basis ``(B, N, *S)`` → constrained field ``(B, 1, *S)``."""
         exporting = torch.compiler.is_exporting()
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        if torch.jit.is_tracing():
             raise NotExportableError(
-                "hard_pde cannot be exported to TorchScript or ONNX: its Levenberg-Marquardt "
-                "solve needs a batched linear solve (no ONNX operator) and a TorchScript trace "
-                "would freeze one input's iteration count; export with torch.export "
+                "hard_pde cannot be exported to TorchScript: a trace would freeze one input's "
+                "Levenberg-Marquardt iteration count; export with torch.export "
                 "(`sciml export RUN --format export`), which runs max_iter masked iterations, or "
                 "use the run through sciml.load"
             )
@@ -308,7 +312,7 @@ class HardPDEConstraint(Constraint):
         weights, result = solve_least_squares(
             system, mode=self.backward_mode, options=self.options, fixed_iterations=exporting
         )
-        if not exporting:  # an export trace carries no statistics (see the module docstring)
+        if not exporting:  # an export trace carries no statistics (module docstring, Export)
             self._record(result, system)
         w = weights.reshape(b, k, self.n_basis)[:, blocks]  # (B, *S, N)
         u = (basis.movedim(1, -1) * w).sum(-1, keepdim=True).movedim(-1, 1)
