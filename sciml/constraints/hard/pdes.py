@@ -11,8 +11,9 @@ Fields are ``(B, C, T, X)`` (1D) or ``(B, C, T, X, Y)`` (2D): time first, then s
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -29,6 +30,8 @@ class PDEResidual(ABC):
 
     #: number of linear features ``F``
     n_features: int
+    #: blocks per grid axis of a "broken" grid residual (:meth:`grid_residual`), or ``None``
+    broken_experts: tuple[int, ...] | None = None
 
     @abstractmethod
     def grid(self, shape: tuple[int, ...], batch: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
@@ -50,8 +53,28 @@ class PDEResidual(ABC):
         ``(B, L)``; a field ``u = Σ_c w_c fields_c`` satisfies them when ``A w = c``."""
 
     def grid_residual(self, u: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-        """PDE residual of a field ``u`` ``(B, 1, *S)`` at every grid point, ``(B, *S)``."""
+        """PDE residual of a field ``u`` ``(B, 1, *S)`` at every grid point, ``(B, *S)``.
+
+        With :attr:`broken_experts` (the uniform blocks of a mixture of experts, as
+        :func:`~sciml.constraints.hard.layer.expert_blocks`) the derivatives are taken inside each
+        block only (one-sided at its edges), so a field that jumps between blocks is not
+        differentiated across the jumps (our extension; the paper differentiates the assembled
+        field).
+        """
         coords = self.grid(tuple(u.shape[2:]), batch)
+        if self.broken_experts is None:
+            return self._residual(u, coords)
+        out = u.new_empty(u.shape[:1] + u.shape[2:])
+        ranges = []
+        for n, e in zip(u.shape[2:], self.broken_experts):
+            starts = [-(-p * n // e) for p in range(e)] + [n]  # first i with i * e // n == p
+            ranges.append([slice(a, b) for a, b in zip(starts[:-1], starts[1:])])
+        for block in itertools.product(*ranges):
+            sub = tuple(c[s] for c, s in zip(coords, block))
+            out[(slice(None), *block)] = self._residual(u[(slice(None), slice(None), *block)], sub)
+        return out
+
+    def _residual(self, u: Tensor, coords: tuple[Tensor, ...]) -> Tensor:
         q = self.features(u, coords)[:, :, 0].movedim(1, -1)
         return self.pointwise(q)[0]
 
@@ -106,6 +129,9 @@ class DiffusionSorptionResidual(PDEResidual):
         describe the loss (measured: ``examples/hcmoe/diagnose_ds.py``). With
         :math:`\delta > 0` the law is smooth; it equals the physics' up to a relative
         :math:`O(e^{-u/\delta})` for :math:`u \gg \delta` (our extension, not in the paper).
+    broken_experts:
+        ``(T, X)`` blocks of a mixture of experts: :meth:`grid_residual` differentiates inside
+        each block only (our extension; ``None``: the whole grid, as the paper).
     """
 
     n_features = 3
@@ -118,8 +144,18 @@ class DiffusionSorptionResidual(PDEResidual):
         residual_scale: float = 1.0,
         ic_key: str = "x",
         smoothing: float = 0.0,
+        broken_experts: Sequence[int] | None = None,
     ) -> None:
         self.params = params or SorptionParameters()
+        if broken_experts is not None:
+            if len(broken_experts) != 2 or not all(
+                isinstance(e, int) and e >= 1 for e in broken_experts
+            ):
+                raise ValueError(
+                    f"broken_experts must be two positive integers (T, X blocks), got "
+                    f"{broken_experts!r}"
+                )
+            self.broken_experts = tuple(broken_experts)
         if not t_end > 0:
             raise ValueError(f"t_end must be > 0, got {t_end!r}")
         if not residual_scale > 0:

@@ -128,3 +128,18 @@ def test_smoothed_retardation_is_smooth_and_matches_the_physics_away_from_zero()
 def test_negative_smoothing_is_refused() -> None:
     with pytest.raises(ValueError, match="smoothing must be >= 0, got -0.1"):
         DiffusionSorptionResidual(smoothing=-0.1)
+
+
+def test_broken_residual_does_not_differentiate_across_expert_blocks() -> None:
+    # u linear in x with a different slope and offset on each of 4 blocks: u_t = u_xx = 0 inside
+    # each block, so the broken residual vanishes; the whole-grid one sees the jumps
+    x = (torch.arange(16, dtype=DT) + 0.5) / 16
+    block = torch.arange(16) * 4 // 16
+    u = (0.2 + 0.1 * block + (0.5 + block) * x).expand(2, 1, 6, 16).contiguous()
+    batch = {"x": u[:, 0, 0]}
+    broken = DiffusionSorptionResidual(broken_experts=[1, 4]).grid_residual(u, batch)
+    whole = DiffusionSorptionResidual().grid_residual(u, batch)
+    assert broken.abs().max() < 1e-12
+    assert whole.abs().amax(dim=(0, 1))[[3, 4, 7, 8, 11, 12]].min() > 1e-3
+    with pytest.raises(ValueError, match=r"broken_experts must be two positive integers"):
+        DiffusionSorptionResidual(broken_experts=[4])
