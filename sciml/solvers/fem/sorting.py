@@ -32,8 +32,11 @@ def unique_keys(
     if keys.device.type != "cpu":
         return torch.unique(keys, return_inverse=return_inverse, return_counts=return_counts)
     k = keys.contiguous().numpy().reshape(-1)
-    order = np.argsort(k)
-    s = k[order]
+    if return_inverse:
+        order = np.argsort(k)
+        s = k[order]
+    else:  # sorting the values alone is several times faster than sorting indices
+        s = np.sort(k)
     new = np.empty(len(s), dtype=bool)  # first occurrence of each distinct key
     new[:1] = True
     np.not_equal(s[1:], s[:-1], out=new[1:])
