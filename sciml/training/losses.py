@@ -25,7 +25,14 @@ from sciml.models.config import strict_config
 from sciml.registry import LOSSES
 from sciml.solvers.norms import DERIVATIVES, h1_squared_norm
 
-__all__ = ["RelativeLpLoss", "ChannelGroupL1Loss", "MSELoss", "H1Loss", "TrajectoryMSELoss", "GaussianNLLLoss"]
+__all__ = [
+    "RelativeLpLoss",
+    "ChannelGroupL1Loss",
+    "MSELoss",
+    "H1Loss",
+    "TrajectoryMSELoss",
+    "GaussianNLLLoss",
+]
 
 _REDUCTIONS = ("mean", "sum")
 #: where a loss compares prediction and target: in physical units, or after the model's output
