@@ -40,7 +40,9 @@ fixed-corotated Kirchhoff stress (polar decomposition: closed form in 2D, SVD in
 What is timed: wall clock (``time.perf_counter``) and the process's CPU time
 (``time.process_time``, all its threads: steadier than wall time on a shared machine), median of
 ``--repeats`` rounds after one untimed warm-up run per side that includes all compilation; the
-rounds call the sides in turn (interleaved), so that a change of load hits every side alike.
+rounds call the sides in turn (interleaved, round-robin, the first side rotating from round to
+round), so that a change of load hits every side alike. The table gives, per side, the median
+wall and CPU milliseconds per step and the ratios of both.
 
 * forward -- ours: ``MPMSimulator.rollout(state, n, dt=…, save_every=n)`` under ``no_grad``
   (including its per-step finiteness check and the CFL / domain checks at the start); Taichi: one
@@ -755,7 +757,8 @@ def _fail(row: Row, side: str, exc: Exception) -> None:
 
 def _time_sides(row: Row, sides: dict[str, Callable[[], object]], repeats: int) -> dict:
     """One untimed warm-up call per side, then ``repeats`` rounds that call every side in turn
-    (interleaved, so that a change in the machine's load hits all sides alike). Stores the median
+    (interleaved, so that a change in the machine's load hits all sides alike; the first side
+    rotates from round to round, so that none always runs right after another). Stores the median
     wall time (``perf_counter``) and process CPU time (``process_time``) of each side in ``row``
     and returns each side's last result; a side that raises is reported, not fatal."""
     out: dict[str, object] = {}
@@ -767,8 +770,9 @@ def _time_sides(row: Row, sides: dict[str, Callable[[], object]], repeats: int) 
             del sides[side]
     walls: dict[str, list[float]] = {side: [] for side in sides}
     cpus: dict[str, list[float]] = {side: [] for side in sides}
-    for _ in range(repeats):
-        for side, fn in list(sides.items()):
+    for k in range(repeats):
+        order = list(sides.items())
+        for side, fn in order[k % len(order) :] + order[: k % len(order)]:
             try:
                 t0, c0 = time.perf_counter(), time.process_time()
                 out[side] = fn()
@@ -947,17 +951,18 @@ def render(header: list[str], rows: list[Row], mem, args: argparse.Namespace) ->
         "side computed, less sensitive to other processes on a shared machine).",
         "",
         "| problem | pass | steps | ours | taichi | ours/taichi | warp | ours/warp "
-        "| ours/taichi CPU | ours/warp CPU | ours s/step | taichi s/step | warp s/step |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ours/taichi CPU | ours/warp CPU | ours ms/step | taichi ms/step | warp ms/step "
+        "| ours CPU ms/step | taichi CPU ms/step | warp CPU ms/step |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def ratio(r: Row, side: str, clock: str) -> str:
         a, b = r.rate("ours", clock), r.rate(side, clock)
         return "—" if a is None or b is None else f"{a / b:.2f}"
 
-    def per_step(r: Row, side: str) -> str:
-        t = r.wall.get(side)
-        return "—" if not t else f"{t / r.steps:.4g}"
+    def per_step(r: Row, side: str, clock: str = "wall") -> str:
+        t = (r.wall if clock == "wall" else r.cpu).get(side)
+        return "—" if not t else f"{1e3 * t / r.steps:.4g}"
 
     for r in rows:
         lines.append(
@@ -966,7 +971,8 @@ def render(header: list[str], rows: list[Row], mem, args: argparse.Namespace) ->
             f"{ratio(r, 'taichi', 'wall')} | {_fmt_rate(r.rate('warp'))} | "
             f"{ratio(r, 'warp', 'wall')} | {ratio(r, 'taichi', 'cpu')} | "
             f"{ratio(r, 'warp', 'cpu')} | {per_step(r, 'ours')} | {per_step(r, 'taichi')} | "
-            f"{per_step(r, 'warp')} |"
+            f"{per_step(r, 'warp')} | {per_step(r, 'ours', 'cpu')} | "
+            f"{per_step(r, 'taichi', 'cpu')} | {per_step(r, 'warp', 'cpu')} |"
         )
     lines += ["", "Checks and anchors not run:", ""]
     for r in rows:
