@@ -9,7 +9,11 @@ the points to the unit box of the data's grid (the bounds are in ``model.json``)
 * in **training** mode sees the target values ``y`` and returns the ELBO's parts
   (:class:`~sciml.models.anp.ELBOOutput`, ``trainer.loss: neural_process_elbo``);
 * in **evaluation** mode (validation, ``sciml.load``) returns the predictive
-  ``GaussianOutput(mean, var)`` ``(B, N_t, C)`` at the target points, in physical units.
+  ``GaussianOutput(mean, var)`` ``(B, N_t, C)`` at the target points, in physical units. Its
+  latent draws come from a generator seeded with the run's ``seed`` at every call (unless one is
+  given), so the validation loss is a deterministic function of the weights: the same draws
+  score every checkpoint, the same seed gives the same metric in every run, and validating does
+  not advance the global random stream that training draws from.
 
 Evaluation predicts every ``(t, x)`` point of the test functions' grid from their context sets and
 applies the spec's ``constraint:`` post hoc to the ``(B, C, T, *S)`` fields (the model never saw
@@ -58,18 +62,26 @@ class PointSetModel(nn.Module):
     Parameters
     ----------
     model:
-        A neural process with ``forward(context_x, context_y, target_x) -> (mean, var)`` and
-        ``elbo(context_x, context_y, target_x, target_y)`` (:class:`~sciml.models.anp.ANP`).
+        A neural process with ``forward(context_x, context_y, target_x, *, generator) ->
+        (mean, var)`` and ``elbo(context_x, context_y, target_x, target_y)``
+        (:class:`~sciml.models.anp.ANP`).
     bounds:
         ``[[lo, hi], ...]`` per point coordinate ``(t, x, ...)``.
     constraint:
         Applied by :meth:`constrain` to grid predictions (``None``: none).
+    draw_seed:
+        Seed of the latent draws of each evaluation-mode call without a ``generator`` (``None``:
+        the global random stream).
     """
 
     input_keys = ("context_x", "context_y", "target_x", "y")
 
     def __init__(
-        self, model: nn.Module, bounds: list[list[float]], constraint: Constraint | None = None
+        self,
+        model: nn.Module,
+        bounds: list[list[float]],
+        constraint: Constraint | None = None,
+        draw_seed: int | None = None,
     ) -> None:
         super().__init__()
         box = torch.as_tensor(bounds, dtype=torch.float64)
@@ -79,6 +91,7 @@ class PointSetModel(nn.Module):
             )
         self.model = model
         self.constraint = constraint
+        self.draw_seed = draw_seed
         self.register_buffer("low", box[:, 0].clone())
         self.register_buffer("span", box[:, 1] - box[:, 0])
 
@@ -97,22 +110,33 @@ class PointSetModel(nn.Module):
         context_y: torch.Tensor,
         target_x: torch.Tensor,
         y: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
     ) -> Any:
         """Training mode with ``y``: the ELBO's parts; otherwise the predictive
-        ``GaussianOutput`` ``(B, N_t, C)`` (``y`` unused)."""
+        ``GaussianOutput`` ``(B, N_t, C)`` (``y`` unused), its latents drawn from ``generator``,
+        else (evaluation mode) from one seeded with ``draw_seed`` for this call."""
         cx, tx = self.scale(context_x), self.scale(target_x)
         if self.training and y is not None:
             return self.model.elbo(cx, context_y, tx, y)
-        return self.model(cx, context_y, tx)
+        if generator is None and not self.training and self.draw_seed is not None:
+            generator = torch.Generator(device=cx.device).manual_seed(self.draw_seed)
+        return self.model(cx, context_y, tx, generator=generator)
 
     def predict_grid(
-        self, context_x: torch.Tensor, context_y: torch.Tensor, coords: torch.Tensor
+        self,
+        context_x: torch.Tensor,
+        context_y: torch.Tensor,
+        coords: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
     ) -> GaussianOutput:
         """The predictive Gaussian on every point of a grid: ``coords`` ``(B, 1 + d, T, *S)``
-        (or one grid ``(1 + d, T, *S)`` for all) → fields ``(B, C, T, *S)``, unconstrained."""
+        (or one grid ``(1 + d, T, *S)`` for all) → fields ``(B, C, T, *S)``, unconstrained
+        (latents as in :meth:`forward`)."""
         coords = self._batched(coords, context_x.shape[0])
         points = coords.flatten(2).transpose(1, 2)  # (B, T·N_s, 1 + d), t-major
-        mean, var = self(context_x, context_y, points)
+        mean, var = self(context_x, context_y, points, generator=generator)
         return GaussianOutput(*(grid_fields(v, coords) for v in (mean, var)))
 
     def constrain(
@@ -201,6 +225,7 @@ class PointSetProcessTask(Task):
             "dim_y": int(sample["context_y"].shape[-1]),
             "bounds": bounds,
             "constraint": dict(constraint) if constraint else None,
+            "draw_seed": self.spec.seed,
         }
 
     @classmethod
@@ -216,7 +241,8 @@ class PointSetProcessTask(Task):
             )
         spec = info.get("constraint")
         constraint = build_constraint(spec, info) if spec else None
-        return PointSetModel(model, info["bounds"], constraint)
+        # runs from before draw_seed validated on the global random stream
+        return PointSetModel(model, info["bounds"], constraint, info.get("draw_seed"))
 
     def fit(
         self, model: nn.Module, train_set: Dataset, val_set: Dataset
@@ -258,14 +284,17 @@ class PointSetProcessTask(Task):
                 f"data.options.targets: evaluation predicts every grid point; got "
                 f"{test_set.targets!r} (leave it unset, or set 'grid')"
             )
-        torch.manual_seed(spec.seed)  # the latent draws of the prediction
         model = loaded.to(device=device, dtype=self.dtype).eval()
+        # one stream of latent draws over the batches
+        generator = torch.Generator(device=device).manual_seed(spec.seed)
         parts: dict[str, list[torch.Tensor]] = {}
         with torch.no_grad():
             for raw_batch in DataLoader(test_set, batch_size=spec.trainer.batch_size):
                 batch = batch_to(raw_batch, device, self.dtype)
                 coords = batch["coords"]
-                raw = model.predict_grid(batch["context_x"], batch["context_y"], coords)
+                raw = model.predict_grid(
+                    batch["context_x"], batch["context_y"], coords, generator=generator
+                )
                 outputs = {"raw": raw, "target": grid_fields(batch["y"], coords)}
                 if model.constraint is not None:
                     conditions = {k: batch[k] for k in spec.data.inputs}

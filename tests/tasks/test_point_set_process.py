@@ -144,3 +144,33 @@ def test_bad_spec_options_and_export_are_refused_with_the_reason(run: Path, stef
         sciml.export(run)
     with pytest.raises(ValueError, match=r"coords must be \(B, 2, T, \*S\)"):
         sciml.load(run).predict_grid(torch.zeros(1, 3, 2), torch.zeros(1, 3, 1), torch.zeros(3, 4))
+
+
+def test_validation_draws_are_seeded_by_the_run_seed(stefan_file: Path, tmp_path: Path):
+    from sciml.tasks import task_for
+
+    # an evaluation-mode call draws its latents from a generator seeded with the run's seed:
+    # the global random stream changes nothing, another seed changes the draws
+    preds = []
+    for seed, global_seed in ((0, 0), (0, 1), (1, 0)):
+        spec = _spec(stefan_file, f"seed={seed}")
+        task = task_for(spec)
+        train = task.dataset("train", n_val=2)
+        torch.manual_seed(0)  # the same initial weights for every seed
+        model = task.build({"name": "anp", "kwargs": spec.model_kwargs, **task.describe(train)})
+        assert model.draw_seed == seed
+        batch = {k: torch.stack([train[i][k] for i in range(2)]) for k in train[0]}
+        torch.manual_seed(global_seed)
+        preds.append(model.eval()(*[batch[k] for k in model.input_keys]).mean)
+    torch.testing.assert_close(preds[0], preds[1], rtol=0, atol=0)
+    assert not torch.equal(preds[0], preds[2])
+    # validating does not advance the stream training draws from: validating every 3 steps or
+    # only at the end gives the same weights and the same validation loss after 6 steps
+    runs = {}
+    for every in (3, 6):
+        run_dir = tmp_path / f"every{every}"
+        sciml.train(_spec(stefan_file, f"trainer.eval_every={every}"), run_dir, progress=False)
+        runs[every] = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
+    assert runs[3]["val_loss"] == runs[6]["val_loss"]
+    for key, value in runs[3]["model"].items():
+        torch.testing.assert_close(value, runs[6]["model"][key], rtol=0, atol=0)
