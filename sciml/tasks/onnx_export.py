@@ -17,8 +17,10 @@ the training grid of a coordinate-taking model is folded in), outputs ``y``, or 
 ``y_var`` for a probabilistic model.
 
 A model whose operators have no ONNX form is refused with :class:`OnnxExportError`, naming the
-family and the operator; nothing is written and there is no fallback. Unlike the other formats
-the batch axis is dynamic (checked at several batch sizes); the grid and dtype are fixed.
+family and the operator (a layer that knows it has none says so before the conversion, through
+a class attribute ``onnx_refusal``: the hard PDE constraint); nothing is written and there is no
+fallback. Unlike the other formats the batch axis is dynamic (checked at several batch sizes);
+the grid and dtype are fixed.
 """
 
 from __future__ import annotations
@@ -120,6 +122,11 @@ def export_onnx(
             pass
     except OSError as exc:
         raise RunDirError(f"{out}: cannot write there: {exc}") from None
+    for layer in module.modules():
+        # a layer may say up front why it has no ONNX form (``onnx_refusal``, a class attribute)
+        reason = getattr(type(layer), "onnx_refusal", None)
+        if reason:
+            raise OnnxExportError(f"{family}: cannot be exported to ONNX: {reason}")
     input_names = _input_names(module, len(inputs))
     try:
         plain = PlainOutput(with_real_spectral_convs(module)).eval().requires_grad_(False)

@@ -39,7 +39,7 @@ import logging
 import math
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -151,6 +151,13 @@ class HardPDEConstraint(Constraint):
         :math:`\\lambda` of the interface-continuity rows (our extension, module docstring); 0
         (default, the paper) solves the experts independently.
     """
+
+    #: why ONNX export refuses this layer before converting (the converter would trace for
+    #: minutes and then fail on the solve): read by :func:`sciml.tasks.onnx_export.export_onnx`
+    onnx_refusal: ClassVar[str] = (
+        "the Levenberg-Marquardt step's batched linear solve (aten._linalg_solve_ex) has no ONNX "
+        "operator; export with torch.export (`sciml export RUN --format export`) or use sciml.load"
+    )
 
     def __init__(
         self,
