@@ -31,15 +31,10 @@ File: ``vorticity`` ``(N, T, X, Y)``, ``velocity`` ``(N, T, X, Y, 2)`` (``u, v``
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from sciml.data.format import DatasetLayout, FieldLayout
-from sciml.data.recipes.base import block_generator, generate_in_blocks
+from sciml.data.recipes.base import block_generator
 from sciml.data.recipes.ns_velocity import NSVelocityConfig, NSVelocityRecipe
 from sciml.registry import RECIPES
 from sciml.solvers.spectral import Grid, NavierStokes2D, SpectralEquation
@@ -138,6 +133,7 @@ class NSTracer(NSVelocityRecipe):
     Config = NSTracerConfig
     summary = "2D Navier-Stokes (u, v, vorticity) carrying a passive tracer, PwC initial data"
     name = "ns_tracer"
+    state_fields = ("tracer",)
 
     def equation(self, grid: Grid, config: NSTracerConfig) -> SpectralEquation:  # type: ignore[override]
         return NSTracer2D(grid, nu=config.nu, kappa=config.kappa)
@@ -154,6 +150,16 @@ class NSTracer(NSVelocityRecipe):
         c = torch.rand(size, qc, qc, generator=generator, dtype=torch.float64)
         return w, c
 
+    def initial_fields(
+        self, config: NSTracerConfig, grid: Grid, draws: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """Initial state ``(size, 2, N, N)`` = (vorticity without its mean, tracer) on ``grid``
+        of the square values ``draws`` of :meth:`draw`."""
+        w0, c0 = (
+            piecewise_constant(v.to(grid.device, grid.dtype), grid, config.smoothing) for v in draws
+        )
+        return torch.cat([w0 - w0.mean(dim=(-2, -1), keepdim=True), c0], dim=1)
+
     def initial_vorticity(
         self,
         config: NSTracerConfig,  # type: ignore[override]
@@ -161,9 +167,7 @@ class NSTracer(NSVelocityRecipe):
         size: int,
         generator: torch.Generator,
     ) -> torch.Tensor:
-        w, _ = self.draw(config, size, generator)
-        w0 = piecewise_constant(w.to(grid.device, grid.dtype), grid, config.smoothing)
-        return w0 - w0.mean(dim=(-2, -1), keepdim=True)
+        return self.initial_fields(config, grid, self.draw(config, size, generator))[:, :1]
 
     def initial_condition(
         self,
@@ -172,72 +176,8 @@ class NSTracer(NSVelocityRecipe):
         size: int,
         start: int,
     ) -> torch.Tensor:
-        """Initial state ``(size, 2, N, N)`` = (vorticity, tracer) of the block's draws."""
-        w, c = self.draw(config, size, block_generator(config.seed, start))
-        w0 = piecewise_constant(w.to(grid.device, grid.dtype), grid, config.smoothing)
-        c0 = piecewise_constant(c.to(grid.device, grid.dtype), grid, config.smoothing)
-        return torch.cat([w0 - w0.mean(dim=(-2, -1), keepdim=True), c0], dim=1)
-
-    def make_block(
-        self,
-        config: NSTracerConfig,  # type: ignore[override]
-        start: int,
-        size: int,
-        device: str | torch.device,
-    ) -> dict[str, torch.Tensor]:
-        """Trajectories ``start .. start+size``: ``vorticity`` and ``tracer`` ``(size, T, X, Y)``,
-        ``velocity`` ``(size, T, X, Y, 2)`` (float32, CPU)."""
-        solver = self.solver(config, device)
-        grid, equation = solver.grid, solver.equation
-        state = self.initial_condition(config, grid, size, start)
-        save_every = round(config.t_end / config.dt / (config.n_t - 1))
-        warmup = round(config.t_warmup / config.dt)
-        with torch.no_grad():
-            if warmup:
-                state = solver.rollout(state, warmup, save_every=warmup)[:, -1]
-            states = solver.rollout(
-                state, save_every * (config.n_t - 1), save_every=save_every, t0=config.t_warmup
-            )  # (size, T, 2, N, N)
-            w = states[:, :, 0]
-            u_hat, v_hat = equation.velocity_hat(grid.rfft(w.reshape(-1, 1, *grid.shape)))
-            velocity = torch.cat([grid.irfft(u_hat), grid.irfft(v_hat)], dim=1)
-        s = config.n_fine // config.n_x
-        velocity = velocity.reshape(size, config.n_t, 2, *grid.shape).permute(0, 1, 3, 4, 2)
-        return {
-            "vorticity": w[:, :, ::s, ::s].float().cpu(),
-            "velocity": velocity[:, :, ::s, ::s].float().cpu(),
-            "tracer": states[:, :, 1, ::s, ::s].float().cpu(),
-        }
-
-    def generate(
-        self,
-        config: NSTracerConfig,  # type: ignore[override]
-        out_path: str | os.PathLike,
-        *,
-        device: str | torch.device = "cpu",
-        progress: bool = True,
-    ) -> Path:
-        axis = np.arange(config.n_x) * (self.length / config.n_x)
-        layout = DatasetLayout(
-            dataset_name=self.name,
-            n_trajectories=config.n_samples,
-            time=np.linspace(0.0, config.t_end, config.n_t),
-            coords={"x": axis, "y": axis},
-            fields=[
-                FieldLayout("vorticity"),
-                FieldLayout("velocity", order=1),
-                FieldLayout("tracer"),
-            ],
-            boundary={"x": "PERIODIC", "y": "PERIODIC"},
-            scalars={k: np.full(config.n_samples, v) for k, v in self.scalars(config).items()},
-            config=config.model_dump(),
-            seed=config.seed,
-            generator=type(self).__module__,
-        )
-        return generate_in_blocks(
-            out_path,
-            layout,
-            lambda start, size: self.make_block(config, start, size, device),
-            block_size=config.batch_size,
-            progress=progress,
-        )
+        """Initial state ``(size, 2, N, N)`` = (vorticity, tracer) of the block's draws (the
+        two-channel state :class:`NSTracer2D` evolves; the base recipe stores channel 1 as
+        ``tracer``, :attr:`state_fields`)."""
+        draws = self.draw(config, size, block_generator(config.seed, start))
+        return self.initial_fields(config, grid, draws)

@@ -13,7 +13,10 @@ in float64 on ``n_fine`` points per axis. At every stored time the velocity is r
 vorticity spectrally on the fine grid (:meth:`NavierStokes2D.velocity_hat`) and both are stored on
 every ``n_fine // n_x``-th point: field ``vorticity`` ``(N, T, X, Y)`` and the vector field
 ``velocity`` ``(N, T, X, Y, 2)`` with components ``(u, v)`` (so a dataset reading ``velocity``
-gets the channels ``u, v``, as Poseidon's models do).
+gets the channels ``u, v``, as Poseidon's models do). An equation whose state carries further
+channels after the vorticity (e.g. a passive tracer, :mod:`~sciml.data.recipes.ns_tracer`) names
+them in :attr:`NSVelocityRecipe.state_fields`; each is stored as a field ``(N, T, X, Y)``, and
+fields constant in time (e.g. a forcing) in :attr:`NSVelocityRecipe.constant_fields`.
 
 A family supplies the initial vorticity :meth:`NSVelocityRecipe.initial_vorticity` from random
 numbers of the block's generator (drawn on the CPU, so files do not depend on the device). Where a
@@ -95,6 +98,10 @@ class NSVelocityRecipe(SpectralRecipe):
     Config = NSVelocityConfig
     field_name = "vorticity"
     n_dims = 2
+    #: names of the solver state's channels after the vorticity (channel ``1 + i`` is
+    #: ``state_fields[i]``; the equation's ``n_channels`` is ``1 + len(state_fields)``), each
+    #: stored as a time-varying field ``(N, T, X, Y)`` after ``velocity`` (e.g. a tracer)
+    state_fields: ClassVar[tuple[str, ...]] = ()
     #: names of fields constant in time stored besides the flow, ``(N, X, Y)`` (e.g. a forcing),
     #: produced by :meth:`constant_field`
     constant_fields: ClassVar[tuple[str, ...]] = ()
@@ -134,8 +141,9 @@ class NSVelocityRecipe(SpectralRecipe):
         size: int,
         device: str | torch.device,
     ) -> dict[str, torch.Tensor]:
-        """Trajectories ``start .. start+size``: ``vorticity`` ``(size, T, X, Y)`` and
-        ``velocity`` ``(size, T, X, Y, 2)`` (float32, CPU)."""
+        """Trajectories ``start .. start+size``: ``vorticity`` ``(size, T, X, Y)``,
+        ``velocity`` ``(size, T, X, Y, 2)``, each of :attr:`state_fields` ``(size, T, X, Y)`` and
+        each of :attr:`constant_fields` ``(size, X, Y)`` (float32, CPU)."""
         solver = self.solver(config, device)
         grid, equation = solver.grid, solver.equation
         state = self.initial_condition(config, grid, size, start)
@@ -144,9 +152,10 @@ class NSVelocityRecipe(SpectralRecipe):
         with torch.no_grad():
             if warmup:
                 state = solver.rollout(state, warmup, save_every=warmup)[:, -1]
-            w = solver.rollout(
+            states = solver.rollout(
                 state, save_every * (config.n_t - 1), save_every=save_every, t0=config.t_warmup
-            )[:, :, 0]  # (size, T, N, N)
+            )  # (size, T, 1 + len(state_fields), N, N)
+            w = states[:, :, 0]
             u_hat, v_hat = equation.velocity_hat(grid.rfft(w.reshape(-1, 1, *grid.shape)))
             velocity = torch.cat([grid.irfft(u_hat), grid.irfft(v_hat)], dim=1)
         s = config.n_fine // config.n_x
@@ -155,6 +164,8 @@ class NSVelocityRecipe(SpectralRecipe):
             "vorticity": w[:, :, ::s, ::s].float().cpu(),
             "velocity": velocity[:, :, ::s, ::s].float().cpu(),
         }
+        for i, name in enumerate(self.state_fields):
+            out[name] = states[:, :, 1 + i, ::s, ::s].float().cpu()
         for name in self.constant_fields:
             field = self.constant_field(name, config, grid)[::s, ::s].float().cpu()
             out[name] = field.expand(size, *field.shape).clone()
@@ -177,6 +188,7 @@ class NSVelocityRecipe(SpectralRecipe):
             fields=[
                 FieldLayout("vorticity"),
                 FieldLayout("velocity", order=1),
+                *(FieldLayout(name) for name in self.state_fields),
                 *(FieldLayout(name, time_varying=False) for name in self.constant_fields),
             ],
             boundary={"x": "PERIODIC", "y": "PERIODIC"},

@@ -139,3 +139,17 @@ def test_bad_values_are_refused() -> None:
         NSTracer2D(_grid(8), kappa=-1.0)
     with pytest.raises(RecipeError, match="alpha"):
         make_config("ns_tracer", {"alpha": 2.0})
+
+
+def test_the_base_recipe_stores_the_solver_state_channels_as_fields(generated) -> None:
+    # state_fields hook of NSVelocityRecipe: channel 0 is the vorticity, channel 1 the tracer
+    f = generated("ns_tracer", TINY)
+    assert set(f.fields) == {"vorticity", "velocity", "tracer"}
+    assert f.fields["tracer"].time_varying and f.fields["tracer"].order == 0
+    config = make_config("ns_tracer", TINY)
+    recipe = NSTracer()
+    solver = recipe.solver(config, "cpu")
+    state = recipe.initial_condition(config, solver.grid, 2, 0)
+    states = solver.rollout(state, 20, save_every=10)  # t_end / dt = 20 steps, n_t = 3
+    np.testing.assert_array_equal(f.read("vorticity")[:2], states[:, :, 0].float().numpy())
+    np.testing.assert_array_equal(f.read("tracer")[:2], states[:, :, 1].float().numpy())
