@@ -65,7 +65,9 @@ class Surrogate(nn.Module):
         Parameters
         ----------
         x:
-            ``(B, C_in, *S)`` or ``(C_in, *S)`` input fields in physical units.
+            ``(B, C_in, *S)`` or ``(C_in, *S)`` input fields in physical units, ``C_in`` the
+            trained ``in_channels`` (else a :class:`ValueError` naming them,
+            :meth:`check_channels`).
         *extra:
             The model's further inputs in the order of its ``input_keys`` (e.g. the lead time
             ``dt`` (s) of a time-conditioned model, a number or ``(B,)``).
@@ -87,6 +89,7 @@ class Surrogate(nn.Module):
                 f"expected input of shape (B, C_in, *S) or (C_in, *S) with {self.n_dims} spatial "
                 f"dims, got {tuple(x.shape)}"
             )
+        self.check_channels(x.shape[1])
         given = list(extra)
         args = [x]
         for key in self.input_keys[1:]:
@@ -114,6 +117,28 @@ class Surrogate(nn.Module):
         if is_gaussian(out):
             return GaussianOutput(out[0].squeeze(0), out[1].squeeze(0))
         return out.squeeze(0)
+
+    def check_channels(self, got: int) -> None:
+        """A one-line :class:`ValueError` when ``got`` input channels are not the trained
+        ``in_channels``, naming the channels in their order: the input fields, then a
+        time-conditioned run's ``constant_inputs`` (``data.options.constant_inputs``, e.g. a
+        forcing, which the caller appends after the state)."""
+        expected = self.info.get("in_channels")
+        if expected is None or got == int(expected):
+            return
+        expected = int(expected)
+        constant = list(self.info.get("constant_inputs") or [])
+        if constant:
+            n_constant = expected - int(self.info["out_channels"])
+            channels = (
+                f"the fields {self.input_fields} ({expected - n_constant}) then the constant "
+                f"inputs {constant} ({n_constant}), concatenated along the channel axis"
+            )
+            if got == expected - n_constant:
+                channels += f" (the constant inputs {constant} are missing)"
+        else:
+            channels = f"the fields {self.input_fields}"
+        raise ValueError(f"input has {got} channels, expected {expected}: {channels}")
 
 
 def example_input(surrogate: Surrogate, batch: int = 2) -> torch.Tensor:

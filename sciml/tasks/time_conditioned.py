@@ -49,7 +49,9 @@ class TimeConditionedTask(FieldOperatorTask):
 
     def describe(self, train_set: Any) -> dict[str, Any]:
         leads = [float(train_set.time[j] - train_set.time[i]) for i, j in train_set.pairs]
-        return {**super().describe(train_set), "horizon": max(leads)}
+        # the names of the input channels after the state (the Surrogate's channel error)
+        constant = list(getattr(train_set, "constant_inputs", []))
+        return {**super().describe(train_set), "horizon": max(leads), "constant_inputs": constant}
 
     @classmethod
     def build(cls, info: Mapping[str, Any]) -> nn.Module:

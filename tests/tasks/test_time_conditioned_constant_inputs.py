@@ -69,3 +69,18 @@ def test_model_reads_state_and_forcing_and_rollouts_pass_the_forcing(forced_run,
         truth.flatten(1), dim=1
     )
     assert test["direct_relative_l2_final"] == pytest.approx(float(err.mean()), rel=1e-4)
+
+
+def test_load_without_the_forcing_channel_names_the_expected_channels(forced_run) -> None:
+    data, run = forced_run
+    info = json.loads((run / "model.json").read_text())
+    assert info["constant_inputs"] == ["forcing"]
+    frames = AllToAllDataset(data, ["velocity"], split="test", n_test=2)
+    x0 = torch.stack([frames.trajectory(k)[0] for k in range(2)])  # (2, 2, 16, 16): no forcing
+    with pytest.raises(ValueError) as err:
+        sciml.load(run)(x0, 0.02)
+    assert str(err.value) == (
+        "input has 2 channels, expected 3: the fields ['velocity'] (2) then the constant inputs "
+        "['forcing'] (1), concatenated along the channel axis (the constant inputs ['forcing'] "
+        "are missing)"
+    )
