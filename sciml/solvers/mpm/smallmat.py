@@ -33,9 +33,14 @@ def channel_first(t: torch.Tensor) -> torch.Tensor:
 def matmul(a: torch.Tensor, b: torch.Tensor, *, transpose_b: bool = False) -> torch.Tensor:
     """``a @ b`` (or ``a @ bᵀ``) for ``(*b, d, d)`` batches (broadcast), stored channel-first.
 
-    ``out_ij = Σ_k a_ik b_kj`` as one broadcast product ``(d, d, d, *b)`` summed over ``k``.
+    ``out_ij = Σ_k a_ik b_kj`` as ``d`` broadcast multiply-adds of the column ``a_{:k}`` with the
+    row ``b_{k:}``, each on contiguous rows (a reduction over a short outer axis, as in one
+    ``(d, d, d, *b)`` product summed over ``k``, is ~2x slower on CPU).
     """
     ac, bc = (channels(t) for t in torch.broadcast_tensors(a, b))
     if transpose_b:
         bc = bc.transpose(0, 1)
-    return unchannels((ac.unsqueeze(2) * bc.unsqueeze(0)).sum(1))
+    out = (ac[:, :1] * bc[:1]).contiguous()  # a copy only for inputs in standard layout
+    for k in range(1, ac.shape[1]):
+        out.addcmul_(ac[:, k : k + 1], bc[k : k + 1])
+    return unchannels(out)
