@@ -45,12 +45,13 @@ def _stress2d(F: torch.Tensor, two_mu: torch.Tensor, lam: torch.Tensor) -> torch
     channel-first rows of ``F`` (equal to the ``R``-based formula up to rounding).
     """
     batch = torch.broadcast_shapes(F.shape[:-2], two_mu.shape, lam.shape)
-    f = channels(F.expand(*batch, 2, 2))  # (2, 2, *b)
+    F = F.expand(*batch, 2, 2)
+    f = channels(F)  # (2, 2, *b)
     f00, f01, f10, f11 = f[0, 0], f[0, 1], f[1, 0], f[1, 1]
     a, b = f00 + f11, f10 - f01
     r = torch.addcmul(a * a, b, b).sqrt_()
     J = torch.addcmul(f00 * f11, f01, f10, value=-1)
     shear = two_mu / r  # 2μ / r
-    tau = (f.unsqueeze(1) * f.unsqueeze(0)).sum(2) * (two_mu - shear)  # 2μ (1 − 1/r) F Fᵀ
+    tau = channels(matmul(F, F, transpose_b=True)) * (two_mu - shear)  # 2μ (1 − 1/r) F Fᵀ
     tau.diagonal(0, 0, 1).add_((lam * (J - 1) - shear).mul_(J).unsqueeze(-1))
     return unchannels(tau)
