@@ -123,3 +123,19 @@ def test_fine_tuning_on_the_tracer_reinitializes_embedding_and_recovery_for_thre
     body = [k for k in tuned if not re.search(REINIT, k) and "normalizer" not in k]
     assert body and all((tuned[k] - pretrained[k]).abs().max() <= 3 * STEPS * 1e-3 for k in body)
     assert f"loaded {len(body)} tensors" in info["init_from"]["summary"]
+
+
+def test_efficiency_gain_interpolates_the_baseline_log_log_and_bounds_outside(monkeypatch) -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("poseidon_miniature", EXAMPLES / "poseidon_miniature.py")  # fmt: skip
+    driver = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, driver)  # its dataclasses look the module up
+    spec.loader.exec_module(driver)
+    gain = driver.efficiency_gain
+    # halfway in log e between (8, 40) and (32, 20) is halfway in log N: N* = 16
+    assert gain([8, 32], [40.0, 20.0], (40.0 * 20.0) ** 0.5, 8) == "2.00"
+    assert gain([8, 32], [40.0, 20.0], (40.0 * 20.0) ** 0.5, 32) == "0.50"
+    assert gain([8, 32], [40.0, 20.0], 10.0, 8).startswith("> 4 ")
+    assert gain([8, 32], [40.0, 20.0], 45.0, 16).startswith("<= 0.5 ")
