@@ -42,15 +42,9 @@ def _bspline_constants(
 
 
 @functools.lru_cache(maxsize=16)
-def _index_constants(
-    grid: Grid, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The grid's stencil offsets, ``(d, 1)`` node strides and offset indices on ``device``."""
-    return (
-        grid.offsets.to(device),
-        grid.strides.to(device).view(-1, 1),
-        grid.offset_index.to(device),
-    )
+def _index_constants(grid: Grid, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The grid's stencil offsets and offset indices on ``device``."""
+    return grid.offsets.to(device), grid.offset_index.to(device)
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,12 @@ class Stencil:
         (contiguous; built on first use and kept, so that P2G and G2P share it)."""
         key = (part.start, part.stop, part.step)
         if key not in self._indices:
-            self._indices[key] = self.offset_index.unsqueeze(-1) + self.base[part]
+            # base expanded over the stencil rows: this broadcast runs ~2x faster on CPU than
+            # the (S, 1) + (chunk,) one
+            base = self.base[part]
+            self._indices[key] = (
+                base.expand(len(self.offset_index), -1) + self.offset_index[:, None]
+            )
         return self._indices[key]
 
     @property
@@ -194,14 +193,21 @@ class Grid:
         # in three ops (the same values as the textbook forms: the squares are equal and the
         # products by ±1, ½ exact)
         shift, coef, const = _bspline_constants(xs.dtype, xs.device)
-        w = torch.addcmul(const, coef, (ft - shift).square())
+        # (in place on the fresh square: twice as fast as addcmul with (3, 1, 1) operands, same
+        # values; square's backward needs its input, not its output)
+        w = (ft - shift).square().mul_(coef).add_(const)
         # Tensor product of the per-axis weights, in the (row-major) order of `offsets`.
         weight = w[:, 0]
         for k in range(1, dim):
             weight = (weight.unsqueeze(1) * w[:, k].unsqueeze(0)).flatten(0, 1)  # (3^k, B·N)
         device = x.device
-        offsets, strides, offset_index = _index_constants(self, device)
-        base_index = (base.long() * strides).sum(0)  # (B·N,) flat index of the first node
+        offsets, offset_index = _index_constants(self, device)
+        # (B·N,) flat index of the first node, Σ_k base_k stride_k as d − 1 integer
+        # multiply-adds (a sum over the short axis of (d, B·N) is a slow reduction on CPU)
+        base_long = base.long()
+        base_index = base_long[-1]
+        for k in range(dim - 1):
+            base_index = torch.add(base_index, base_long[k], alpha=(self.n + 1) ** (dim - 1 - k))
         if batch > 1:
             batch_offset = torch.arange(batch, device=device) * self.n_nodes
             base_index = base_index + batch_offset.repeat_interleave(count)
