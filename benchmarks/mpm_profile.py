@@ -58,7 +58,9 @@ def _phases(sim, state, dt: float, steps: int) -> dict[str, float]:  # noqa: ANN
         step = dt * C
         step.diagonal(0, -2, -1).add_(1.0)
         F_new = sim.material.project(matmul(step, state.F))
-        x_new = (state.x + dt * v).clamp(*sim.walls.limits(grid))
+        d = state.x.shape[-1]
+        x_t = (dt * v.reshape(-1, d).t()).add_(state.x.reshape(-1, d).t())
+        x_new = x_t.clamp(*sim.walls.limits(grid)).t().view(state.x.shape)
         t6 = clock()
         _all_finite(x_new, v, F_new)
         t7 = clock()

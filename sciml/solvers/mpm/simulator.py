@@ -209,7 +209,11 @@ class MPMSimulator(nn.Module):
         step = dt * C  # I + Δt C, channel-first like C (smallmat)
         step.diagonal(0, -2, -1).add_(1.0)
         F_new = self.material.project(matmul(step, F))
-        x_new = (x + dt * v).clamp(*self.walls.limits(grid))
+        # x + Δt v stored channel-first, (d, B·N) behind the (B, N, d) view, like v: the next
+        # step's stencil then reads its rows without a transposing copy
+        d = x.shape[-1]
+        x_t = (dt * v.reshape(-1, d).t()).add_(x.reshape(-1, d).t())
+        x_new = x_t.clamp(*self.walls.limits(grid)).t().view(x.shape)
         return state.replace(x=x_new, v=v, C=C, F=F_new, time=state.time + dt)
 
     def _grid_update(self, gm: torch.Tensor, gmv: torch.Tensor, dt: float) -> torch.Tensor:
