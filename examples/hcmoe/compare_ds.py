@@ -10,7 +10,10 @@ over its seeds (validation: to choose settings; test: to report them).
 Usage::
 
     python examples/hcmoe/compare_ds.py runs/hcmoe3/*_lr*
-    python examples/hcmoe/compare_ds.py runs/hcmoe3/ns_*
+    python examples/hcmoe/compare_ds.py runs/hcmoe3/ns_* --persistence
+
+``--persistence`` adds the row of the trivial prediction u(t) = u(0) (the input broadcast over
+t) on the first run's data: the error a model must beat to have learned any dynamics.
 """
 
 from __future__ import annotations
@@ -28,11 +31,9 @@ from sciml.data.space_time import SpaceTimeDataset
 from sciml.spec import load_spec
 
 
-def rel_l2(run: Path, split: str) -> float:
-    """Mean relative L2 of ``best.pt`` on ``split`` of the run's data file."""
-    spec = load_spec(run / "spec.yaml")
-    data = spec.data
-    ds = SpaceTimeDataset(
+def _dataset(run: Path, split: str) -> SpaceTimeDataset:
+    data = load_spec(run / "spec.yaml").data
+    return SpaceTimeDataset(
         data.path,
         data.inputs,
         data.outputs,
@@ -41,13 +42,18 @@ def rel_l2(run: Path, split: str) -> float:
         n_val=data.n_val,
         dtype=torch.float64,
     )
-    model = sciml.load(run, checkpoint="best", dtype=torch.float64)
-    model.eval()
+
+
+def rel_l2(run: Path, split: str, persistence: bool = False) -> float:
+    """Mean relative L2 % of ``best.pt`` on ``split`` of the run's data file (``persistence``:
+    of the input ``u(0)`` broadcast over t instead)."""
+    ds = _dataset(run, split)
+    model = None if persistence else sciml.load(run, checkpoint="best", dtype=torch.float64)
     errors = []
     with torch.no_grad():
         for i in range(len(ds)):
             s = ds[i]
-            pred = model(s["x"][None])[0]
+            pred = s["x"][: s["y"].shape[0]] if model is None else model.eval()(s["x"][None])[0]
             errors.append(float((pred - s["y"]).norm() / s["y"].norm()))
     return 100 * statistics.fmean(errors)
 
@@ -66,11 +72,15 @@ def solver_columns(run: Path) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--persistence", action="store_true", help="add the u(t) = u(0) row")
     args = p.parse_args()
     torch.set_num_threads(1)
     groups: dict[str, list[dict[str, float]]] = {}
     print("| run | val rel. L2 % | test rel. L2 % | train s | LM iters / solve | not converged |")
     print("|---|---|---|---|---|---|")
+    if args.persistence:
+        val, test = (rel_l2(args.runs[0], split, persistence=True) for split in ("val", "test"))
+        print(f"| persistence u(t) = u(0) | {val:.2f} | {test:.2f} | – | – | – |")
     for run in sorted(args.runs):
         if not (run / "checkpoints" / "best.pt").exists():
             continue

@@ -16,6 +16,7 @@ from sciml.constraints.hard.layer import (
     HardPDEConstraint,
     NotConvergedError,
     NotExportableError,
+    PDEAnsatzConstraint,
     expert_blocks,
 )
 from sciml.constraints.hard.lm import LMResult, NonFiniteResidualError, levenberg_marquardt
@@ -25,7 +26,7 @@ from sciml.constraints.hard.pdes import (
     NavierStokesVorticityResidual,
     PDEResidual,
 )
-from sciml.constraints.hard.system import LeastSquaresSystem
+from sciml.constraints.hard.system import LeastSquaresSystem, ShiftedPointwise
 
 __all__ = [
     "BACKWARD_MODES",
@@ -39,7 +40,9 @@ __all__ = [
     "NonFiniteResidualError",
     "NotConvergedError",
     "NotExportableError",
+    "PDEAnsatzConstraint",
     "PDEResidual",
+    "ShiftedPointwise",
     "SingularSystemError",
     "expert_blocks",
     "levenberg_marquardt",

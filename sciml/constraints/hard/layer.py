@@ -53,7 +53,7 @@ from sciml.constraints.hard.implicit import (
 )
 from sciml.constraints.hard.lm import LMResult
 from sciml.constraints.hard.pdes import PDES, PDEResidual
-from sciml.constraints.hard.system import LeastSquaresSystem
+from sciml.constraints.hard.system import LeastSquaresSystem, Pointwise, ShiftedPointwise
 from sciml.models.outputs import GaussianOutput
 from sciml.registry import CONSTRAINTS
 
@@ -61,6 +61,7 @@ __all__ = [
     "STATISTICS",
     "HardPDEConstraint",
     "NotConvergedError",
+    "PDEAnsatzConstraint",
     "NotExportableError",
     "expert_blocks",
 ]
@@ -293,7 +294,14 @@ class HardPDEConstraint(Constraint):
         coords = self.pde.grid(shape, batch)
         blocks = expert_blocks(shape, self.experts).to(basis.device)
         points = self._points(shape).to(basis.device)  # (K, m)
-        lhs, rhs = self.pde.condition_rows(basis, batch, coords)
+        basis, offset = self.pde.ansatz(basis, batch, coords)
+        if offset is None:
+            lhs, rhs = self.pde.condition_rows(basis, batch, coords)
+        else:  # the ansatz satisfies the conditions: no rows
+            lhs, rhs = (
+                basis.new_zeros(basis.shape[0], 0, self.n_basis),
+                basis.new_zeros(basis.shape[0], 0),
+            )
         n_rows = points.shape[1] + lhs.shape[1]
         if n_rows < self.n_basis:
             raise ValueError(
@@ -301,17 +309,21 @@ class HardPDEConstraint(Constraint):
                 f"initial/boundary rows = {n_rows} rows per expert for n_basis={self.n_basis} "
                 f"basis functions; raise n_points or lower n_basis"
             )
-        feats = self.pde.features(basis, coords).flatten(3)  # (B, F, N, G)
         b, k, m = basis.shape[0], *points.shape
-        d = feats[..., points.flatten()].reshape(b, feats.shape[1], self.n_basis, k, m)
-        d = d.permute(0, 3, 4, 1, 2).reshape(b * k, m, feats.shape[1], self.n_basis)
+        d = self._at_points(basis, coords, points)  # (B·K, m, F, N)
+        pointwise = self.pde.pointwise
+        if offset is not None:
+            q0 = self._at_points(offset.detach(), coords, points)[..., 0]  # (B·K, m, F)
+            pointwise = ShiftedPointwise(pointwise, q0)
         rhs = rhs.to(torch.float64)
         if self.interface_weight > 0 and k > 1:
-            system = self._coupled_system(basis, blocks, d, lhs, rhs)
+            if offset is not None:
+                pointwise = ShiftedPointwise(self.pde.pointwise, q0.reshape(b, k * m, -1))
+            system = self._coupled_system(basis, blocks, d, lhs, rhs, pointwise)
         else:
             system = LeastSquaresSystem(
                 features=d,
-                pointwise=self.pde.pointwise,
+                pointwise=pointwise,
                 lhs=lhs.repeat_interleave(k, dim=0),
                 rhs=rhs.repeat_interleave(k, dim=0),
                 ridge=self.ridge,
@@ -323,10 +335,26 @@ class HardPDEConstraint(Constraint):
             self._record(result, system)
         w = weights.reshape(b, k, self.n_basis)[:, blocks]  # (B, *S, N)
         u = (basis.movedim(1, -1) * w).sum(-1, keepdim=True).movedim(-1, 1)
+        if offset is not None:
+            u = u + offset
         return u.to(output.dtype)
 
+    def _at_points(self, fields: Tensor, coords: tuple[Tensor, ...], points: Tensor) -> Tensor:
+        """PDE features of ``fields`` ``(B, C, *S)`` at the experts' points ``(K, m)``:
+        ``(B·K, m, F, C)``."""
+        feats = self.pde.features(fields, coords).flatten(3)  # (B, F, C, G)
+        (b, f, c), (k, m) = feats.shape[:3], points.shape
+        d = feats[..., points.flatten()].reshape(b, f, c, k, m)
+        return d.permute(0, 3, 4, 1, 2).reshape(b * k, m, f, c)
+
     def _coupled_system(
-        self, basis: Tensor, blocks: Tensor, d: Tensor, lhs: Tensor, rhs: Tensor
+        self,
+        basis: Tensor,
+        blocks: Tensor,
+        d: Tensor,
+        lhs: Tensor,
+        rhs: Tensor,
+        pointwise: Pointwise,
     ) -> LeastSquaresSystem:
         """All experts of a sample as one problem in ``K·N`` weights, plus interface rows."""
         b, n, k = basis.shape[0], self.n_basis, self.n_experts
@@ -360,7 +388,7 @@ class HardPDEConstraint(Constraint):
         interface = rows.reshape(b, q.numel(), k * n)
         return LeastSquaresSystem(
             features=joint.reshape(b, k * m, f, k * n),
-            pointwise=self.pde.pointwise,
+            pointwise=pointwise,
             lhs=torch.cat([lhs_joint.reshape(b, -1, k * n), interface], dim=1),
             rhs=torch.cat([rhs.repeat(1, k), rhs.new_zeros(b, q.numel())], dim=1),
             ridge=self.ridge,
@@ -397,6 +425,54 @@ class HardPDEConstraint(Constraint):
             if self.on_nonconvergence == "raise":
                 raise NotConvergedError(msg)
             log.warning(msg)
+
+
+class PDEAnsatzConstraint(Constraint):
+    r"""A PDE's ansatz (:meth:`~sciml.constraints.hard.pdes.PDEResidual.ansatz`) on a one-channel
+    model, without least squares: ``u = offset + f'`` with ``f'`` the transformed model output.
+
+    For a soft-constrained model (PI-SC) with the same output form as the hard constraint, e.g.
+    the Navier–Stokes mollifier :math:`\omega = \omega_0 + c\,(t/T)(f - \bar f)`, so that the
+    initial condition holds by construction and the PDE residual stays a loss term. Applying the
+    ansatz to PI-SC is our choice (the paper does not say how its NS soft model treats the
+    initial condition).
+
+    Parameters
+    ----------
+    pde:
+        Name in :data:`~sciml.constraints.hard.pdes.PDES`; it must define an ansatz.
+    pde_options:
+        Keyword arguments of the PDE class (e.g. ``mollifier``, ``t_end``).
+    """
+
+    def __init__(self, pde: str, *, pde_options: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        if pde not in PDES:
+            raise ValueError(f"pde={pde!r} is not one of {sorted(PDES)}")
+        self.pde = PDES[pde](**dict(pde_options or {}))
+
+    def forward(self, output: Output, batch: Mapping[str, Tensor]) -> Output:
+        """``output`` ``(B, 1, *S)`` → ``offset + ansatz(output)`` ``(B, 1, *S)``."""
+        if isinstance(output, GaussianOutput) or output.ndim < 3 or output.shape[1] != 1:
+            raise ValueError(
+                f"pde_ansatz expects a one-channel tensor (B, 1, *S), got "
+                f"{getattr(output, 'shape', type(output).__name__)}"
+            )
+        field = output.to(torch.float64)
+        coords = self.pde.grid(tuple(field.shape[2:]), batch)
+        shaped, offset = self.pde.ansatz(field, batch, coords)
+        if offset is None:
+            raise ValueError(
+                f"pde_ansatz: {type(self.pde).__name__} with these options has no ansatz (set "
+                f"e.g. pde_options.mollifier for navier_stokes2d)"
+            )
+        return (offset + shaped).to(output.dtype)
+
+
+@CONSTRAINTS.register("pde_ansatz")
+def build_pde_ansatz(**options: Any) -> PDEAnsatzConstraint:
+    """``constraint: {name: pde_ansatz, pde: navier_stokes2d, pde_options: {mollifier: 1.0}}``."""
+    return PDEAnsatzConstraint(**options)
 
 
 @CONSTRAINTS.register("hard_pde")

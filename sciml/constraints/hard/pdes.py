@@ -52,6 +52,15 @@ class PDEResidual(ABC):
         """Initial/boundary rows ``(A, c)``: ``A`` ``(B, L, C)`` (the channels' values), ``c``
         ``(B, L)``; a field ``u = Σ_c w_c fields_c`` satisfies them when ``A w = c``."""
 
+    def ansatz(
+        self, basis: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor | None]:
+        """Transform of a basis ``(B, N, *S)`` and a fixed offset field ``(B, 1, *S)`` such that
+        every ``u = offset + Σ_n w_n basis'_n`` satisfies :meth:`condition_rows` by
+        construction; ``(basis, None)`` (the default) where the conditions are least-squares
+        rows instead."""
+        return basis, None
+
     def grid_residual(self, u: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
         """PDE residual of a field ``u`` ``(B, 1, *S)`` at every grid point, ``(B, *S)``.
 
@@ -248,8 +257,13 @@ class NavierStokesVorticityResidual(PDEResidual):
     the others spectrally with :class:`~sciml.solvers.spectral.navier_stokes2d.NavierStokes2D`'s
     velocity operator and :class:`~sciml.solvers.spectral.grid.Grid`'s wavenumbers (odd
     derivatives without the Nyquist mode). The residual is quadratic in the weights. Rows: the
-    initial vorticity at every grid point (the paper instead adds the initial condition to a
-    basis that vanishes at ``t = 0``); periodicity needs no boundary rows.
+    initial vorticity at every grid point; periodicity needs no boundary rows.
+
+    **Mollifier** (``mollifier = c``, the paper's NS setup, App. C.2 and its code: ``c = 0.005``):
+    :meth:`ansatz` gives :math:`\omega = \omega_0 + c\,(t/T)\,(b - \bar b)\cdot w` with
+    :math:`\bar b` the spatial mean of each basis function, so the initial vorticity holds
+    exactly and the correction keeps the (conserved) mean; the hard constraint then has no
+    initial rows. ``None`` (default): no ansatz, the initial rows are least squares.
 
     Parameters
     ----------
@@ -262,6 +276,8 @@ class NavierStokesVorticityResidual(PDEResidual):
     ic_key:
         Batch key of :math:`\omega_0`: ``(B, X, Y)`` or a field whose channel 0 at time index 0
         is :math:`\omega_0`.
+    mollifier:
+        Factor ``c`` of the ansatz above, or ``None``.
     """
 
     n_features = 7
@@ -274,15 +290,19 @@ class NavierStokesVorticityResidual(PDEResidual):
         length: float = 1.0,
         residual_scale: float = 1.0,
         ic_key: str = "x",
+        mollifier: float | None = None,
     ) -> None:
         for name, value in (("nu", nu), ("t_end", t_end), ("length", length)):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
         if not residual_scale > 0:
             raise ValueError(f"residual_scale must be > 0, got {residual_scale!r}")
+        if mollifier is not None and not mollifier > 0:
+            raise ValueError(f"mollifier must be > 0 or None, got {mollifier!r}")
         self.nu, self.t_end, self.length = float(nu), float(t_end), float(length)
         self.scale = float(residual_scale)
         self.ic_key = ic_key
+        self.mollifier = None if mollifier is None else float(mollifier)
 
     def grid(self, shape: tuple[int, ...], batch: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
         if len(shape) != 3 or shape[0] < 2:
@@ -314,18 +334,33 @@ class NavierStokesVorticityResidual(PDEResidual):
         grads.append(torch.full_like(w_t, -self.nu))
         return residual, s * torch.stack(grads, -1)
 
-    def condition_rows(
-        self, fields: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
-    ) -> tuple[Tensor, Tensor]:
+    def initial_vorticity(self, batch: Mapping[str, Tensor]) -> Tensor:
+        r""":math:`\omega_0` ``(B, X, Y)`` from ``batch[ic_key]``."""
         if self.ic_key not in batch:
             raise KeyError(
                 f"navier_stokes2d: the batch has no {self.ic_key!r} (the initial vorticity); "
                 f"keys: {sorted(batch)}"
             )
         w0 = batch[self.ic_key]
-        w0 = w0 if w0.ndim == 3 else w0[:, 0, 0]
+        return w0 if w0.ndim == 3 else w0[:, 0, 0]
+
+    def condition_rows(
+        self, fields: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor]:
+        w0 = self.initial_vorticity(batch)
         lhs = fields[:, :, 0].flatten(2).transpose(1, 2)  # (B, X·Y, C)
         return lhs, w0.flatten(1).to(fields.dtype)
+
+    def ansatz(
+        self, basis: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
+    ) -> tuple[Tensor, Tensor | None]:
+        if self.mollifier is None:
+            return basis, None
+        t = coords[0].to(device=basis.device, dtype=basis.dtype)
+        ramp = (self.mollifier / self.t_end * t)[:, None, None]  # (T, 1, 1)
+        shaped = ramp * (basis - basis.mean(dim=(-2, -1), keepdim=True))
+        w0 = self.initial_vorticity(batch).to(basis)
+        return shaped, w0[:, None, None].expand(-1, 1, *basis.shape[2:])
 
 
 #: PDE name → residual class (the ``pde:`` option of the hard constraint)

@@ -23,11 +23,27 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Pointwise", "LeastSquaresSystem"]
+__all__ = ["Pointwise", "LeastSquaresSystem", "ShiftedPointwise"]
 
 #: ``rho(q) -> (r, dr/dq)``: ``q`` ``(..., F)`` → residual ``(...)`` and its gradient ``(..., F)``;
 #: written with torch ops, so autograd can differentiate both (the exact-Hessian backward does).
 Pointwise = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class ShiftedPointwise:
+    """:data:`Pointwise` law of the features of ``offset + u``: ``q ↦ ρ(q + q₀)``.
+
+    For a field with a fixed part (:meth:`~sciml.constraints.hard.pdes.PDEResidual.ansatz`):
+    ``offset`` holds its features ``q₀`` ``(S, P, F)`` at the points (data, no gradient); the
+    derivatives in ``q`` are those of ``ρ`` at ``q + q₀``.
+    """
+
+    pointwise: Pointwise
+    offset: Tensor
+
+    def __call__(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        return self.pointwise(q + self.offset)
 
 
 @dataclass
