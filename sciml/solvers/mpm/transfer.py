@@ -94,8 +94,12 @@ def p2g(
     # "channel-first" (B·N innermost), where CPU kernels vectorise; (…, d, d) layouts with tiny
     # inner dimensions do not. Affine matrices stored channel-first (``smallmat``) need no copy.
     A = affine.reshape(-1, d, d).permute(1, 2, 0).contiguous()  # (d, d, B·N): A[c, k, p]
-    fdx = _frac_t(stencil) * grid.dx  # (d, B·N)
-    q = momentum.reshape(-1, d).t() - (A * fdx).sum(1)  # (d, B·N)
+    # q = m v − Δx A f as d multiply-adds on contiguous rows (a broadcast product summed over
+    # the short axis k is a slow reduction on CPU)
+    f = _frac_t(stencil)  # (d, B·N)
+    q = torch.addcmul(momentum.reshape(-1, d).t(), A[:, 0], f[0], value=-grid.dx)  # (d, B·N)
+    for k in range(1, d):
+        q = q.addcmul_(A[:, k], f[k], value=-grid.dx)
     coef = torch.cat([q.unsqueeze(1), A], 1)  # (d, 1 + d, B·N)
     table = _offset_table(grid, momentum.dtype, momentum.device, grid.dx)
     weight = _stencil_major(stencil.weight)  # (S, B·N)
