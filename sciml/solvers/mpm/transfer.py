@@ -113,7 +113,7 @@ def p2g(
         w = weight[:, part]
         index = stencil.chunk_index(part)
         grid_mass.scatter_add_(0, index.view(-1), (w * m[part]).view(-1))
-        value = (table @ coef[..., part]) * w  # (d, S, chunk)
+        value = (table @ coef[..., part]).mul_(w)  # (d, S, chunk), weighted in place
         out.scatter_add_(1, index.view(1, -1).expand(d, -1), value.view(d, -1))
     # The momentum stays channel-first in memory, returned as a (B, n_nodes, d) view:
     # elementwise grid updates keep that layout and G2P gathers from its contiguous rows.
@@ -154,7 +154,7 @@ def g2p(grid: Grid, stencil: Stencil, grid_v: torch.Tensor) -> tuple[torch.Tenso
     for part in _chunks(b * n, (1 + d) * s, grid_v.device):
         flat = stencil.chunk_index(part).view(-1)
         nodes_v = rows.index_select(1, flat).view(d, s, -1)
-        parts.append(table_t @ (nodes_v * weight[:, part]))  # (d, 1 + d, chunk)
+        parts.append(table_t @ nodes_v.mul_(weight[:, part]))  # (d, 1 + d, chunk)
     out = parts[0] if len(parts) == 1 else torch.cat(parts, -1)
     v_t = out[:, 0]  # (d, B·N)
     # (one addcmul: M − v (k f)ᵀ up to rounding, in one pass instead of three broadcasts;
