@@ -302,6 +302,7 @@ def main() -> None:
             },
         }
         # one panel per detector, the same bins for both methods
+        front_law = "α√t" if spec.name == "stefan" else "x = t"
         fig, axes = plt.subplots(1, len(shocks), figsize=(5 * len(shocks), 3.2), squeeze=False)
         for ax, (key, per) in zip(axes[0], shocks.items()):
             bins = torch.cat(list(per.values())).unique().numpy()
@@ -309,7 +310,7 @@ def main() -> None:
             edges = [*(bins - step / 2), bins[-1] + step / 2]
             for name, s in per.items():
                 ax.hist(s.numpy(), bins=edges, alpha=0.6, label=name)
-            ax.axvline(true_front, color="k", ls="--", label="true front α√t")
+            ax.axvline(true_front, color="k", ls="--", label=f"true front {front_law}")
             ax.set_xlabel("shock position x")
             ax.set_ylabel("samples")
             ax.set_title(
