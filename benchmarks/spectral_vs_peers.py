@@ -10,8 +10,8 @@ Run from the repository root, on an otherwise idle machine (CPU only; GPUs are h
 Flags: ``--quick`` (small batch/grid/step counts, to prove the script runs), ``--threads K``
 (default: all cores the process may use; sets the CPU affinity to K cores, ``OMP_NUM_THREADS``
 and friends and, for K = 1, XLA's single-thread flags *before* jax is imported, and
-``torch.set_num_threads(K)`` / ``scipy.fft(workers=K)``), ``--repeats R`` (timed rollouts per
-side, the median is reported; default 5), ``--dtypes float64,float32`` (which precisions to run),
+``torch.set_num_threads(K)`` / ``scipy.fft(workers=K)``), ``--repeats R`` (interleaved rounds of
+one timed rollout per side, the medians are reported; default 5), ``--dtypes float64,float32`` (which precisions to run),
 ``--out FILE`` (also write the markdown report there).
 
 Cases (the same initial data, time step, step count and scheme for every implementation):
@@ -41,8 +41,8 @@ Cases (the same initial data, time step, step count and scheme for every impleme
     ``omega = 2 cos x cos y`` (exact solution ``omega e^{-2 nu t}``,
     :func:`sciml.solvers.exact.taylor_green_vorticity`), replicated over the batch. The
     Taylor-Green advection term vanishes analytically, but every implementation still evaluates
-    the full dealiased nonlinear term (5 FFTs per stage), so the timing is that of a general flow;
-    the error column therefore tests the linear part and round-off only. A second check runs a
+    the full dealiased nonlinear term (4 or 5 FFTs per stage), so the timing is that of a
+    general flow; the error column therefore tests the linear part and round-off only. A second check runs a
     random band-limited vorticity field through sciml and exponax and reports their difference,
     which does exercise the nonlinear term.
 
@@ -55,15 +55,17 @@ Cases (the same initial data, time step, step count and scheme for every impleme
       prints the difference for b = -1 (should be round-off) and b = +1 (should not).
     * numpy: the same ETDRK4 with ``scipy.fft.rfft2/irfft2``.
 
-Timing: every side first runs one untimed warm-up rollout of the full length with the same
-shapes (for jax this is the jit compilation, excluded from the timing; ``block_until_ready``
-marks the end of each jax run), then ``--repeats`` timed rollouts; the median wall time is
-reported. Throughput = batch * n_steps / time in *trajectory-steps/s*. ``ours/this`` = sciml's
-throughput (same dtype) / this row's throughput: >= 1 means sciml is faster. ``ours/this (CPU
-time)`` is the same ratio from the median *process CPU time* of the timed runs (this row's / ours):
-on a machine shared with other jobs the sides run minutes apart under different loads, and CPU
-time, unlike wall time, does not count the time slices other processes take (it still counts
-their cache pollution). With ``--threads 1`` both are the single-core cost.
+Timing: for each case and dtype every side first runs one untimed warm-up rollout of the full
+length with the same shapes (for jax this is the jit compilation, excluded from the timing;
+``block_until_ready`` marks the end of each jax run). The timed rollouts are then interleaved:
+``--repeats`` rounds of one rollout per side (round ``r`` starts with side ``r mod 3``, so no
+side always runs first), and each side's median wall time and median process CPU time over its
+rounds are reported. A change of machine load thus hits all sides alike instead of the one that
+happened to run during it. Throughput = batch * n_steps / time in *trajectory-steps/s*.
+``ours/this`` = sciml's throughput (same dtype) / this row's throughput: >= 1 means sciml is
+faster. ``ours/this (CPU time)`` is the same ratio from the median *process CPU time* (this
+row's / ours): CPU time, unlike wall time, does not count the time slices other processes take
+(it still counts their cache pollution). With ``--threads 1`` both are the single-core cost.
 
 Precision: JAX computes in float32 unless ``jax_enable_x64`` is set; this script enables x64 (so
 the float64 rows really are float64) and builds exponax's float32 steppers by casting all of the
@@ -113,8 +115,9 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -159,7 +162,6 @@ class Result:
     note: str = ""
 
 
-Timed = tuple[Result, np.ndarray | None]
 OURS, EXPONAX, NUMPY = "sciml (torch)", "exponax (JAX)", "NumPy/SciPy ETDRK4"
 
 
@@ -197,30 +199,64 @@ def max_error(u: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(u, dtype=np.float64) - ref)))
 
 
-def time_runs(
-    run: Callable[[], np.ndarray], repeats: int
-) -> tuple[float, float, np.ndarray, float]:
-    """One untimed warm-up, then ``repeats`` timed runs.
+@dataclass
+class Side:
+    """One implementation of one case and dtype: its prepared rollout and its timings."""
 
-    Returns (median wall s, warm-up s, last result, median process CPU s).
-    """
-    t0 = time.perf_counter()
-    out = run()
-    warmup = time.perf_counter() - t0
-    times, cpu_times = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
+    impl: str
+    run: Callable[[], np.ndarray] | None  # None: not available or failed (see ``note``)
+    note: str = ""
+    warmup: float = 0.0  # s, the untimed first rollout (jit compilation for jax)
+    times: list[float] = field(default_factory=list)  # wall s per timed rollout
+    cpu_times: list[float] = field(default_factory=list)  # process CPU s per timed rollout
+    out: np.ndarray | None = None  # the last rollout's final state
+
+
+def prepare(impl: str, build: Callable[[], Callable[[], np.ndarray]]) -> Side:
+    """Build a side's rollout and run its untimed warm-up; failures become the side's note."""
+    try:
+        run = build()
+        t0 = time.perf_counter()
         out = run()
-        times.append(time.perf_counter() - t0)
-        cpu_times.append(time.process_time() - c0)
-    return statistics.median(times), warmup, out, statistics.median(cpu_times)
+        return Side(impl, run, warmup=time.perf_counter() - t0, out=out)
+    except Exception as exc:  # noqa: BLE001 -- report and go on with the others
+        return Side(impl, None, note=f"failed: {exc!r}"[:200])
+
+
+def interleave(sides: list[Side], rounds: int) -> None:
+    """``rounds`` rounds of one timed rollout per runnable side; round r starts at side r mod n."""
+    for r in range(rounds):
+        for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
+            if side.run is None:
+                continue
+            try:
+                t0, c0 = time.perf_counter(), time.process_time()
+                side.out = side.run()
+                side.times.append(time.perf_counter() - t0)
+                side.cpu_times.append(time.process_time() - c0)
+            except Exception as exc:  # noqa: BLE001
+                side.run, side.note = None, f"failed: {exc!r}"[:200]
+
+
+def result(case: Case, dtype: str, side: Side) -> Result:
+    """The side's row: median wall and CPU time over its timed rollouts, dtype of its output."""
+    res = Result(case.name, side.impl, dtype, note=side.note)
+    if side.run is None or not side.times:
+        return res
+    res.dtype = str(side.out.dtype)
+    res.seconds = statistics.median(side.times)
+    res.cpu_seconds = statistics.median(side.cpu_times)
+    res.steps_per_s = case.batch * case.n_steps / res.seconds
+    if side.impl == EXPONAX:
+        res.note = f"warm-up incl. jit {side.warmup:.1f} s (excluded)"
+    return res
 
 
 # ------------------------------------------------------------------------------------------------
 # sciml (torch)
 
 
-def ours(case: Case, kind: str, dtype: str, u0: np.ndarray, repeats: int) -> Timed:
+def ours(case: Case, kind: str, dtype: str, u0: np.ndarray) -> Callable[[], np.ndarray]:
     tdt = TORCH_DTYPES[dtype]
     if kind == "burgers":
         grid = Grid(case.n, length=2 * math.pi, dtype=tdt)
@@ -236,12 +272,7 @@ def ours(case: Case, kind: str, dtype: str, u0: np.ndarray, repeats: int) -> Tim
             traj = solver.rollout(state, case.n_steps, save_every=case.n_steps)
         return traj[:, -1].numpy()
 
-    seconds, _, out, cpu = time_runs(run, repeats)
-    return Result(case.name, OURS, str(out.dtype), seconds, _rate(case, seconds), cpu), out
-
-
-def _rate(case: Case, seconds: float) -> float:
-    return case.batch * case.n_steps / seconds
+    return run
 
 
 # ------------------------------------------------------------------------------------------------
@@ -358,14 +389,6 @@ def numpy_ns(case: Case, dtype: str, u0: np.ndarray, threads: int):
     return run
 
 
-def numpy_side(
-    case: Case, kind: str, dtype: str, u0: np.ndarray, repeats: int, threads: int
-) -> Timed:
-    build = numpy_burgers if kind == "burgers" else numpy_ns
-    seconds, _, out, cpu = time_runs(build(case, dtype, u0, threads), repeats)
-    return Result(case.name, NUMPY, str(out.dtype), seconds, _rate(case, seconds), cpu), out
-
-
 # ------------------------------------------------------------------------------------------------
 # exponax (JAX)
 
@@ -455,18 +478,13 @@ def exponax_run(mods, stepper, n_steps: int, u0: np.ndarray, dtype: str):
     return run
 
 
-def exponax_side(mods, case: Case, kind: str, dtype: str, u0: np.ndarray, repeats: int) -> Timed:
-    if isinstance(mods, str):
-        return Result(case.name, EXPONAX, dtype, note=f"not available: {mods}"), None
+def exponax_side(mods, case: Case, kind: str, dtype: str, u0: np.ndarray):
+    """exponax's jitted, vmapped rollout (the jit compiles in the warm-up run)."""
     # Burgers: b = +1 is our equation; NS: b = -1 is (see the module docstring)
     stepper = exponax_stepper(
         mods, case, kind, dtype, convection=1.0 if kind == "burgers" else -1.0
     )
-    run = exponax_run(mods, stepper, case.n_steps, u0, dtype)
-    seconds, warmup, out, cpu = time_runs(run, repeats)
-    res = Result(case.name, EXPONAX, str(out.dtype), seconds, _rate(case, seconds), cpu)
-    res.note = f"warm-up incl. jit {warmup:.1f} s (excluded)"
-    return res, out
+    return exponax_run(mods, stepper, case.n_steps, u0, dtype)
 
 
 def ns_mapping_check(mods, quick: bool) -> str:
@@ -526,7 +544,8 @@ def header(args: argparse.Namespace) -> list[str]:
         f"- XLA_FLAGS=`{os.environ.get('XLA_FLAGS', '')}`; "
         f"OMP_WAIT_POLICY=`{os.environ.get('OMP_WAIT_POLICY', '')}`; "
         f"torch threads {torch.get_num_threads()}",
-        f"- repeats: {args.repeats} (median); quick: {args.quick}",
+        f"- repeats: {args.repeats} interleaved rounds of one rollout per side (median); "
+        f"quick: {args.quick}",
         "",
     ]
 
@@ -587,18 +606,18 @@ def main() -> None:
         exact_fn = burgers_exact if kind == "burgers" else tg_exact
         u0, ref = exact_fn(case, 0.0), exact_fn(case, case.t_end)
         for dtype in dtypes:
-            sides = [
-                (OURS, ours, (case, kind, dtype, u0, args.repeats)),
-                (EXPONAX, exponax_side, (mods, case, kind, dtype, u0, args.repeats)),
-                (NUMPY, numpy_side, (case, kind, dtype, u0, args.repeats, THREADS)),
-            ]
-            for name, fn, fn_args in sides:
-                try:
-                    res, out = fn(*fn_args)
-                except Exception as exc:  # noqa: BLE001 -- report and go on with the others
-                    res, out = Result(case.name, name, dtype, note=f"failed: {exc!r}"[:200]), None
-                if out is not None:
-                    res.error = max_error(out, ref)
+            numpy_build = numpy_burgers if kind == "burgers" else numpy_ns
+            sides = [prepare(OURS, partial(ours, case, kind, dtype, u0))]
+            if isinstance(mods, str):
+                sides.append(Side(EXPONAX, None, note=f"not available: {mods}"))
+            else:
+                sides.append(prepare(EXPONAX, partial(exponax_side, mods, case, kind, dtype, u0)))
+            sides.append(prepare(NUMPY, partial(numpy_build, case, dtype, u0, THREADS)))
+            interleave(sides, args.repeats)
+            for side in sides:
+                res = result(case, dtype, side)
+                if side.run is not None and side.out is not None:
+                    res.error = max_error(side.out, ref)
                 results.append(res)
                 print(
                     f"  {res.case} | {res.impl} | {res.dtype}: {res.steps_per_s} steps/s, "
