@@ -40,6 +40,8 @@ class BoundedEquation(ABC):
     spatial_dims: tuple[int, ...] | None = None
     #: steppers may pre-mask stage values (periodic equations only)
     stage_mask = None
+    #: steppers may carry stage values on low columns only (periodic equations only)
+    low_columns = None
 
     def __init__(self, grid: BoundedGrid, *, dealias_fraction: float = 2 / 3) -> None:
         if not isinstance(grid, BoundedGrid):

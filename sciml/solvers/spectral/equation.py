@@ -52,6 +52,10 @@ class SpectralEquation(ABC):
     #: ``u_hat`` only through its unmasked modes; steppers may then form their stage values
     #: already masked and call :meth:`nonlinear_of_masked`, which skips the mask pass.
     masked_nonlinearity: bool = False
+    #: ``True`` when, with the 2/3 rule in 2D/3D, :math:`\hat N` is zero in the columns ``K..``
+    #: of the last spectral axis and depends on ``u_hat`` only through the columns ``< K`` (see
+    #: :attr:`low_columns`).
+    low_column_nonlinearity: bool = False
 
     def __init__(
         self, grid: Grid, *, dealias: str = "2/3", dealias_fraction: float = 2 / 3
@@ -134,6 +138,27 @@ class SpectralEquation(ABC):
         if not self.masked_nonlinearity or self._mask is None:
             return None
         return self._mask.to(self.grid.dtype)
+
+    @property
+    def low_columns(self) -> int | None:
+        """``K`` for :attr:`low_column_nonlinearity` equations with the 2/3 rule in 2D/3D, else ``None``.
+
+        Steppers may then carry their stage values as the ``K`` low columns ``(B, C, ..., K)`` of
+        the last spectral axis (two thirds of the spectrum) and call :meth:`nonlinear_low`.
+        """
+        if not self.low_column_nonlinearity or self._mask is None or self.grid.ndim == 1:
+            return None
+        return self._n_low
+
+    def nonlinear_low(self, u_low: torch.Tensor) -> torch.Tensor:
+        r"""Columns ``< K`` of :math:`\hat N` from the columns ``< K`` of the spectrum.
+
+        ``u_low`` is ``(B, C, ..., K)`` with ``K =`` :attr:`low_columns`; returns ``(B, C, ..., K)``.
+        This default zero-fills the other columns and calls :meth:`nonlinear`; equations override
+        it with a kernel that never forms them.
+        """
+        pad = self.grid.fourier_shape[-1] - u_low.shape[-1]
+        return self.nonlinear(torch.nn.functional.pad(u_low, (0, pad)))[..., : u_low.shape[-1]]
 
     def max_velocity(self, u_hat: torch.Tensor) -> torch.Tensor | None:
         """Largest advection speed of the state (for the CFL warning), or ``None`` if none."""

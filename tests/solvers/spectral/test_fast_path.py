@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from sciml.solvers.spectral import (
     Burgers,
@@ -17,6 +18,7 @@ from sciml.solvers.spectral import (
     SpectralEquation,
     SpectralSolver,
 )
+from sciml.solvers.spectral._ops import real_pair
 
 
 def smooth_state(grid: Grid, channels: int, batch: int = 2) -> torch.Tensor:
@@ -97,3 +99,59 @@ def test_unscaled_rfft_times_one_over_n_is_the_scaled_rfft() -> None:
     grid = Grid((16, 12))
     u = torch.randn(2, 1, 16, 12, dtype=torch.float64)
     assert torch.allclose(grid.rfft(u, scaled=False) / (16 * 12), grid.rfft(u), atol=1e-15)
+
+
+def test_navier_stokes_low_columns_follow_the_forcing_and_the_dealiasing() -> None:
+    grid = Grid((32, 32))
+    k = NavierStokes2D(grid).low_columns
+    assert k == 11  # |m| < 2/3 * 16: columns 0..10
+    for forcing in ("fno", "kolmogorov"):  # single modes: the FFT's round-off is masked away
+        assert NavierStokes2D(grid, forcing=forcing, forcing_wavenumber=2).low_columns == k
+    x, y = grid.coordinates()
+    rough = torch.cos(14 * y) + 0 * x  # a mode in the columns the low path would drop
+    assert NavierStokes2D(grid, forcing=rough).low_columns is None
+    assert NavierStokes2D(grid, dealias="3/2").low_columns is None
+    assert NavierStokes2D(grid, dealias="none").low_columns is None
+
+
+@pytest.mark.parametrize("forcing", ["none", "kolmogorov"])
+def test_low_column_step_matches_the_full_width_inplace_step(forcing: str) -> None:
+    eq = NavierStokes2D(Grid((32, 32)), nu=0.01, drag=0.1, forcing=forcing, forcing_wavenumber=2)
+    u_hat = eq.grid.rfft(smooth_state(eq.grid, 1))
+    low = SpectralSolver(eq, 0.01).stepper()
+    full = SpectralSolver(eq, 0.01).stepper()
+    full._low = None  # the full-width in-place path the low-column one replaces
+    full._pairs = low._pairs[:1] + tuple(
+        real_pair(c) for c in (full.E2, full.Q, 2 * full.Q, full.F1, 2 * full.F2, full.F3)
+    )
+    full._stage_nonlinear = eq.nonlinear
+    k = eq.low_columns
+    with torch.inference_mode():
+        fast = eq.nonlinear_low(u_hat[..., :k])
+        assert torch.allclose(fast, eq.nonlinear(u_hat)[..., :k], rtol=0, atol=1e-14)
+        base = SpectralEquation.nonlinear_low(eq, u_hat[..., :k])  # zero-fill + nonlinear
+        assert torch.allclose(fast, base, rtol=0, atol=1e-14)
+        a, b = low(u_hat), full(u_hat)
+    assert (a - b).abs().max() <= 1e-14 * b.abs().max()
+
+
+def test_float32_navier_stokes_step_stays_in_single_precision() -> None:
+    grid = Grid((32, 32), dtype=torch.float32)
+    eq = NavierStokes2D(grid, nu=0.01, forcing="kolmogorov", forcing_wavenumber=2)
+    stepper = SpectralSolver(eq, 0.01).stepper()
+    assert all(p.dtype == torch.float32 for p in stepper._pairs)
+    u_hat = grid.rfft(smooth_state(grid, 1).to(torch.float32))
+    seen: set[torch.dtype] = set()
+
+    class Dtypes(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor):
+                    seen.add(t.dtype)
+            return out
+
+    with torch.inference_mode(), Dtypes():
+        out = stepper(u_hat)
+    assert out.dtype == torch.complex64
+    assert not seen & {torch.float64, torch.complex128}, seen
