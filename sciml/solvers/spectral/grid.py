@@ -227,8 +227,8 @@ class Grid:
                 u_hat = low  # irfft zero-pads the columns K.. itself
             else:  # write into a buffer whose tail alone is zeroed (irfft's padding fills it
                 # all, then copies): the same values, one pass less (~8 % of the transform).
-                # Each input is released before the next output is allocated, which keeps the
-                # peak of short-lived memory lower (fewer pages for malloc to map again).
+                # Each input is released before the next output is allocated, which lowers the
+                # peak of short-lived memory.
                 del u_hat
                 k, nf = low.shape[-1], self.shape[-1] // 2 + 1
                 u_hat = low.new_empty(*low.shape[:-1], nf)
