@@ -37,7 +37,7 @@ training, once.
     sciml generate ns_tracer --out data/scot/ns_tracer_n11.h5 --set n_samples=96 --set n_t=11 \\
         --set n_fine=64 --set seed=3
     nice -n 10 python examples/scot/poseidon_miniature.py            # trains what is missing
-    nice -n 10 python examples/scot/poseidon_miniature.py --task tracer --ns 8 16 32 --ablation-n 0
+    nice -n 10 python examples/scot/poseidon_miniature.py --task tracer --seeds 0 1   # N = 8 16 32 64
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ TASKS = {
         ((0, 1), (2,)),
         "tracer",
         "tracer",
-        (8, 16, 32),
+        (8, 16, 32, 64),
         0,
     ),
 }
@@ -168,7 +168,7 @@ def efficiency_gain(ns: list[int], curve: list[float], target: float, n: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=sorted(TASKS), default="shear")
-    parser.add_argument("--ns", type=int, nargs="+", help="N (default: 8 24 72 / 8 16 32)")
+    parser.add_argument("--ns", type=int, nargs="+", help="N (default: 8 24 72 / 8 16 32 64)")
     parser.add_argument(
         "--ablation-n", type=int, help="N of the one-step ablation; 0: none (default 24 / 0)"
     )
