@@ -153,3 +153,22 @@ def test_the_base_recipe_stores_the_solver_state_channels_as_fields(generated) -
     states = solver.rollout(state, 20, save_every=10)  # t_end / dt = 20 steps, n_t = 3
     np.testing.assert_array_equal(f.read("vorticity")[:2], states[:, :, 0].float().numpy())
     np.testing.assert_array_equal(f.read("tracer")[:2], states[:, :, 1].float().numpy())
+
+
+def test_etdrk4_rollout_keeps_the_tracer_bounded_and_the_vorticity_of_plain_ns() -> None:
+    # NSTracer2D must not inherit NavierStokes2D's one-channel low-column ETDRK4 kernel: the
+    # vorticity evolves as plain NS (it does not feel the tracer) and c stays within its bounds
+    from sciml.solvers.spectral import NavierStokes2D
+
+    grid = _grid()
+    state = _random_state(grid, seed=2)
+    state[:, :1] *= 10
+    state[:, 1:] = 0.5 + 0.5 * state[:, 1:]  # c in [0, 1]
+    tracer = SpectralSolver(NSTracer2D(grid, nu=1e-2, kappa=1e-2), 5e-3, "etdrk4")
+    plain = SpectralSolver(NavierStokes2D(grid, nu=1e-2), 5e-3, "etdrk4")
+    out = tracer.rollout(state, 20, save_every=20)[:, -1]
+    torch.testing.assert_close(
+        out[:, :1], plain.rollout(state[:, :1], 20, save_every=20)[:, -1], rtol=0, atol=1e-10
+    )
+    c0, c = state[:, 1], out[:, 1]
+    assert c.min() > c0.min() - 0.05 and c.max() < c0.max() + 0.05
