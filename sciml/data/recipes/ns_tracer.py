@@ -58,9 +58,6 @@ class NSTracer2D(NavierStokes2D):
     """
 
     n_channels = 2
-    #: NavierStokes2D's low-column ETDRK4 kernel (:meth:`NavierStokes2D.nonlinear_low`) is for
-    #: the vorticity alone; this state has a second channel, so ETDRK4 takes the full-spectrum path
-    low_column_nonlinearity = False
 
     def __init__(
         self, grid: Grid, nu: float | torch.Tensor = 1e-3, kappa: float | torch.Tensor = 1e-3,

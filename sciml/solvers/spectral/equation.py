@@ -148,6 +148,13 @@ class SpectralEquation(ABC):
         """
         if not self.low_column_nonlinearity or self._mask is None or self.grid.ndim == 1:
             return None
+        kernel_owner = _defined_in(type(self), "nonlinear_low")
+        if kernel_owner is not SpectralEquation and not issubclass(
+            kernel_owner, _defined_in(type(self), "nonlinear")
+        ):
+            # a subclass changed the nonlinearity but inherits a kernel written for its parent's
+            # (e.g. a tracer added to 2D Navier-Stokes): that kernel is not its equation's
+            return None
         return self._n_low
 
     def nonlinear_low(self, u_low: torch.Tensor) -> torch.Tensor:
@@ -241,3 +248,8 @@ class SpectralEquation(ABC):
             for k, v in self._params.items()
         )
         return f"{type(self).__name__}({params}, grid={self.grid})"
+
+
+def _defined_in(cls: type, name: str) -> type:
+    """The class of ``cls``'s method resolution order whose body defines ``name``."""
+    return next(klass for klass in cls.__mro__ if name in vars(klass))

@@ -155,3 +155,13 @@ def test_float32_navier_stokes_step_stays_in_single_precision() -> None:
         out = stepper(u_hat)
     assert out.dtype == torch.complex64
     assert not seen & {torch.float64, torch.complex128}, seen
+
+
+def test_a_subclass_that_changes_the_nonlinearity_does_not_inherit_the_low_column_kernel():
+    class Damped(NavierStokes2D):
+        def nonlinear(self, w_hat: torch.Tensor) -> torch.Tensor:
+            return super().nonlinear(w_hat) - w_hat
+
+    grid = Grid((32, 32))
+    assert NavierStokes2D(grid, nu=1e-3).low_columns is not None
+    assert Damped(grid, nu=1e-3).low_columns is None
