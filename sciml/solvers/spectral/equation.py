@@ -79,7 +79,9 @@ class SpectralEquation(ABC):
         self._n_low: int | None = None
         if dealias != "3/2":
             n_f = grid.fourier_shape[-1]
-            kept = n_f if self._mask is None else int(self._mask.reshape(-1, n_f)[0].sum())
+            # counted in Python, not from the mask: a tensor count cannot be read under torch.export
+            limit = dealias_fraction * grid.shape[-1] / 2  # the mask's |m| < fraction * N / 2
+            kept = n_f if self._mask is None else sum(1 for m in range(n_f) if m < limit)
             self._n_low = kept if grid.ndim > 1 else n_f
         self._physical_mask = None if self._mask is None else self.physical_factor(1.0)
         self._fourier_mask = None if dealias == "3/2" else self.fourier_factor(1.0)

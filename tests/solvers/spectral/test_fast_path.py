@@ -165,3 +165,11 @@ def test_a_subclass_that_changes_the_nonlinearity_does_not_inherit_the_low_colum
     grid = Grid((32, 32))
     assert NavierStokes2D(grid, nu=1e-3).low_columns is not None
     assert Damped(grid, nu=1e-3).low_columns is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_kept_column_count_is_the_masks(dtype):
+    for n in range(4, 400, 2):
+        equation = NavierStokes2D(Grid((8, n), dtype=dtype), nu=1e-3)
+        n_f = equation.grid.fourier_shape[-1]
+        assert equation.low_columns == int(equation._mask.reshape(-1, n_f)[0].sum()), n
