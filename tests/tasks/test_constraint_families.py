@@ -1,12 +1,8 @@
-"""The two constraint families from a YAML spec, through the task layer's constraint seam:
-
-* PI-HC-MoE (``hard_pde``): the constraint asks the task for ``N`` basis channels, the trainer logs
-  the Levenberg–Marquardt statistics per log window, and the example spec trains, evaluates and
-  loads; ``sciml export`` (torch.export, ``max_iter`` masked LM iterations) gives the loaded
-  run's field, TorchScript is refused with the reason;
-* ProbConserv (``probconserv``) on a probabilistic backbone: the conservation error on the test
-  split drops to round-off while the unconstrained run's does not, and the variance shrinks by
-  the update's rank-one correction.
+"""PI-HC-MoE (``hard_pde``) from a YAML spec, through the task layer's constraint seam: the
+constraint asks the task for ``N`` basis channels, the trainer logs the Levenberg–Marquardt
+statistics per log window, and the example spec trains, evaluates and loads; ``sciml export``
+(torch.export, ``max_iter`` masked LM iterations) gives the loaded run's field, TorchScript is
+refused with the reason. (ProbConserv from a spec: ``test_probconserv_spec.py``.)
 """
 
 from __future__ import annotations
