@@ -27,9 +27,10 @@ from pydantic import Field, model_validator
 
 from sciml.data.format import DatasetLayout, FieldLayout
 from sciml.data.functions import gaussian_random_field, piecewise_constant_field
-from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
+from sciml.data.recipes.base import Recipe, block_generator, generate_in_blocks
+from sciml.data.recipes.fem_solver import FEMRecipeConfig
 from sciml.registry import RECIPES
-from sciml.solvers.fem import Darcy, SparseSolver, grid_to_nodes, nodes_to_grid, unit_square
+from sciml.solvers.fem import Darcy, grid_to_nodes, nodes_to_grid, unit_square
 
 __all__ = ["Darcy2dConfig", "Darcy2d"]
 
@@ -38,7 +39,7 @@ FNO_FINE = 421
 FNO_SIZES = (421, 211, 141, 85)
 
 
-class Darcy2dConfig(RecipeConfig):
+class Darcy2dConfig(FEMRecipeConfig):
     """Parameters of ``darcy2d`` (defaults: a CI-sized file).
 
     ``solve_resolution`` defaults to 421 when ``resolution`` is one of the FNO sizes
@@ -94,7 +95,7 @@ class Darcy2d(Recipe):
         stride = (fine - 1) // (s - 1)
         dev = torch.device(device)
         mesh = unit_square(fine - 1, dtype=torch.float64, device=dev)
-        problem = Darcy(mesh, solver=SparseSolver(tol=1e-10))
+        problem = Darcy(mesh, solver=config.sparse_solver())
         grid = np.linspace(0.0, 1.0, s)
         layout = DatasetLayout(
             dataset_name="darcy2d",

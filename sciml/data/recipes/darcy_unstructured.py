@@ -25,12 +25,12 @@ from pydantic import Field
 
 from sciml.data.format import DatasetLayout, FieldLayout
 from sciml.data.functions import gaussian_random_field, piecewise_constant_field
-from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
+from sciml.data.recipes.base import Recipe, block_generator, generate_in_blocks
+from sciml.data.recipes.fem_solver import FEMRecipeConfig
 from sciml.registry import RECIPES
 from sciml.solvers.fem import (
     Darcy,
     Mesh,
-    SparseSolver,
     l_shape,
     perturb_interior,
     plate_with_holes,
@@ -41,7 +41,7 @@ from sciml.solvers.fem import (
 __all__ = ["DarcyUnstructuredConfig", "DarcyUnstructured", "sample_grid_at_points"]
 
 
-class DarcyUnstructuredConfig(RecipeConfig):
+class DarcyUnstructuredConfig(FEMRecipeConfig):
     """Parameters of ``darcy_unstructured`` (defaults: a CI-sized file)."""
 
     domain: Literal["square", "l_shape", "plate"] = Field(
@@ -105,7 +105,7 @@ class DarcyUnstructured(Recipe):
         mesh = build_mesh(config).to(dev)
         if mesh.dim != 2:
             raise ValueError(f"{mesh.name}: darcy_unstructured needs a 2D mesh, got {mesh.dim}D")
-        problem = Darcy(mesh, solver=SparseSolver(tol=1e-10))
+        problem = Darcy(mesh, solver=config.sparse_solver())
         layout = DatasetLayout(
             dataset_name="darcy_unstructured",
             n_trajectories=config.n_samples,

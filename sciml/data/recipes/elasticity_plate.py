@@ -27,15 +27,16 @@ from pydantic import Field
 
 from sciml.data.format import DatasetLayout, FieldLayout
 from sciml.data.functions import gaussian_random_field
-from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
+from sciml.data.recipes.base import Recipe, block_generator, generate_in_blocks
 from sciml.data.recipes.darcy_unstructured import sample_grid_at_points
+from sciml.data.recipes.fem_solver import FEMRecipeConfig
 from sciml.registry import RECIPES
-from sciml.solvers.fem import LinearElasticity, SparseSolver, plate_with_holes
+from sciml.solvers.fem import LinearElasticity, plate_with_holes
 
 __all__ = ["ElasticityPlateConfig", "ElasticityPlate"]
 
 
-class ElasticityPlateConfig(RecipeConfig):
+class ElasticityPlateConfig(FEMRecipeConfig):
     """Parameters of ``elasticity_plate`` (defaults: a CI-sized file)."""
 
     n_cells: int = Field(default=24, ge=4, description="cells per side of the plate")
@@ -75,7 +76,7 @@ class ElasticityPlate(Recipe):
             degree=config.degree,
             dirichlet=["left"],
             neumann="right",
-            solver=SparseSolver(tol=1e-10),
+            solver=config.sparse_solver(),
         )
         rng = torch.Generator().manual_seed(config.seed)
         magnitude = config.load * (

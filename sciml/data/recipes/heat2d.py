@@ -24,14 +24,15 @@ from pydantic import Field, model_validator
 
 from sciml.data.format import DatasetLayout, FieldLayout
 from sciml.data.functions import gaussian_random_field
-from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
+from sciml.data.recipes.base import Recipe, block_generator, generate_in_blocks
+from sciml.data.recipes.fem_solver import FEMRecipeConfig
 from sciml.registry import RECIPES
-from sciml.solvers.fem import HeatEquation, SparseSolver, grid_to_nodes, nodes_to_grid, unit_square
+from sciml.solvers.fem import HeatEquation, grid_to_nodes, nodes_to_grid, unit_square
 
 __all__ = ["Heat2dConfig", "Heat2d"]
 
 
-class Heat2dConfig(RecipeConfig):
+class Heat2dConfig(FEMRecipeConfig):
     """Parameters of ``heat2d`` (defaults: a CI-sized file)."""
 
     resolution: int = Field(default=33, ge=3, description="output grid points s per axis")
@@ -74,7 +75,7 @@ class Heat2d(Recipe):
         fine = r * (s - 1) + 1
         dev = torch.device(device)
         mesh = unit_square(fine - 1, dtype=torch.float64, device=dev)
-        heat = HeatEquation(mesh, config.dt, theta=config.theta, solver=SparseSolver(tol=1e-10))
+        heat = HeatEquation(mesh, config.dt, theta=config.theta, solver=config.sparse_solver())
         n_steps = round(config.t_end / config.dt)
         save_every = n_steps // (config.n_t - 1)
         grid = np.linspace(0.0, 1.0, s)
