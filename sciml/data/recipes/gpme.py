@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 from sciml.data.format import DatasetLayout, FieldLayout
 from sciml.data.recipes.base import Recipe, RecipeConfig, block_generator, generate_in_blocks
 from sciml.registry import RECIPES
-from sciml.solvers.gpme import GPMEProblem, problem
+from sciml.solvers.gpme import PROBLEMS, GPMEProblem, problem
 
 __all__ = [
     "GPMEConfig",
@@ -48,6 +48,7 @@ __all__ = [
     "GPMEPointSets",
     "GPMEStefan",
     "draw_parameters",
+    "file_problem",
     "space_time_points",
 ]
 
@@ -97,6 +98,19 @@ def space_time_points(
     tt = t[:, :, None].expand(batch, n_t, n_x)
     xx = x[:, None, :].expand(batch, n_t, n_x)
     return torch.stack([tt, xx], dim=-1).reshape(batch, n_t * n_x, 2)
+
+
+def file_problem(dataset_name: str) -> GPMEProblem:
+    """The GPME problem whose closed form wrote a grid file named ``dataset_name``
+    (``gpme_heat``, ``gpme_pme``, ``gpme_stefan``: the recipes below); any other name is an error
+    listing these."""
+    name = dataset_name.removeprefix("gpme_")
+    if not dataset_name.startswith("gpme_") or name not in PROBLEMS:
+        raise ValueError(
+            f"no closed form for dataset {dataset_name!r}: one of "
+            f"{sorted(f'gpme_{p}' for p in PROBLEMS)} (the gpme_* recipes)"
+        )
+    return problem(name)
 
 
 class GPMEPointSets(Dataset):
