@@ -96,6 +96,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             out_dir=out,
             device=device,
             checkpoint=args.checkpoint,
+            vtu=args.vtu,
         )
     if not ctx.is_main:
         return 0
@@ -107,6 +108,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"metrics: {report.json_path}\ntable:   {report.markdown_path}")
     for fig in report.figures:
         print(f"figure:  {fig}")
+    if args.vtu:
+        print(f"paraview: {report.json_path.parent / 'vtu'}")
     return 0
 
 
@@ -362,6 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["best", "last"],
         default="best",
         help="which checkpoint to evaluate (default: lowest validation loss)",
+    )
+    p.add_argument(
+        "--vtu",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="also write the first N samples (trajectories) and their ground truth as ParaView "
+        "files into OUT/vtu (.vtu + .pvd)",
     )
     p.set_defaults(func=_cmd_evaluate)
 

@@ -294,6 +294,7 @@ def evaluate(
     out_dir: str | os.PathLike | None = None,
     device: str = "cpu",
     checkpoint: Literal["best", "last"] = "best",
+    vtu: int = 0,
 ) -> EvaluationReport:
     """Evaluate a trained run (its ``checkpoint``) on the test split of its data, or on
     ``data``, another file (its ``split``: ``"all"`` trajectories by default, so a file of test
@@ -301,8 +302,12 @@ def evaluate(
     at other ``resolutions``.
 
     Writes ``metrics.json``, ``metrics.md`` and figures into ``out_dir`` (default
-    ``run_dir/eval``).
+    ``run_dir/eval``); with ``vtu > 0`` also the predictions and ground truth of the first
+    ``vtu`` samples or trajectories as ParaView files in ``out_dir/vtu``
+    (:mod:`sciml.evaluation.vtu`).
     """
+    if vtu < 0:
+        raise SpecError(f"--vtu {vtu}: give the number of samples to write (0 writes none)")
     run_dir = Path(run_dir)
     spec = _run_spec(run_dir)
     try:
@@ -321,7 +326,13 @@ def evaluate(
     task = task_for(spec)
     loaded = load(run_dir, checkpoint=checkpoint, device=device, dtype=task.dtype)
     sections, figures = task.evaluate(
-        loaded, data=data, split=split, resolutions=list(resolutions), out=out, device=device
+        loaded,
+        data=data,
+        split=split,
+        resolutions=list(resolutions),
+        out=out,
+        device=device,
+        vtu=vtu,
     )
     notes = _run_notes(run_dir, checkpoint, data)
     if data is not None:

@@ -211,9 +211,11 @@ def test_train_evaluate_export_through_the_cli(capsys, tiny_spec_file: Path, tmp
     code, out, err = run_cli(capsys, "train", str(tiny_spec_file), "--out", str(run_dir), "--quiet")
     assert code == 0, err
     assert f"run directory: {run_dir}" in out
-    code, out, err = run_cli(capsys, "evaluate", str(run_dir))
+    code, out, err = run_cli(capsys, "evaluate", str(run_dir), "--vtu", "1")
     assert code == 0, err
     assert "metrics: " in out and (run_dir / "eval" / "metrics.json").is_file()
+    assert f"paraview: {run_dir / 'eval' / 'vtu'}" in out
+    assert (run_dir / "eval" / "vtu" / "samples.pvd").is_file()
     code, out, err = run_cli(capsys, "export", str(run_dir), "--format", "torchscript")
     assert code == 0, err
     assert (run_dir / "surrogate.ts").is_file()

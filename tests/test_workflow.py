@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import sciml
 from sciml.data.format import DataFileError
+from sciml.data.mesh import read_mesh
 from sciml.embed import RunDirError, Surrogate, example_input
 from sciml.training import TrainerSetupError
 
@@ -42,6 +44,24 @@ def test_evaluation_reports_metrics_at_training_and_double_resolution(tiny_run: 
     assert saved["test"]["relative_l2"] == pytest.approx(report.sections["test"]["relative_l2"])
     assert "| test@16 |" in report.markdown_path.read_text()
     assert all(p.is_file() for p in report.figures) and len(report.figures) == 2
+
+
+def test_evaluation_writes_paraview_files_of_the_first_samples(tiny_run: Path, tmp_path):
+    report = sciml.evaluate(tiny_run, out_dir=tmp_path, vtu=2)
+    vtu = tmp_path / "vtu"
+    assert sorted(p.name for p in vtu.iterdir()) == [
+        "sample_0000.vtu",
+        "sample_0001.vtu",
+        "samples.pvd",
+    ]
+    points, cells, data, _ = read_mesh(vtu / "sample_0000.vtu")
+    assert points.shape == (64, 3) and cells["quad"].shape == (49, 4)  # the 8 x 8 test grid
+    assert data["prediction"].shape == data["truth"].shape == (64, 1)
+    # the written fields are the ones the report scored
+    err = np.linalg.norm(data["error"]) / np.linalg.norm(data["truth"])
+    assert 0 < err < 10 * report.sections["test"]["relative_l2"]
+    with pytest.raises(sciml.spec.SpecError, match="--vtu -1"):
+        sciml.evaluate(tiny_run, out_dir=tmp_path, vtu=-1)
 
 
 def test_unknown_resolution_lists_the_available_ones(tiny_run: Path, tmp_path):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 import sciml
 from sciml.data.format import DataFileError
+from sciml.data.particle_vtu import read_particle_series
 from sciml.models.learned_mpm import LearnedMPM
 from sciml.solvers.mpm import MPMSimulator, MPMState
 from sciml.spec import SpecError
@@ -99,6 +101,18 @@ def test_evaluation_reports_free_rollout_position_errors_over_the_whole_horizon(
     rows = (nclaw_run / "eval" / "position_mse.csv").read_text().splitlines()
     assert rows[0] == "frame,time,position_mse" and len(rows) == 13
     assert rows[-1].startswith("12,0.012,")
+
+
+def test_evaluation_writes_the_rollouts_for_paraview(nclaw_run: Path, tmp_path: Path):
+    sciml.evaluate(nclaw_run, out_dir=tmp_path, vtu=1)
+    folder = tmp_path / "vtu" / "trajectory_000"
+    times, x, data = read_particle_series(folder / "prediction.pvd")
+    _, truth, _ = read_particle_series(folder / "truth.pvd")
+    assert x.shape == truth.shape and x.shape[0] == 12  # the 12 rollout frames
+    np.testing.assert_allclose(times, 1e-3 * np.arange(1, 13), rtol=1e-6)
+    np.testing.assert_allclose(
+        data["error"], np.linalg.norm(x - truth, axis=-1), rtol=1e-5, atol=1e-9
+    )
 
 
 def test_load_gives_a_simulator_that_steps_new_states(nclaw_run: Path):

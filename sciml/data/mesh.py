@@ -4,6 +4,8 @@ Results on meshes and particle sets are written in formats ParaView opens:
 
 * :func:`write_vtu` — one mesh with point and cell data (``.vtu``, VTK XML unstructured grid);
 * :func:`write_point_cloud_vtu` — particles as ``vertex`` cells (MPM, GNS/GIROM point clouds);
+* :func:`write_pvd_collection` — a ParaView collection (``.pvd``) of ``.vtu`` files, one per time
+  (or per sample), so ParaView opens them as one animated data set;
 * :func:`write_xdmf_series` — one mesh, point data at many times (``.xdmf`` plus a sidecar ``.h5``
   holding the arrays; keep the two files together);
 * :func:`read_mesh` / :func:`read_xdmf_series` — read them back (any format meshio reads).
@@ -40,6 +42,7 @@ from sciml.data.format import DataFileError
 __all__ = [
     "write_vtu",
     "write_point_cloud_vtu",
+    "write_pvd_collection",
     "write_xdmf_series",
     "read_mesh",
     "read_xdmf_series",
@@ -175,6 +178,31 @@ def write_point_cloud_vtu(
     """Write particles ``(P, d)`` with ``{name: (P, ...)}`` data as ``vertex`` cells (``.vtu``)."""
     n = _np(positions).shape[0] if _np(positions).ndim else 0
     return write_vtu(path, positions, {"vertex": np.arange(n)[:, None]}, point_data)
+
+
+def write_pvd_collection(
+    path: str | os.PathLike, files: Sequence[str | os.PathLike], times: Sequence[float] | Any
+) -> Path:
+    """Write the ParaView collection ``path`` (``.pvd``, atomic) that lists ``files`` (``.vtu``)
+    at ``times`` (one value per file; physical time in s, or a sample number).
+
+    The format (VTK XML "Collection"): ``<VTKFile type="Collection"><Collection>`` with one
+    ``<DataSet timestep="t" part="0" file="…"/>`` per file, the names relative to the ``.pvd``.
+    """
+    path = Path(path)
+    t = _np(times).astype(np.float64).reshape(-1)
+    if len(t) != len(files):
+        raise ValueError(f"{path}: {len(files)} files but {len(t)} times")
+    collection = ET.Element("VTKFile", type="Collection", version="0.1", byte_order="LittleEndian")
+    datasets = ET.SubElement(collection, "Collection")
+    for file, time in zip(files, t, strict=True):
+        name = os.path.relpath(Path(file), path.parent)
+        ET.SubElement(
+            datasets, "DataSet", timestep=repr(float(time)), group="", part="0", file=name
+        )
+    ET.indent(collection)
+    text = '<?xml version="1.0"?>\n' + ET.tostring(collection, encoding="unicode") + "\n"
+    return _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 class _SidecarWriter(meshio.xdmf.TimeSeriesWriter):

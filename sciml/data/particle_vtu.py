@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sciml.atomic import atomic_write_text
 from sciml.data.format import DataFileError
-from sciml.data.mesh import read_mesh, write_point_cloud_vtu
+from sciml.data.mesh import read_mesh, write_point_cloud_vtu, write_pvd_collection
 
 __all__ = ["read_particle_series", "write_particle_series"]
 
@@ -87,21 +86,12 @@ def write_particle_series(
             )
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    collection = ET.Element("VTKFile", type="Collection", version="0.1", byte_order="LittleEndian")
-    datasets = ET.SubElement(collection, "Collection")
+    files = []
     for k in range(n_frames):
-        file = f"{name}_{k:04d}.vtu"
+        files.append(out / f"{name}_{k:04d}.vtu")
         data = {key: (v[k] if varies else v) for key, (v, varies) in fields.items()}
-        write_point_cloud_vtu(out / file, x[k], data)
-        ET.SubElement(
-            datasets, "DataSet", timestep=repr(float(t[k])), group="", part="0", file=file
-        )
-    ET.indent(collection)
-    pvd = out / f"{name}.pvd"
-    atomic_write_text(
-        '<?xml version="1.0"?>\n' + ET.tostring(collection, encoding="unicode") + "\n", pvd
-    )
-    return pvd
+        write_point_cloud_vtu(files[-1], x[k], data)
+    return write_pvd_collection(out / f"{name}.pvd", files, t)
 
 
 def read_particle_series(

@@ -197,9 +197,15 @@ class Task(ABC):
         resolutions: list[int],
         out: Path,
         device: str,
+        vtu: int = 0,
     ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
         """Metrics per section (``"test"``, ``"test@128"``, ...) and the figures written into
-        ``out``, for the ``loaded`` module on the ``split`` of the spec's data (or of ``data``)."""
+        ``out``, for the ``loaded`` module on the ``split`` of the spec's data (or of ``data``).
+
+        ``vtu > 0``: also write the predictions and ground truth of the first ``vtu`` samples
+        (trajectories) of the split as ParaView files into ``out / "vtu"``
+        (:mod:`sciml.evaluation.vtu`); a task whose predictions have no such form refuses it
+        with a :class:`~sciml.spec.SpecError`."""
 
 
 def _takes_outputs(cls: Any) -> bool:

@@ -36,6 +36,7 @@ from sciml.evaluation.runner import (
     compute_metrics,
     time_inference,
 )
+from sciml.evaluation.vtu import write_grid_samples
 from sciml.models.build import build_normalized_model
 from sciml.models.outputs import point_prediction
 from sciml.registry import METRICS, TASKS
@@ -134,6 +135,7 @@ class FieldOperatorTask(Task):
         resolutions: list[int],
         out: Path,
         device: str,
+        vtu: int = 0,
     ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
         spec = self.spec
         names = list(dict.fromkeys(["relative_l2", *spec.evaluation.metrics]))
@@ -179,6 +181,16 @@ class FieldOperatorTask(Task):
                 model, dataset, batch_size=batch, device=device, dtype=self.dtype
             )
             sections[label] = metrics
+            if vtu and label == split:
+                if "coords" not in result:
+                    raise SpecError(f"--vtu: the {label} samples carry no grid coordinates")
+                write_grid_samples(
+                    out / "vtu",
+                    result["pred"][:vtu],
+                    result["target"][:vtu],
+                    result["coords"],
+                    scattered=dataset.file.grid_type == "unstructured",
+                )
             n_plot = min(spec.evaluation.n_plot_samples, len(dataset))
             if spec.evaluation.plots and n_plot and result["pred"].dim() in (3, 4):
                 coords = result.get("coords")

@@ -55,6 +55,7 @@ from sciml.data.grid import InMemoryDataset
 from sciml.data.particle_states import STATE_KEYS
 from sciml.data.particles import sparse_positions
 from sciml.evaluation.plots import plot_particles, plot_rollout_error
+from sciml.evaluation.vtu import write_particle_rollout
 from sciml.models.build import build_simulator
 from sciml.models.learned_mpm import simulation_settings
 from sciml.registry import METRICS, TASKS
@@ -236,6 +237,7 @@ class LearnedSimulatorTask(Task):
         resolutions: list[int],
         out: Path,
         device: str,
+        vtu: int = 0,
     ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
         spec = self.spec
         if resolutions:
@@ -280,12 +282,24 @@ class LearnedSimulatorTask(Task):
             # of the stepped particles: every particle of a dense run, the sampled ones otherwise
             metrics["chamfer"] = float(METRICS.get("chamfer_distance")(pred, target).mean())
         curves = {"position_mse": mse.mean(0).tolist()}
+        dense_pred = None  # (B, T, P, d) a reduced-order run's reconstruction of every particle
         if sampled:
             dense_metrics, dense_curves, dense_pred = self._dense_metrics(
                 loaded, test_set, pred, device
             )
             metrics.update(dense_metrics)
             curves.update({k: c.tolist() for k, c in dense_curves.items()})
+        if vtu:
+            self._write_vtu(
+                out / "vtu",
+                vtu,
+                test_set,
+                pred,
+                target,
+                times,
+                dense_pred,
+                loaded.history if self.windows else 0,
+            )
         curve = out / "position_mse.csv"  # frame, time (s), MSE averaged over the trajectories
         atomic_write_text(
             "frame,time,"
@@ -313,7 +327,7 @@ class LearnedSimulatorTask(Task):
                     title=f"{spec.name}: trajectory 0 (frames after the initial state)",
                 )
             )
-            if sampled:
+            if dense_pred is not None:
                 figures.append(
                     plot_particles(
                         dense_pred[0].cpu().numpy(),
@@ -324,6 +338,45 @@ class LearnedSimulatorTask(Task):
                     )
                 )
         return {split: metrics}, figures
+
+    def _write_vtu(
+        self,
+        directory: Path,
+        count: int,
+        test_set: Any,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        times: torch.Tensor,
+        dense_pred: torch.Tensor | None,
+        history: int,
+    ) -> None:
+        """ParaView series of the first ``count`` rollouts ``pred`` ``(B, T, M, d)`` and their
+        ground truth ``target``, one folder ``trajectory_000 …`` each. A reduced-order run
+        (``dense_pred`` ``(B, T, P, d)``, its reconstruction) writes the dense body, the
+        stepped particles and the dense ground truth
+        (:meth:`~sciml.models.giorom.ReducedOrderRollout.write_vtu`)."""
+        n = min(count, pred.shape[0])
+        if dense_pred is not None:
+            from sciml.models.giorom import ReducedOrderRollout
+
+            frames = test_set.dense[:, :: test_set.stride].to(dense_pred)
+            rollout = ReducedOrderRollout(pred, dense_pred, test_set.indices)
+            for k in range(n):
+                rollout.write_vtu(
+                    directory / f"trajectory_{k:03d}",
+                    frames[:, 0],
+                    times=times,
+                    truth=frames[:, history + 1 :],
+                    trajectory=k,
+                )
+            return
+        # frame 0 of each trajectory: the configuration displacements are measured from
+        positions = test_set.positions if self.windows else test_set.positions()
+        reference = positions[:, 0]  # (B, P, d)
+        for k in range(n):
+            write_particle_rollout(
+                directory / f"trajectory_{k:03d}", pred[k], target[k], times, reference[k]
+            )
 
     def _dense_metrics(
         self, rom: Any, test_set: Any, pred: torch.Tensor, device: str

@@ -276,8 +276,14 @@ class PointSetProcessTask(Task):
         resolutions: list[int],
         out: Path,
         device: str,
+        vtu: int = 0,
     ) -> tuple[dict[str, dict[str, Any]], list[Path]]:
         spec = self.spec
+        if vtu:
+            raise SpecError(
+                f"--vtu: the {self.name!r} task predicts values at space-time points, which are "
+                "not written as ParaView files; leave --vtu out"
+            )
         test_set = self.dataset(split, path=data)
         if test_set.targets != "grid":
             raise SpecError(

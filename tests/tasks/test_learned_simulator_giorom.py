@@ -63,8 +63,20 @@ def test_spec_trains_both_parts_evaluates_and_loads(jelly_file: Path, tmp_path) 
     log = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert {"loss_stepper", "loss_reconstruction"} <= set(log[0].split(","))
 
-    report = sciml.evaluate(tmp_path / "run", checkpoint="last", out_dir=tmp_path / "eval")
+    report = sciml.evaluate(tmp_path / "run", checkpoint="last", out_dir=tmp_path / "eval", vtu=1)
     test = report.sections["test"]
+    # --vtu: the reconstructed body, the stepped particles and the dense truth of trajectory 0
+    folder = tmp_path / "eval" / "vtu" / "trajectory_000"
+    _, dense_x, dense_data = read_particle_series(folder / "dense.pvd")
+    _, truth_x, _ = read_particle_series(folder / "truth.pvd")
+    _, sparse_x, _ = read_particle_series(folder / "sparse.pvd")
+    assert dense_x.shape == truth_x.shape == (11, 64, 3) and sparse_x.shape == (11, 16, 3)
+    np.testing.assert_allclose(
+        truth_x[..., :2], read_positions(jelly_file, [2])[0, 6:].numpy(), atol=1e-6
+    )
+    written_mse = ((dense_x - truth_x) ** 2).mean()
+    assert written_mse == pytest.approx(test["dense_position_mse"], rel=1e-3)
+    assert dense_data["sampled"][0].sum() == 16
     assert test["n_particles"] == 16 and test["n_dense_particles"] == 64
     assert test["rollout_frames"] == 17 - 6
     for key in ("position_mse", "dense_position_mse", "knn_dense_position_mse", "dense_chamfer"):

@@ -97,6 +97,11 @@ def test_evaluation_on_the_grid_conserves_the_mass_to_round_off(run: Path, stefa
         assert torch.isfinite(torch.tensor(test[key]))
 
 
+def test_paraview_output_is_refused_with_the_reason(run: Path, tmp_path: Path):
+    with pytest.raises(SpecError, match="--vtu: the 'point_set_process' task predicts values"):
+        sciml.evaluate(run, out_dir=tmp_path, vtu=1)
+
+
 def test_load_gives_a_module_on_context_and_target_points_and_on_the_grid(
     run: Path, stefan_file: Path
 ):
