@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sciml.atomic import atomic_write_text
-from sciml.models.outputs import is_gaussian, point_prediction
+from sciml.models.outputs import is_gaussian, point_prediction, with_absent_channels
 from sciml.registry import METRICS
 
 
@@ -59,7 +59,8 @@ def predict(
     -------
     dict
         ``pred`` and ``target``: ``(N, C_out, *S)`` on the CPU (``pred`` the mean of a
-        probabilistic model, whose variance is ``var``); ``coords``: ``(d, *S)`` of the first
+        probabilistic model, whose variance is ``var``; equal to ``target`` in the channels a
+        sample's ``channel_mask`` excludes); ``coords``: ``(d, *S)`` of the first
         sample (or absent).
     """
     model = model.to(device=device, dtype=dtype).eval()
@@ -67,6 +68,8 @@ def predict(
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         batch = batch_to(batch, device, dtype)
         output = _call(model, batch)
+        if "channel_mask" in batch:  # a mixed-family dataset: absent channels add no error
+            output = with_absent_channels(output, batch["y"], batch["channel_mask"])
         if is_gaussian(output):
             variances.append(output[1].cpu())
         preds.append(point_prediction(output).cpu())

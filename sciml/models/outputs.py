@@ -30,3 +30,20 @@ def is_gaussian(output: object) -> bool:
 def point_prediction(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """The point estimate of an output: the tensor itself, or the mean of a ``(mean, var)``."""
     return output[0] if is_gaussian(output) else output  # type: ignore[index]
+
+
+def with_absent_channels(
+    output: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+    target: torch.Tensor,
+    channel_mask: torch.Tensor,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """``output`` ``(B, C, *S)`` with the channels a sample does not have (``channel_mask``
+    ``(B, C)`` false: a field its family's file lacks in a mixed-family dataset) replaced by the
+    ``target``'s values there, so they add no error to a loss or a metric (Poseidon overwrites
+    masked entries with the labels before the loss). A ``(mean, var)`` output keeps its variance.
+    """
+    keep = channel_mask.to(torch.bool).reshape(*channel_mask.shape, *([1] * (target.dim() - 2)))
+    if is_gaussian(output):
+        mean, var = output  # type: ignore[misc]
+        return GaussianOutput(torch.where(keep, mean, target), var)
+    return torch.where(keep, output, target)  # type: ignore[arg-type]

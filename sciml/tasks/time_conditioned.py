@@ -14,7 +14,8 @@ trajectory two rollouts to every later stored time,
 * *autoregressive*: ``k`` calls of the smallest stored lead ``Δ = t_1 − t_0``;
 
 each call with the trajectory's ``constant_inputs`` channels (``data.options.constant_inputs``,
-e.g. a forcing) after the state, as in training;
+e.g. a forcing) after the state, as in training, and, on a mixed-family set, the channels the
+trajectory's family lacks (``channel_mask``) kept at their stored values;
 
 with the relative L2 error of each against the truth at every ``t_k`` (``rollout_error.png``).
 ``sciml.load`` returns a :class:`~sciml.embed.Surrogate` called as ``surrogate(x, dt)``.
@@ -34,7 +35,7 @@ from sciml.embed import example_input
 from sciml.evaluation.plots import plot_rollout_error
 from sciml.models.build import build_normalized_model
 from sciml.models.lead_time import LeadTime
-from sciml.models.outputs import point_prediction
+from sciml.models.outputs import point_prediction, with_absent_channels
 from sciml.registry import METRICS, TASKS
 from sciml.tasks.field_operator import FieldOperatorTask
 
@@ -79,15 +80,19 @@ class TimeConditionedTask(FieldOperatorTask):
         n = frames.shape[0]
         # the constant input channels (data.options.constant_inputs) go with every call
         constants = torch.stack([test_set.constants(k) for k in range(n)]).to(frames)
+        # a mixed-family set: the channels a trajectory's family lacks keep their stored values
+        masks = [getattr(test_set, "channel_mask", lambda k: None)(k) for k in range(n)]
+        mask = None if masks[0] is None else torch.stack(masks).to(device)
 
-        def step(state: torch.Tensor, lead: torch.Tensor) -> torch.Tensor:
-            return point_prediction(model(torch.cat([state, constants], dim=1), lead))
+        def step(state: torch.Tensor, lead: torch.Tensor, k: int) -> torch.Tensor:
+            out = point_prediction(model(torch.cat([state, constants], dim=1), lead))
+            return out if mask is None else with_absent_channels(out, truth[:, k], mask)
 
         leads = [(times[k] - times[0]).expand(n) for k in range(1, len(times))]
-        direct = torch.stack([step(start, lead) for lead in leads], dim=1)
+        direct = torch.stack([step(start, lead, k) for k, lead in enumerate(leads)], dim=1)
         state, steps = start, []
-        for _ in leads:
-            state = step(state, leads[0])
+        for k in range(len(leads)):
+            state = step(state, leads[0], k)
             steps.append(state)
         autoregressive = torch.stack(steps, dim=1)
         error = METRICS.get("rollout_error")

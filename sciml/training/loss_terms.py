@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.models.outputs import point_prediction
+from sciml.models.outputs import point_prediction, with_absent_channels
 from sciml.registry import LOSSES, UnknownNameError
 
 LossSpec = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
@@ -86,7 +86,11 @@ class LossTerms(nn.Module):
 
     def forward(self, pred: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Weighted sum of the terms; ``pred`` a tensor or a ``(mean, var)`` pair, ``batch`` the
-        batch dict with at least ``"y"``."""
+        batch dict with at least ``"y"``. A batch with ``channel_mask`` ``(B, C)`` (a
+        mixed-family dataset) has the prediction replaced by the label in the channels a sample's
+        family lacks, so they add no error (:func:`~sciml.models.outputs.with_absent_channels`)."""
+        if "channel_mask" in batch:
+            pred = with_absent_channels(pred, batch["y"], batch["channel_mask"])
         total: torch.Tensor | None = None
         last = {}
         for name, weight, term, normalized in zip(

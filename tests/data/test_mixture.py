@@ -1,14 +1,16 @@
 """all2all_mixture: the all2all pairs of several files as one dataset, split per file, the
-validation trajectories shared out, a file on another time grid or grid refused."""
+validation trajectories shared out, a file on another time grid or grid refused; families with
+other fields padded to one channel layout with a per-family channel mask."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from sciml.data.format import DataFileError
+from sciml.data.format import DataFileError, DatasetLayout, FieldLayout, write_dataset
 from sciml.data.grid import AllToAllDataset
 from sciml.data.mixture import AllToAllMixture, share_out
 from sciml.data.recipes.base import generate
@@ -112,3 +114,120 @@ def test_the_task_of_a_mixture_is_time_conditioned():
         "inputs: [velocity], outputs: [velocity]}\nmodel: {name: scot}\n"
     )
     assert task_for(spec).name == "time_conditioned"
+
+
+def _toy(path: Path, fields: list[FieldLayout], n: int = 3, seed: int = 0) -> Path:
+    """A 3-trajectory file on a 4 x 4 grid, 3 times, with random values of ``fields``."""
+    layout = DatasetLayout(
+        dataset_name="toy",
+        n_trajectories=n,
+        time=np.linspace(0.0, 0.2, 3),
+        coords={d: np.linspace(0.0, 1.0, 4, endpoint=False) for d in ("x", "y")},
+        fields=fields,
+        boundary=dict.fromkeys(("x", "y"), "PERIODIC"),
+    )
+    rng = np.random.default_rng(seed)
+    arrays = {name: rng.normal(size=shape) for name, (_, shape) in layout.datasets().items()}
+    return write_dataset(path, layout, arrays)
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("families")
+    return {
+        "flow": _toy(root / "flow.h5", [FieldLayout("vel", order=1)]),
+        "tracer": _toy(root / "tracer.h5", [FieldLayout("vel", order=1), FieldLayout("c")], seed=1),
+        "scalar_vel": _toy(root / "scalar_vel.h5", [FieldLayout("vel")], seed=2),
+        "other": _toy(root / "other.h5", [FieldLayout("p")], seed=3),
+    }
+
+
+def test_a_family_without_a_field_gets_its_fill_value_and_a_channel_mask(families):
+    flow, tracer = families["flow"], families["tracer"]
+    mix = AllToAllMixture(
+        flow, ["vel", "c"], files=[tracer], n_test=1, fill={"c": 0.5}, split="train"
+    )
+    alone = AllToAllDataset(flow, ["vel"], n_test=1)
+    full = AllToAllDataset(tracer, ["vel", "c"], n_test=1)
+    assert len(mix) == len(alone) + len(full)
+    for k in (0, len(alone) - 1):
+        sample, ref = mix[k], alone[k]
+        for key in ("x", "y"):
+            assert sample[key].shape == (3, 4, 4)
+            torch.testing.assert_close(sample[key][:2], ref[key], rtol=0, atol=0)
+            assert (sample[key][2] == 0.5).all()  # the lacking tracer: its fill value
+        assert sample["channel_mask"].tolist() == [True, True, False]
+    sample = mix[len(alone) + 3]
+    torch.testing.assert_close(sample["x"], full[3]["x"], rtol=0, atol=0)
+    assert sample["channel_mask"].tolist() == [True, True, True]
+    # rollouts see the same layout
+    assert mix.trajectory(0).shape == (3, 3, 4, 4) and (mix.trajectory(1)[:, 2] == 0.5).all()
+    torch.testing.assert_close(mix.trajectory(2), full.trajectory(0), rtol=0, atol=0)
+    assert mix.channel_mask(0).tolist() == [True, True, False]
+    assert mix.channel_mask(3).tolist() == [True, True, True]
+    # the layout follows the order of the fields; the default fill is 0
+    swapped = AllToAllMixture(flow, ["c", "vel"], files=[tracer], n_test=1)
+    assert swapped[0]["channel_mask"].tolist() == [False, True, True]
+    assert (swapped[0]["y"][0] == 0).all()
+    torch.testing.assert_close(swapped[0]["y"][1:], alone[0]["y"], rtol=0, atol=0)
+
+
+def test_a_mixture_of_complete_families_has_no_mask(families):
+    mix = AllToAllMixture(families["tracer"], ["vel"], files=[families["flow"]], n_test=1)
+    assert "channel_mask" not in mix[0] and mix.channel_mask(0) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "other", "extra", "error", "message"),
+    [
+        (["vel"], "other", {}, DataFileError, r"other\.h5: none of the state fields \['vel'\]"),
+        (["vel", "q"], "tracer", {}, DataFileError, r"no file of the mixture has .*\['q'\]"),
+        (["vel"], "scalar_vel", {}, DataFileError, r"field 'vel' has 1 channels here but 2"),
+        (["vel", "c"], "tracer", {"fill": {"rho": 1.0}}, ValueError,
+         r"data\.options\.fill: \['rho'\] are not state fields; allowed: \['vel', 'c'\]"),
+    ],
+)  # fmt: skip
+def test_families_that_cannot_share_a_layout_are_refused(
+    families, fields, other, extra, error, message
+):
+    with pytest.raises(error, match=message):
+        AllToAllMixture(families["flow"], fields, files=[families[other]], n_test=1, **extra)
+
+
+def test_a_time_conditioned_run_trains_and_scores_only_the_channels_a_family_has(
+    families, tmp_path
+):
+    import sciml
+    from sciml.evaluation.runner import predict
+
+    spec = sciml.load_spec(
+        text=f"""\
+name: mixed_families
+task: time_conditioned
+data:
+  path: {families["flow"]}
+  kind: all2all_mixture
+  options: {{files: [{families["tracer"]}], fill: {{c: 0.25}}}}
+  inputs: [vel, c]
+  outputs: [vel, c]
+  n_test: 1
+model: {{name: fno_time, n_modes: [2, 2], hidden_channels: 4, n_layers: 1}}
+trainer: {{epochs: 1, batch_size: 8, loss: {{name: channel_group_l1, groups: [[0, 1], [2]]}},
+  progress: false}}
+evaluation: {{metrics: [relative_l2], plots: false}}
+"""
+    )
+    sciml.train(spec, tmp_path / "run", progress=False)
+    report = sciml.evaluate(tmp_path / "run", out_dir=tmp_path / "eval")
+    test = report.sections["test"]
+    assert np.isfinite([test["relative_l2"], test["direct_relative_l2_final"]]).all()
+    # the flow family's test pairs: the prediction of the tracer it lacks is its stored fill
+    surrogate = sciml.load(tmp_path / "run")
+    mix = AllToAllMixture(
+        families["flow"], ["vel", "c"], files=[families["tracer"]], split="test", n_test=1,
+        fill={"c": 0.25},
+    )  # fmt: skip
+    result = predict(surrogate.model, mix)
+    n_flow = len(mix.parts[0])
+    assert (result["pred"][:n_flow, 2] == 0.25).all()
+    assert not torch.equal(result["pred"][n_flow:, 2], result["target"][n_flow:, 2])

@@ -42,6 +42,26 @@ def test_weighted_sum_equals_the_terms_computed_by_hand() -> None:
     assert loss.log_columns == ("loss_relative_lp", "loss_h1")
 
 
+def test_channels_a_family_lacks_add_no_error() -> None:
+    """A mixed-family batch (``channel_mask``): the loss of a prediction that is wrong in a
+    masked channel equals that of one right there; unmasked samples count every channel."""
+    torch.manual_seed(0)
+    y = torch.rand(2, 3, 4, 4) + 1
+    pred = y + 0.1 * torch.randn_like(y)
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    wrong = pred.clone()
+    wrong[0, 2] += 100.0  # sample 0 lacks channel 2
+    loss = LossTerms([("l2", 1.0, RelativeLpLoss()), ("mse", 0.5, MSELoss())])
+    batch = {"y": y, "channel_mask": mask}
+    right = pred.clone()
+    right[0, 2] = y[0, 2]
+    torch.testing.assert_close(loss(wrong, batch), loss(right, {"y": y}))
+    gaussian = loss(GaussianOutput(wrong, torch.ones_like(y)), batch)
+    torch.testing.assert_close(gaussian, loss(right, {"y": y}))
+    wrong[1, 2] += 100.0  # sample 1 has channel 2: its error counts
+    assert loss(wrong, batch) > 10 * loss(right, {"y": y})
+
+
 def test_repeated_names_get_distinct_columns_and_a_single_term_none() -> None:
     assert build_loss(["mse", "mse"]).log_columns == ("loss_mse", "loss_mse_2")
     assert build_loss("mse").log_columns == ()
