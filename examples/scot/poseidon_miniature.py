@@ -5,17 +5,20 @@ an FNO (``fno_time``) trained from scratch on the same N and steps; plus the all
 (``data.options.max_lead: 1``) ablation at one N.
 
 Tasks (``--task``): ``shear`` (the shear layer, u and v; specs ``*_shear.yaml``, runs under
-``runs/scot``) and ``tracer`` (a passive tracer carried by NS, u, v and c, a channel the
-pretraining never saw; specs ``*_tracer.yaml``, runs under ``runs/scot/tracer``).
+``runs/scot``), ``tracer`` (a passive tracer carried by NS, u, v and c, a channel the
+pretraining never saw; specs ``*_tracer.yaml``, runs under ``runs/scot/tracer``) and ``forced``
+(Kolmogorov-forced NS, u and v, with the forcing as a third *input* channel; specs
+``*_forced.yaml``, runs under ``runs/scot/forced``).
 
 Every run is ``sciml train <spec> --set ...`` and ``sciml evaluate <run>`` on the specs of this
 folder; nothing is trained here. The table's error is computed from the trained runs
-(``sciml.load``) on the test trajectories of the shear-layer file:
+(``sciml.load``) on the test trajectories of the task's file:
 
 * ``L1 %``: median over test trajectories of 100 · Σ|pred − y| / Σ|y| (Poseidon's metric) at the
   final stored time t = 1, per channel group ([u, v]; [c] for the tracer) and averaged over the
-  groups (Poseidon's mean of group medians; one group for the shear layer), *direct jump* 0 → 1 (one call with Δt = 1) and *autoregressive*
-  (10 calls with Δt = 0.1);
+  groups (Poseidon's mean of group medians; one group for the shear layer and forced NS), *direct
+  jump* 0 → 1 (one call with Δt = 1) and *autoregressive* (10 calls with Δt = 0.1); every call
+  gets the task's constant inputs (the forcing) after the state;
 * ``L2``: ``sciml evaluate``'s ``direct_relative_l2_final`` (mean relative L2, direct jump).
 
 Efficiency gain (our formula; Poseidon's EG is defined against FNO): with e the fine-tuned error
@@ -34,10 +37,18 @@ training, once.
     sciml generate ns_gauss --out data/scot/ns_gauss_n11.h5 --set n_samples=40 --set n_t=11 --set seed=1
     sciml generate shear_layer --out data/scot/shear_layer_n11.h5 --set n_samples=96 --set n_t=11 \\
         --set n_fine=64 --set seed=2
-    sciml generate ns_tracer --out data/scot/ns_tracer_n11.h5 --set n_samples=96 --set n_t=11 \\
+    sciml generate ns_tracer --out data/scot/ns_tracer_n11.h5 --set n_samples=152 --set n_t=11 \\
         --set n_fine=64 --set seed=3
+    sciml generate ns_forced --out data/scot/ns_forced_n11.h5 --set n_samples=56 --set n_t=11 \\
+        --set n_fine=64 --set seed=4
     nice -n 10 python examples/scot/poseidon_miniature.py            # trains what is missing
-    nice -n 10 python examples/scot/poseidon_miniature.py --task tracer --seeds 0 1   # N = 8 16 32 64
+    nice -n 10 python examples/scot/poseidon_miniature.py --task tracer --seeds 0 1   # N = 8 ... 128
+    nice -n 10 python examples/scot/poseidon_miniature.py --task forced               # N = 8 32
+    python examples/scot/plot_error_vs_n.py runs/scot/summary_shear.json \\
+        runs/scot/summary_tracer.json --out docs/figures/scot_error_vs_n.png
+
+Each invocation also writes ``<runs>/summary_<task>.json`` (every run's errors, per seed), which
+``plot_error_vs_n.py`` draws.
 """
 
 from __future__ import annotations
@@ -62,8 +73,9 @@ MODELS = ("finetune", "scratch", "fno")
 
 @dataclass(frozen=True)
 class Downstream:
-    """A downstream task: its file, state fields, channel groups of the metric, specs' suffix and
-    the runs' sub-folder."""
+    """A downstream task: its file, state fields, channel groups of the metric, specs' suffix,
+    the runs' sub-folder, default N and ablation N, and the time-constant input fields appended to
+    the state in every call (``data.options.constant_inputs`` of its specs)."""
 
     file: Path
     fields: tuple[str, ...]
@@ -72,6 +84,7 @@ class Downstream:
     folder: str
     ns: tuple[int, ...]
     ablation_n: int
+    constant_inputs: tuple[str, ...] = ()
 
 
 TASKS = {
@@ -84,8 +97,18 @@ TASKS = {
         ((0, 1), (2,)),
         "tracer",
         "tracer",
-        (8, 16, 32, 64),
+        (8, 16, 32, 64, 128),
+        32,
+    ),
+    "forced": Downstream(
+        Path("data/scot/ns_forced_n11.h5"),
+        ("velocity",),
+        ((0, 1),),
+        "forced",
+        "forced",
+        (8, 32),
         0,
+        ("forcing",),
     ),
 }
 
@@ -125,15 +148,26 @@ def final_time_errors(run: Path, task: Downstream) -> dict[str, float]:
     from sciml.data.grid import AllToAllDataset
 
     torch.set_num_threads(1)
-    test = AllToAllDataset(task.file, list(task.fields), split="test", n_test=N_TEST)
-    frames = torch.stack([test.trajectory(k) for k in range(len(test.trajectories))])
+    test = AllToAllDataset(
+        task.file,
+        list(task.fields),
+        split="test",
+        n_test=N_TEST,
+        constant_inputs=list(task.constant_inputs),
+    )
+    k_all = range(len(test.trajectories))
+    frames = torch.stack([test.trajectory(k) for k in k_all])  # (n, T, C, *S)
+    constants = torch.stack([test.constants(k) for k in k_all])  # (n, C_c, *S)
     surrogate = api.load(run)
+
+    def call(state: torch.Tensor, dt: float) -> torch.Tensor:
+        return surrogate(torch.cat([state, constants], dim=1), torch.full((len(state),), dt))
+
     x0, truth = frames[:, 0], frames[:, -1]
-    n = x0.shape[0]
-    jump = surrogate(x0, torch.full((n,), float(test.time[-1] - test.time[0])))
+    jump = call(x0, float(test.time[-1] - test.time[0]))
     state = x0
     for _ in range(len(test.time) - 1):
-        state = surrogate(state, torch.full((n,), float(test.time[1] - test.time[0])))
+        state = call(state, float(test.time[1] - test.time[0]))
 
     def median_l1(pred: torch.Tensor, group: tuple[int, ...]) -> float:
         p, y = pred[:, list(group)], truth[:, list(group)]
@@ -168,9 +202,11 @@ def efficiency_gain(ns: list[int], curve: list[float], target: float, n: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=sorted(TASKS), default="shear")
-    parser.add_argument("--ns", type=int, nargs="+", help="N (default: 8 24 72 / 8 16 32 64)")
     parser.add_argument(
-        "--ablation-n", type=int, help="N of the one-step ablation; 0: none (default 24 / 0)"
+        "--ns", type=int, nargs="+", help="N (default: 8 24 72 / 8 16 32 64 128 / 8 32)"
+    )
+    parser.add_argument(
+        "--ablation-n", type=int, help="N of the one-step ablation; 0: none (default 24 / 32 / 0)"
     )
     parser.add_argument("--runs", type=Path, default=Path("runs/scot"))
     parser.add_argument(
@@ -222,6 +258,24 @@ def main() -> None:
         )
         results[("onestep", n_ab, seed)] = final_time_errors(run, task)
 
+    summary = args.runs / f"summary_{args.task}.json"
+    summary.write_text(
+        json.dumps(
+            {
+                "task": args.task,
+                "seeds": args.seeds,
+                "ns": args.ns,
+                "steps": {n: steps_for(n) for n in args.ns},
+                "ablation_n": n_ab,
+                "runs": [
+                    {"model": model, "n": n, "seed": seed, **errors}
+                    for (model, n, seed), errors in sorted(results.items())
+                ],
+            },
+            indent=1,
+        )
+    )
+
     def mean(model: str, n: int, key: str) -> float:
         return float(np.mean([results[(model, n, s)][key] for s in args.seeds]))
 
@@ -270,6 +324,7 @@ def main() -> None:
     print("\nCPU seconds (train + evaluate) per run/seed, this invocation (0 = reused):")
     print(", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     print(f"total CPU {sum(cpu.values()) / 60:.1f} min, wall {(time.time() - start) / 60:.1f} min")
+    print(f"errors of every run: {summary}")
 
 
 if __name__ == "__main__":

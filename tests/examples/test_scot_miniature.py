@@ -4,9 +4,13 @@ keeps its own normalizers."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -125,15 +129,77 @@ def test_fine_tuning_on_the_tracer_reinitializes_embedding_and_recovery_for_thre
     assert f"loaded {len(body)} tensors" in info["init_from"]["summary"]
 
 
-def test_efficiency_gain_interpolates_the_baseline_log_log_and_bounds_outside(monkeypatch) -> None:
-    import importlib.util
-    import sys
+def _example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import ``examples/scot/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look the module up
+    spec.loader.exec_module(module)
+    return module
 
-    spec = importlib.util.spec_from_file_location("poseidon_miniature", EXAMPLES / "poseidon_miniature.py")  # fmt: skip
-    driver = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, driver)  # its dataclasses look the module up
-    spec.loader.exec_module(driver)
-    gain = driver.efficiency_gain
+
+def test_fine_tuning_on_forced_ns_reinitializes_the_embedding_only_and_reads_the_forcing(
+    runs, tmp_path, monkeypatch
+):
+    """finetune_forced.yaml: u, v and the forcing in (3 channels), u, v out: the embedding is a
+    new draw, the recovery and the body start from the pretrained weights; the driver's final-time
+    error passes the forcing with every call."""
+    forced = generate("ns_forced", tmp_path / "forced.h5", {**TINY, "n_modes": 3}, progress=False)
+    spec = sciml.load_spec(
+        EXAMPLES / "finetune_forced.yaml",
+        [
+            f"data.path={forced}",
+            "data.n_train=3",
+            "data.n_val=1",
+            "data.n_test=1",
+            f"init_from.run={runs[0]}",
+            f"trainer.max_steps={STEPS}",
+            "trainer.batch_size=4",
+            "seed=1",
+        ],
+    )
+    run = tmp_path / "forced_run"
+    sciml.train(spec, run, progress=False)
+    info = json.loads((run / "model.json").read_text())
+    assert (info["in_channels"], info["out_channels"]) == (3, 2)
+    pretrained, tuned = _weights(runs[0], "best"), _weights(run, "last")
+    assert tuned["model.model.embed.weight"].shape[1] == 3
+    body = [k for k in tuned if ".embed." not in k and "normalizer" not in k]
+    assert "model.model.recovery.0.weight" in body
+    assert all((tuned[k] - pretrained[k]).abs().max() <= 3 * STEPS * 1e-3 for k in body)
+
+    sciml.evaluate(run)
+    driver = _example("poseidon_miniature", monkeypatch)
+    monkeypatch.setattr(driver, "N_TEST", 1)
+    task = dataclasses.replace(driver.TASKS["forced"], file=forced)
+    errors = driver.final_time_errors(run, task)
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert errors["direct_l2"] == metrics["test"]["direct_relative_l2_final"]
+    assert all(0 < errors[k] < float("inf") for k in ("direct_l1", "auto_l1"))
+
+
+def test_error_vs_n_figure_draws_one_panel_per_summary(tmp_path, monkeypatch) -> None:
+    plot = _example("plot_error_vs_n", monkeypatch)
+    runs = [
+        {"model": m, "n": n, "seed": s, "direct_l1": 40.0 / n**0.1 + s, "auto_l1": 50.0}
+        for m in ("finetune", "scratch", "fno")
+        for n in (8, 32)
+        for s in (0, 1)
+    ]
+    paths = []
+    for task in ("shear", "tracer"):
+        paths.append(tmp_path / f"summary_{task}.json")
+        paths[-1].write_text(
+            json.dumps({"task": task, "seeds": [0, 1], "ns": [8, 32], "runs": runs})
+        )
+    out = tmp_path / "fig" / "error_vs_n.png"
+    monkeypatch.setattr(sys, "argv", ["plot", *map(str, paths), "--out", str(out)])
+    plot.main()
+    assert out.stat().st_size > 1000
+
+
+def test_efficiency_gain_interpolates_the_baseline_log_log_and_bounds_outside(monkeypatch) -> None:
+    gain = _example("poseidon_miniature", monkeypatch).efficiency_gain
     # halfway in log e between (8, 40) and (32, 20) is halfway in log N: N* = 16
     assert gain([8, 32], [40.0, 20.0], (40.0 * 20.0) ** 0.5, 8) == "2.00"
     assert gain([8, 32], [40.0, 20.0], (40.0 * 20.0) ** 0.5, 32) == "0.50"
