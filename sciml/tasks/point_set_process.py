@@ -3,7 +3,8 @@
 ProbConserv's backbone (Hansen et al., ICML 2023, arXiv 2302.11002): an attentive neural process
 (``anp``) sees a function of ``(t, x)`` through a context set and predicts a Gaussian at target
 points. Data: dataset kind ``space_time_points`` (:mod:`sciml.data.point_sets`), the sets drawn
-from the trajectories of a grid file. The model is wrapped by :class:`PointSetModel`, which maps
+from the trajectories of a grid file (among its grid points, or with ``data.options.sampling:
+continuous`` in the domain, valued by the file's closed form, as the paper). The model is wrapped by :class:`PointSetModel`, which maps
 the points to the unit box of the data's grid (the bounds are in ``model.json``) and
 
 * in **training** mode sees the target values ``y`` and returns the ELBO's parts
