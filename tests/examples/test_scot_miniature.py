@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
@@ -104,19 +105,7 @@ def test_fine_tuning_on_the_tracer_reinitializes_embedding_and_recovery_for_thre
     recovery change shape and are new draws, the body starts from the pretrained weights."""
     tiny = {**TINY, "n_fine": 32, "n_x": 16, "smoothing": 0.04}
     tracer = generate("ns_tracer", tmp_path / "tracer.h5", tiny, progress=False)
-    spec = sciml.load_spec(
-        EXAMPLES / "finetune_tracer.yaml",
-        [
-            f"data.path={tracer}",
-            "data.n_train=3",
-            "data.n_val=1",
-            "data.n_test=1",
-            f"init_from.run={runs[0]}",
-            f"trainer.max_steps={STEPS}",
-            "trainer.batch_size=4",
-            "seed=1",
-        ],
-    )
+    spec = _finetune_spec("finetune_tracer.yaml", tracer, runs[0])
     assert spec.init_from.reinit == [REINIT]
     sciml.train(spec, tmp_path / "tracer_run", progress=False)
     info = json.loads((tmp_path / "tracer_run" / "model.json").read_text())
@@ -127,6 +116,24 @@ def test_fine_tuning_on_the_tracer_reinitializes_embedding_and_recovery_for_thre
     body = [k for k in tuned if not re.search(REINIT, k) and "normalizer" not in k]
     assert body and all((tuned[k] - pretrained[k]).abs().max() <= 3 * STEPS * 1e-3 for k in body)
     assert f"loaded {len(body)} tensors" in info["init_from"]["summary"]
+
+
+def _finetune_spec(example: str, data: Path, pretrained: Path) -> Any:
+    """``examples/scot/<example>`` on ``data`` (3 / 1 / 1 trajectories), from ``pretrained``,
+    for a few steps."""
+    return sciml.load_spec(
+        EXAMPLES / example,
+        [
+            f"data.path={data}",
+            "data.n_train=3",
+            "data.n_val=1",
+            "data.n_test=1",
+            f"init_from.run={pretrained}",
+            f"trainer.max_steps={STEPS}",
+            "trainer.batch_size=4",
+            "seed=1",
+        ],
+    )
 
 
 def _example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
@@ -145,19 +152,7 @@ def test_fine_tuning_on_forced_ns_reinitializes_the_embedding_only_and_reads_the
     new draw, the recovery and the body start from the pretrained weights; the driver's final-time
     error passes the forcing with every call."""
     forced = generate("ns_forced", tmp_path / "forced.h5", {**TINY, "n_modes": 3}, progress=False)
-    spec = sciml.load_spec(
-        EXAMPLES / "finetune_forced.yaml",
-        [
-            f"data.path={forced}",
-            "data.n_train=3",
-            "data.n_val=1",
-            "data.n_test=1",
-            f"init_from.run={runs[0]}",
-            f"trainer.max_steps={STEPS}",
-            "trainer.batch_size=4",
-            "seed=1",
-        ],
-    )
+    spec = _finetune_spec("finetune_forced.yaml", forced, runs[0])
     run = tmp_path / "forced_run"
     sciml.train(spec, run, progress=False)
     info = json.loads((run / "model.json").read_text())
