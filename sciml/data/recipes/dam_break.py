@@ -29,7 +29,9 @@ __all__ = [
     "DamBreakConfig",
     "DamBreak",
     "MARTIN_MOYCE",
+    "MARTIN_MOYCE_HEIGHT",
     "martin_moyce_front",
+    "martin_moyce_height",
     "martin_moyce_variables",
 ]
 
@@ -86,11 +88,46 @@ MARTIN_MOYCE: dict[float, np.ndarray] = {
 }
 
 
+#: Martin & Moyce (1952), their tabulated residual column height for ``n² = 2``: the height of the
+#: water at the wall divided by the initial height, ``H = η / (n² a)``, against ``τ = t √(g/a)``
+#: (note: not the front's ``T = t √(2g/a)``), an ``(M, 2)`` array of ``(τ, H)`` rows, as
+#: transcribed from their Table 6 in the Ocellaris project's ``scripts/plot_dam_break.py``
+#: (column ``a = 2.25`` in). H falls in steps of 1/18: the times the surface passed the marks.
+MARTIN_MOYCE_HEIGHT: np.ndarray = np.array(
+    [
+        [0.56, 0.94],
+        [0.77, 0.89],
+        [0.93, 0.83],
+        [1.08, 0.78],
+        [1.28, 0.72],
+        [1.46, 0.67],
+        [1.66, 0.61],
+        [1.84, 0.56],
+        [2.00, 0.50],
+        [2.21, 0.44],
+        [2.45, 0.39],
+        [2.70, 0.33],
+        [3.06, 0.28],
+        [3.44, 0.22],
+        [4.20, 0.17],
+        [5.25, 0.11],
+        [7.40, 0.06],
+    ]
+)
+
+
 def martin_moyce_front(T: np.ndarray, width: float = 0.05715) -> np.ndarray:
     """Martin & Moyce's front ``Z`` at ``T`` (linear interpolation of :data:`MARTIN_MOYCE` for
     ``width`` in m, one of its keys; ``Z = 1`` at ``T = 0``)."""
     table = MARTIN_MOYCE[width]
     return np.interp(T, np.r_[0.0, table[:, 0]], np.r_[1.0, table[:, 1]])
+
+
+def martin_moyce_height(tau: np.ndarray) -> np.ndarray:
+    """Martin & Moyce's residual column height ``H`` (fraction of the initial height) at
+    ``τ = t √(g/a)`` (linear interpolation of :data:`MARTIN_MOYCE_HEIGHT`; ``H = 1`` at ``τ = 0``)."""
+    table = MARTIN_MOYCE_HEIGHT
+    return np.interp(tau, np.r_[0.0, table[:, 0]], np.r_[1.0, table[:, 1]])
 
 
 def martin_moyce_variables(
