@@ -41,6 +41,7 @@ from sciml.solvers.norms import h1_squared_norm
 
 __all__ = [
     "relative_l2",
+    "relative_l1",
     "rmse",
     "nrmse",
     "max_error",
@@ -86,6 +87,17 @@ def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     _check("relative_l2", pred, target)
     return (pred - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)
+
+
+@METRICS.register("relative_l1")
+def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Relative :math:`L^1` error :math:`\lVert \hat u - u\rVert_1 / \lVert u \rVert_1` over all
+    channels and grid points of each sample. ``(B, C, *S)`` → ``(B,)``. Poseidon (Herde et al.
+    2024) reports its median over the test samples in percent, per channel group, averaged over
+    the groups (``examples/scot/poseidon_miniature.py``).
+    """
+    _check("relative_l1", pred, target)
+    return (pred - target).flatten(1).abs().sum(dim=1) / target.flatten(1).abs().sum(dim=1)
 
 
 @METRICS.register("relative_h1")

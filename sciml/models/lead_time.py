@@ -15,7 +15,8 @@ from torch import nn
 
 
 class LeadTime(nn.Module):
-    """``model(x, Δt / horizon)``; warns for a lead time beyond the trained horizon.
+    """``model(x, Δt / horizon)``; warns for a lead time outside the trained range ``[0, horizon]``
+    (eager calls only: traced, compiled and exported programs do not warn).
 
     Parameters
     ----------
@@ -45,12 +46,19 @@ class LeadTime(nn.Module):
     def forward(self, x: torch.Tensor, dt: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, C, *S)``, ``dt`` ``(B,)`` lead times (s) → the model's output."""
         t = dt.to(x) / self.horizon
-        if not torch.compiler.is_compiling() and not torch.jit.is_tracing():
-            beyond = float(t.max()) if t.numel() else 0.0
+        if not torch.compiler.is_compiling() and not torch.jit.is_tracing() and t.numel():
+            horizon = float(self.horizon)
+            beyond, before = float(t.max()), float(t.min())
             if beyond > 1.0 + 1e-6:
                 warnings.warn(
-                    f"lead time {beyond * float(self.horizon):.4g} s is beyond the trained "
-                    f"horizon {float(self.horizon):.4g} s: the model extrapolates in time",
+                    f"lead time {beyond * horizon:.4g} s is beyond the trained "
+                    f"horizon {horizon:.4g} s: the model extrapolates in time",
+                    stacklevel=2,
+                )
+            if before < -1e-6:
+                warnings.warn(
+                    f"lead time {before * horizon:.4g} s is negative: outside the trained "
+                    f"range [0, {horizon:.4g}] s (the model was trained forward in time only)",
                     stacklevel=2,
                 )
         return self.model(x, t, *rest)

@@ -20,7 +20,7 @@ def _sin(k: int, n: int) -> torch.Tensor:
 
 
 def test_all_metrics_are_registered() -> None:
-    names = {"relative_l2", "rmse", "nrmse", "max_error", "crmse", "brmse", "frmse"}
+    names = {"relative_l2", "relative_l1", "rmse", "nrmse", "max_error", "crmse", "brmse", "frmse"}
     names |= {"conservation_error", "rollout_error"}
     assert names <= set(METRICS.names())
     assert METRICS.get("nrmse") is M.nrmse
@@ -35,6 +35,18 @@ def test_relative_l2_and_nrmse_differ_on_channels_of_different_scale() -> None:
     assert M.relative_l2(pred, target).item() == pytest.approx(
         math.sqrt(0.01 + 1.0) / math.sqrt(1 + 1e4), rel=1e-12
     )
+
+
+def test_relative_l1_sums_absolute_errors_over_channels_and_points() -> None:
+    target = torch.tensor(
+        [[[1.0, -3.0], [2.0, 2.0]], [[4.0, 4.0], [0.0, 0.0]]], dtype=torch.float64
+    )
+    pred = target.clone()
+    pred[0, 0, 1] = -1.0  # |error| 2 against the sample's L1 norm 8
+    pred[1] = -target[1]  # sign flip: relative L1 error 2
+    torch.testing.assert_close(M.relative_l1(pred, target), torch.tensor([0.25, 2.0]).double())
+    with pytest.raises(ValueError, match="relative_l1: prediction shape"):
+        M.relative_l1(pred[:, :1], target)
 
 
 def test_rmse_is_the_channel_mean_of_rms_errors() -> None:

@@ -78,13 +78,18 @@ def test_train_evaluate_load_export_with_a_lead_time(time_run: Path, tmp_path):
     torch.testing.assert_close(program(x, dt), surrogate(x, dt), rtol=1e-5, atol=1e-6)
 
 
-def test_a_lead_time_beyond_the_trained_horizon_warns(time_run: Path):
+def test_a_lead_time_outside_the_trained_range_warns(time_run: Path):
     surrogate = sciml.load(time_run)
     with pytest.warns(UserWarning, match=r"lead time 2 s is beyond the trained horizon 1 s"):
         surrogate(torch.randn(1, 32), 2.0)
+    with pytest.warns(
+        UserWarning, match=r"lead time -0.5 s is negative: outside the trained range"
+    ):
+        surrogate(torch.randn(1, 32), -0.5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         surrogate(torch.randn(1, 32), 1.0)
+        surrogate(torch.randn(1, 32), 0.0)
 
 
 def test_lead_time_is_divided_by_the_horizon_before_the_model():
