@@ -200,3 +200,14 @@ def test_efficiency_gain_interpolates_the_baseline_log_log_and_bounds_outside(mo
     assert gain([8, 32], [40.0, 20.0], (40.0 * 20.0) ** 0.5, 32) == "0.50"
     assert gain([8, 32], [40.0, 20.0], 10.0, 8).startswith("> 4 ")
     assert gain([8, 32], [40.0, 20.0], 45.0, 16).startswith("<= 0.5 ")
+
+
+def test_a_fine_tuned_scot_run_exports_with_the_lead_time_as_an_input(runs, tmp_path):
+    """`sciml export` of a time-conditioned scOT run (torch.export, ~10 s): the program takes the
+    physical lead time and equals `sciml.load`'s module."""
+    surrogate = sciml.load(runs[1])
+    path = sciml.export(runs[1], tmp_path / "scot.pt2", batch_size=2)
+    program = torch.export.load(path).module()
+    x = torch.randn(2, 2, 16, 16)
+    for dt in (torch.tensor([0.01, 0.04]), torch.tensor([0.02, 0.03])):
+        torch.testing.assert_close(program(x, dt), surrogate(x, dt), rtol=1e-4, atol=1e-5)
