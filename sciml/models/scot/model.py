@@ -27,6 +27,10 @@ Every LayerNorm is time-conditioned, :math:`\gamma(t) = W_\gamma t + b_\gamma`,
 :math:`\beta(t) = W_\beta t + b_\beta` (:mod:`~sciml.models.scot.norm`); that is the only place
 ``t`` enters. All linear and convolution weights start from N(0, 0.02²) with zero biases
 (Poseidon's ``_init_weights``), the logit scales from log 10, the ConvNeXt layer scales from 1e-6.
+No dropout and no stochastic depth (DropPath): Poseidon's released configurations set both to 0,
+so neither is implemented. Window partition and shift masks are our own (``windows.py``, tested
+against a hand-built mask), not timm's: timm would bring torchvision and the Hub client into the
+install for two small functions, and its SwinV2 blocks do not take a time-conditioned norm.
 
 **Grids.** The token grid halves ``S - 1`` times, so the model runs on grids whose sides are
 multiples of the *size unit* ``p · 2^(S-1)``; windows are clipped to small stage grids and a stage
