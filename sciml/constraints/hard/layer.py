@@ -17,7 +17,10 @@ The paper has no interface rows, so the prediction may jump between blocks. **Ou
 problem in the ``K·N`` weights, with the rows
 :math:`\lambda\, b(x_q)\cdot(\omega_{k(p)} - \omega_{k(q)}) = 0` at every pair of neighbouring
 grid points ``p, q`` in different blocks (continuity of the two experts' fields at ``x_q``). This
-couples the experts, so they are no longer independent solves.
+couples the experts, so they are no longer independent solves. **Our extension**
+(``local_conditions=True``, not in the paper): expert ``k`` keeps only the initial/boundary rows
+whose grid point lies in its own block (the paper's code gives every diffusion–sorption expert
+all of them; with ``K = 1`` the two are the same).
 
 The backward pass is the implicit-function-theorem solve of
 :mod:`sciml.constraints.hard.implicit` (``backward_mode``). Each forward records
@@ -151,6 +154,9 @@ class HardPDEConstraint(Constraint):
     interface_weight:
         :math:`\\lambda` of the interface-continuity rows (our extension, module docstring); 0
         (default, the paper) solves the experts independently.
+    local_conditions:
+        Give each expert only the initial/boundary rows inside its block (our extension,
+        module docstring); ``False`` (default, the paper): all rows to every expert.
     """
 
     #: why ONNX export refuses this layer before converting (the converter would trace for
@@ -178,6 +184,7 @@ class HardPDEConstraint(Constraint):
         seed: int = 0,
         pde_options: Mapping[str, Any] | None = None,
         interface_weight: float = 0.0,
+        local_conditions: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(pde, str):
@@ -202,6 +209,11 @@ class HardPDEConstraint(Constraint):
         if not interface_weight >= 0:
             raise ValueError(f"interface_weight must be >= 0, got {interface_weight!r}")
         self.interface_weight = float(interface_weight)
+        if not isinstance(local_conditions, bool):
+            raise ValueError(f"local_conditions must be true or false, got {local_conditions!r}")
+        if local_conditions and interface_weight > 0:
+            raise ValueError("local_conditions and interface_weight > 0 cannot be combined")
+        self.local_conditions = local_conditions
         self.n_basis = n_basis
         self.n_points = n_points
         self.experts = [int(e) for e in experts]
@@ -321,12 +333,13 @@ class HardPDEConstraint(Constraint):
                 pointwise = ShiftedPointwise(self.pde.pointwise, q0.reshape(b, k * m, -1))
             system = self._coupled_system(basis, blocks, d, lhs, rhs, pointwise)
         else:
+            lhs, rhs = lhs.repeat_interleave(k, dim=0), rhs.repeat_interleave(k, dim=0)
+            if self.local_conditions and k > 1:
+                keep = self._local_rows(shape, lhs.shape[1]).to(lhs)  # (K, L)
+                keep = keep.repeat(b, 1)  # problem order: sample-major, expert-minor
+                lhs, rhs = lhs * keep[..., None], rhs * keep
             system = LeastSquaresSystem(
-                features=d,
-                pointwise=pointwise,
-                lhs=lhs.repeat_interleave(k, dim=0),
-                rhs=rhs.repeat_interleave(k, dim=0),
-                ridge=self.ridge,
+                features=d, pointwise=pointwise, lhs=lhs, rhs=rhs, ridge=self.ridge
             )
         weights, result = solve_least_squares(
             system, mode=self.backward_mode, options=self.options, fixed_iterations=exporting
@@ -338,6 +351,20 @@ class HardPDEConstraint(Constraint):
         if offset is not None:
             u = u + offset
         return u.to(output.dtype)
+
+    def _local_rows(self, shape: tuple[int, ...], n_rows: int) -> Tensor:
+        """``(K, L)`` 1 where condition row ``l`` lies in expert ``k``'s block, else 0 (a zero
+        row adds nothing to the residual or the Jacobian: the row is dropped)."""
+        where = self.pde.condition_locations(shape)
+        if where is None or len(where) != n_rows:
+            raise ValueError(
+                f"local_conditions: {type(self.pde).__name__} does not give the grid point of its "
+                f"{n_rows} initial/boundary rows (condition_locations)"
+            )
+        members = [set(r) for r in _block_members(shape, tuple(self.experts))]
+        return torch.tensor(
+            [[1.0 if g in r else 0.0 for g in where] for r in members], dtype=torch.float64
+        )
 
     def _at_points(self, fields: Tensor, coords: tuple[Tensor, ...], points: Tensor) -> Tensor:
         """PDE features of ``fields`` ``(B, C, *S)`` at the experts' points ``(K, m)``:

@@ -52,6 +52,12 @@ class PDEResidual(ABC):
         """Initial/boundary rows ``(A, c)``: ``A`` ``(B, L, C)`` (the channels' values), ``c``
         ``(B, L)``; a field ``u = Σ_c w_c fields_c`` satisfies them when ``A w = c``."""
 
+    def condition_locations(self, shape: tuple[int, ...]) -> list[int] | None:
+        """Flat grid index (C order over ``shape``) of the grid point each row of
+        :meth:`condition_rows` belongs to, or ``None`` where the PDE does not say (then the
+        layer's ``local_conditions`` option is refused)."""
+        return None
+
     def ansatz(
         self, basis: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]
     ) -> tuple[Tensor, Tensor | None]:
@@ -245,6 +251,16 @@ class DiffusionSorptionResidual(PDEResidual):
         rhs = torch.cat([u0, ones, torch.zeros_like(ones)], dim=1)
         return lhs, rhs
 
+    def condition_locations(self, shape: tuple[int, ...]) -> list[int]:
+        """Rows of :meth:`condition_rows`: the initial row of ``x_j`` at ``(0, j)``, the left
+        and right boundary rows of ``t_i`` at ``(i, 0)`` and ``(i, X - 1)``."""
+        n_t, n_x = shape
+        return (
+            list(range(n_x))
+            + [i * n_x for i in range(n_t)]
+            + [i * n_x + n_x - 1 for i in range(n_t)]
+        )
+
 
 class NavierStokesVorticityResidual(PDEResidual):
     r"""2D incompressible Navier–Stokes in vorticity form on the periodic box ``[0, L)²``.
@@ -350,6 +366,10 @@ class NavierStokesVorticityResidual(PDEResidual):
         w0 = self.initial_vorticity(batch)
         lhs = fields[:, :, 0].flatten(2).transpose(1, 2)  # (B, X·Y, C)
         return lhs, w0.flatten(1).to(fields.dtype)
+
+    def condition_locations(self, shape: tuple[int, ...]) -> list[int]:
+        """The initial row of ``(x_i, y_j)`` sits at the grid point ``(0, i, j)``."""
+        return list(range(shape[1] * shape[2]))
 
     def ansatz(
         self, basis: Tensor, batch: Mapping[str, Tensor], coords: tuple[Tensor, ...]

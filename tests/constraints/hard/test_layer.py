@@ -152,6 +152,11 @@ def test_non_convergence_is_logged_and_counted_or_raises(ds_batch, caplog) -> No
         ({"on_nonconvergence": "ignore"}, r"on_nonconvergence='ignore' is not one of"),
         ({"n_points": 0}, "n_points must be a positive integer or None"),
         ({"ridge": -1.0}, "ridge must be >= 0"),
+        ({"local_conditions": "yes"}, "local_conditions must be true or false"),
+        (
+            {"local_conditions": True, "interface_weight": 1.0},
+            "local_conditions and interface_weight > 0 cannot be combined",
+        ),
     ],
 )
 def test_bad_options_are_refused(options: dict, message: str) -> None:
@@ -240,3 +245,55 @@ def test_torchscript_tracing_is_refused_with_the_reason(ds_batch) -> None:
     x = ds_batch["x"][:, None, None].expand(-1, 1, 5, -1).contiguous()
     with pytest.raises(NotExportableError, match="TorchScript.*torch.export"):
         torch.jit.trace(net, (x,), check_trace=False)
+
+
+def test_condition_locations_name_the_grid_point_of_each_row(ds_batch) -> None:
+    """Each diffusion–sorption row only involves the basis at its grid point and the neighbour
+    its boundary extrapolation uses: the row is unchanged by zeroing the basis elsewhere."""
+    layer = HardPDEConstraint(n_basis=8, n_points=None)
+    shape = (6, 16)
+    where = layer.pde.condition_locations(shape)
+    basis = smooth_basis(2, *shape)
+    coords = layer.pde.grid(shape, ds_batch)
+    lhs, _ = layer.pde.condition_rows(basis, ds_batch, coords)
+    assert len(where) == lhs.shape[1] == 16 + 2 * 6
+    for row, g in enumerate(where):
+        t, x = divmod(g, shape[1])
+        keep = torch.zeros(shape, dtype=torch.bool)
+        keep[t, max(x - 1, 0) : x + 2] = True  # the point and its neighbours (extrapolation, slope)
+        masked = basis * keep
+        lhs_m, _ = layer.pde.condition_rows(masked, ds_batch, coords)
+        torch.testing.assert_close(lhs_m[:, row], lhs[:, row])
+
+
+@pytest.mark.parametrize("experts", [(1, 2), (2, 2)])
+def test_local_conditions_extension_keeps_only_each_blocks_own_rows(ds_batch, experts) -> None:
+    """Our extension: expert k solves its block with the rows at its own grid points only,
+    i.e. the global problem restricted to the block's PDE points and condition rows."""
+    basis = smooth_basis(2, 6, 16)
+    layer = HardPDEConstraint(
+        n_basis=8, n_points=None, experts=experts, local_conditions=True, **OPTS
+    )
+    u = layer(basis, ds_batch)
+    pde = layer.pde
+    coords = pde.grid((6, 16), ds_batch)
+    lhs, rhs = pde.condition_rows(basis, ds_batch, coords)
+    where = torch.tensor(pde.condition_locations((6, 16)))
+    blocks = expert_blocks((6, 16), experts)
+    for k in range(layer.n_experts):
+        mask = blocks == k
+        rows = blocks.flatten()[where] == k
+        feats = pde.features(basis, coords).flatten(3)[..., mask.flatten()].permute(0, 3, 1, 2)
+        system = LeastSquaresSystem(feats, pde.pointwise, lhs[:, rows], rhs[:, rows], layer.ridge)
+        w, _ = solve_least_squares(system, options=LMOptions(**OPTS, init=1.0))
+        expected = torch.einsum("bn...,bn->b...", basis, w)
+        torch.testing.assert_close(u[:, 0][..., mask], expected[..., mask], rtol=1e-7, atol=1e-9)
+    plain = HardPDEConstraint(n_basis=8, n_points=None, experts=experts, **OPTS)
+    assert (plain(basis, ds_batch) - u).abs().max() > 1e-6  # the option changes the solve
+
+
+def test_local_conditions_with_one_expert_is_the_global_constraint(ds_batch) -> None:
+    basis = smooth_basis(2, 6, 16)
+    local = HardPDEConstraint(n_basis=8, n_points=None, local_conditions=True, **OPTS)
+    plain = HardPDEConstraint(n_basis=8, n_points=None, **OPTS)
+    torch.testing.assert_close(local(basis, ds_batch), plain(basis, ds_batch), rtol=0, atol=0)
