@@ -3,7 +3,8 @@ interfaces or inside the blocks, and would another solve of the same basis do be
 
 On the spec's validation trajectories (never the test split), from the run's ``best.pt``:
 
-* the specs' training loss (PDE residual at scale 500 and condition rows, mean squares) and the
+* the specs' training loss (PDE residual at scale 500 and condition rows, mean squares) of the
+  reference and of the prediction, and the
   share of its PDE part on the interface columns and on the t = 0 row; the error at t = 0 (the
   initial condition) and at t > 0;
 * rel. L2 of the MoE field, the share of its squared error on the columns next to the
@@ -94,6 +95,12 @@ def main() -> None:
     with torch.no_grad():
         r2 = loss_pde.grid_residual(u, batch).square()  # the specs' training loss, (B, T, X)
         c2 = loss_pde.condition_residual(u, batch).square().mean()
+        ref2 = loss_pde.grid_residual(y, batch).square()  # the reference's own
+    print(
+        f"the reference's own specs' loss: PDE {float(ref2.mean()):.4f} ({100 * float(ref2[:, 0].sum() / ref2.sum()):.1f}"
+        f" % on the t = 0 row; {float(ref2[:, 1:].mean()):.4f} without it), conditions "
+        f"{float(loss_pde.condition_residual(y, batch).square().mean()):.4f}"
+    )
     line = f"specs' loss: PDE {float(r2.mean()):.4f}, conditions {float(c2):.4f}"
     if cols:
         line += f"; PDE loss on the interface columns {100 * float(r2[..., cols].sum() / r2.sum()):.1f} %"
