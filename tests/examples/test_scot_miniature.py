@@ -211,3 +211,46 @@ def test_a_fine_tuned_scot_run_exports_with_the_lead_time_as_an_input(runs, tmp_
     x = torch.randn(2, 2, 16, 16)
     for dt in (torch.tensor([0.01, 0.04]), torch.tensor([0.02, 0.03])):
         torch.testing.assert_close(program(x, dt), surrogate(x, dt), rtol=1e-4, atol=1e-5)
+
+
+def test_final_time_error_is_the_mean_of_group_medians_of_the_relative_l1_in_percent(
+    tmp_path, monkeypatch
+) -> None:
+    """The driver's Poseidon metric on a persistence surrogate (prediction = the state it is
+    given), against numpy from the file: per test trajectory 100·Σ|x0 − y|/Σ|y| over a channel
+    group and the grid at the last time, the median over the (odd number of) test trajectories,
+    then the mean over the groups [u, v] and [c]; 10 autoregressive calls of persistence give the
+    same value."""
+    import numpy as np
+
+    from sciml.data.format import DatasetFile
+
+    tiny = {**TINY, "n_samples": 5, "batch_size": 5, "n_fine": 64, "dt": 0.005}
+    path = generate("ns_tracer", tmp_path / "tracer.h5", tiny, progress=False)
+    driver = _example("poseidon_miniature", monkeypatch)
+    monkeypatch.setattr(driver, "N_TEST", 3)
+    monkeypatch.setattr(sciml, "load", lambda run: lambda x, dt: x)
+    run = tmp_path / "run"
+    (run / "eval").mkdir(parents=True)
+    (run / "eval" / "metrics.json").write_text(
+        json.dumps({"test": {"direct_relative_l2_final": 0.5}})
+    )
+    task = dataclasses.replace(driver.TASKS["tracer"], file=path)
+    errors = driver.final_time_errors(run, task)
+
+    data = DatasetFile(path)
+    fields = {k: data.read(k) for k in ("velocity", "tracer")}
+    velocity = fields["velocity"][-3:]  # (3, T, X, Y, 2): the last 3 trajectories are the test set
+    tracer = fields["tracer"][-3:]  # (3, T, X, Y)
+
+    def median_l1(x: np.ndarray) -> float:
+        x0, y = x[:, 0].reshape(3, -1), x[:, -1].reshape(3, -1)
+        return float(np.median(100 * np.abs(x0 - y).sum(1) / np.abs(y).sum(1)))
+
+    expected = {"direct_l1_g0": median_l1(velocity), "direct_l1_g1": median_l1(tracer)}
+    assert errors["direct_l1_g0"] == pytest.approx(expected["direct_l1_g0"], rel=1e-5)
+    assert errors["direct_l1_g1"] == pytest.approx(expected["direct_l1_g1"], rel=1e-5)
+    assert errors["direct_l1"] == pytest.approx(np.mean(list(expected.values())), rel=1e-5)
+    assert errors["auto_l1"] == pytest.approx(errors["direct_l1"], rel=1e-6)
+    assert errors["direct_l2"] == 0.5
+    assert 0 < expected["direct_l1_g1"] != expected["direct_l1_g0"]
