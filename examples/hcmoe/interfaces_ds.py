@@ -146,28 +146,24 @@ def main() -> None:
         )
     layer_module.solve_least_squares = original
 
+    def resolve(label: str) -> None:
+        """Solve ``basis`` again with the layer's current experts and row scale and print it."""
+        with torch.no_grad():
+            u2 = layer(basis, batch)
+        r = layer.last_result
+        print(
+            f"{label}: rel. L2 {100 * float(_rel(u2, y).mean()):.2f} %, LM iters "
+            f"{float(r.n_iter.double().mean()):.1f}, not converged {r.n_not_converged}"
+        )
+
     experts0, scale0 = list(layer.experts), layer.pde.scale
     for spec_split in args.resolve:
         layer.experts = [int(v) for v in spec_split.split(",")]
-        with torch.no_grad():
-            u2 = layer(basis, batch)
-        r = layer.last_result
-        print(
-            f"same basis re-solved with experts {layer.experts}: rel. L2 "
-            f"{100 * float(_rel(u2, y).mean()):.2f} %, LM iters "
-            f"{float(r.n_iter.double().mean()):.1f}, not converged {r.n_not_converged}"
-        )
+        resolve(f"same basis re-solved with experts {layer.experts}")
     layer.experts = experts0
     for s in args.scales:
         layer.pde.scale = s
-        with torch.no_grad():
-            u2 = layer(basis, batch)
-        r = layer.last_result
-        print(
-            f"same basis, experts {layer.experts}, PDE rows at residual_scale {s:g}: rel. L2 "
-            f"{100 * float(_rel(u2, y).mean()):.2f} %, LM iters "
-            f"{float(r.n_iter.double().mean()):.1f}, not converged {r.n_not_converged}"
-        )
+        resolve(f"same basis, experts {layer.experts}, PDE rows at residual_scale {s:g}")
     layer.pde.scale = scale0
 
 
