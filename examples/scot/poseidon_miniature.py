@@ -47,8 +47,17 @@ training, once.
     python examples/scot/plot_error_vs_n.py runs/scot/summary_shear.json \\
         runs/scot/summary_tracer.json --out docs/figures/scot_error_vs_n.png
 
-Each invocation also writes ``<runs>/summary_<task>.json`` (every run's errors, per seed), which
-``plot_error_vs_n.py`` draws.
+Each invocation also writes ``<runs>/summary_<task>.json`` (every run's errors, per seed, and
+the parameter count of each model), which ``plot_error_vs_n.py`` draws.
+
+Another scOT size, same study: ``--model-preset scot-mini`` trains every scOT run (the
+pretraining, fine-tuned, scratch and one-step runs) with the catalog preset
+``sciml/catalog/models/scot-mini.yaml`` instead of the specs' model section, by ``--set``
+overrides of every key of the preset (the specs' data, optimizer, steps and learning rates are
+kept); the FNO runs are unchanged. Its runs and summary go to ``runs/scot_mini`` (``--runs``
+overrides it), so the default study's runs are never reused for it:
+
+    nice -n 10 python examples/scot/poseidon_miniature.py --model-preset scot-mini --seeds 0 1
 """
 
 from __future__ import annotations
@@ -124,6 +133,35 @@ def steps_for(n: int) -> int:
     return int(round(50 * math.sqrt(n)))
 
 
+def preset_overrides(preset: str, specs: list[Path]) -> tuple[str, ...]:
+    """``--set`` overrides that make ``specs`` build the catalog model ``preset``.
+
+    A spec's own keys win over its preset's (``sciml.spec``), so ``model.preset=...`` alone would
+    keep the specs' sizes: every key of the preset is set explicitly as well. A key of a spec's
+    model section that the preset does not set would survive unseen, and another model family
+    would train something else, so both are refused."""
+    from sciml.catalog import load_yaml, read_preset
+
+    model = read_preset("models", preset)
+    for spec in specs:
+        own = (load_yaml(spec.read_text()) or {}).get("model") or {}
+        extra = sorted(set(own) - set(model) - {"preset"})
+        if own.get("name") != model.get("name") or extra:
+            raise SystemExit(
+                f"--model-preset {preset}: {spec.name}'s model ({own.get('name')}, keys "
+                f"{sorted(own)}) is not replaced by the preset ({model.get('name')}, keys "
+                f"{sorted(model)})"
+            )
+    return (f"model.preset={preset}", *(f"model.{k}={json.dumps(v)}" for k, v in model.items()))
+
+
+def n_parameters(run: Path) -> int:
+    """Trainable parameters of a run's model (``sciml.load``; normalizers are buffers)."""
+    import sciml as api
+
+    return sum(p.numel() for p in api.load(run).parameters())
+
+
 def sciml(*args: str) -> float:
     """Run the ``sciml`` CLI of this interpreter on one thread; the CPU seconds it used."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -135,15 +173,18 @@ def sciml(*args: str) -> float:
     )
 
 
-def train(spec: str, out: Path, *overrides: str) -> float:
-    """Train ``spec`` into ``out`` unless it is already there (its ``best.pt``) and evaluate it."""
-    cpu = 0.0
+def train(spec: str, out: Path, *overrides: str) -> tuple[float, float]:
+    """Train ``spec`` into ``out`` unless it is already there (its ``best.pt``) and evaluate it;
+    the CPU seconds of the training and of the evaluation (0 for a step reused)."""
+    cpu = [0.0, 0.0]
     if not (out / "checkpoints" / "best.pt").is_file():
         sets = [a for o in overrides for a in ("--set", o)]
-        cpu += sciml("train", str(HERE / spec), "--out", str(out), "--overwrite", "--quiet", *sets)
+        cpu[0] = sciml(
+            "train", str(HERE / spec), "--out", str(out), "--overwrite", "--quiet", *sets
+        )
     if not (out / "eval" / "metrics.json").is_file():
-        cpu += sciml("evaluate", str(out))
-    return cpu
+        cpu[1] = sciml("evaluate", str(out))
+    return cpu[0], cpu[1]
 
 
 @torch.no_grad()
@@ -214,7 +255,16 @@ def main() -> None:
     parser.add_argument(
         "--ablation-n", type=int, help="N of the one-step ablation; 0: none (default 32; forced: 0)"
     )
-    parser.add_argument("--runs", type=Path, default=Path("runs/scot"))
+    parser.add_argument(
+        "--model-preset",
+        help="catalog model preset of every scOT run (e.g. scot-mini); default: the specs' model "
+        "(scot-micro). FNO runs are unchanged",
+    )
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        help="runs root (default runs/scot; with --model-preset P: runs/<P with _ for ->)",
+    )
     parser.add_argument(
         "--seeds",
         type=int,
@@ -231,11 +281,20 @@ def main() -> None:
         parser.error(f"--ablation-n {args.ablation_n} must be 0 or one of --ns {args.ns}")
     if not task.file.is_file():
         raise SystemExit(f"{task.file} is missing; see the commands in {__file__}'s docstring")
-    cpu: dict[str, float] = {}
+    scot_specs = ["pretrain.yaml", *(f"{m}_{task.suffix}.yaml" for m in ("finetune", "scratch"))]
+    preset = (
+        preset_overrides(args.model_preset, [HERE / s for s in scot_specs])
+        if args.model_preset
+        else ()
+    )
+    if args.runs is None:
+        args.runs = Path("runs") / (args.model_preset or "scot").replace("-", "_")
+    cpu: dict[str, tuple[float, float]] = {}
     start = time.time()
     pretrain = args.runs / "pretrain"
-    cpu["pretrain"] = train("pretrain.yaml", pretrain)
+    cpu["pretrain"] = train("pretrain.yaml", pretrain, *preset)
     results: dict[tuple[str, int, int], dict[str, float]] = {}
+    params = {"pretrain": n_parameters(pretrain)}
     n_ab = args.ablation_n
     for seed in args.seeds:
         root = args.runs / task.folder
@@ -249,8 +308,10 @@ def main() -> None:
             for model in MODELS:
                 run = root / f"{model}_n{n}"
                 extra = (f"init_from.run={pretrain}",) if model == "finetune" else ()
+                extra += preset if model != "fno" else ()
                 cpu[f"{run.name}/{seed}"] = train(f"{model}_{task.suffix}.yaml", run, *sets, *extra)
                 results[(model, n, seed)] = final_time_errors(run, task)
+                params.setdefault(model, n_parameters(run))
         if not n_ab:
             continue
         run = root / f"scratch_onestep_n{n_ab}"
@@ -260,15 +321,21 @@ def main() -> None:
             f"seed={seed}",
         )
         cpu[f"{run.name}/{seed}"] = train(
-            f"scratch_{task.suffix}.yaml", run, *sets, "data.options.max_lead=1"
+            f"scratch_{task.suffix}.yaml", run, *sets, "data.options.max_lead=1", *preset
         )
         results[("onestep", n_ab, seed)] = final_time_errors(run, task)
 
     summary = args.runs / f"summary_{args.task}.json"
+    summary.parent.mkdir(parents=True, exist_ok=True)
     summary.write_text(
         json.dumps(
             {
                 "task": args.task,
+                "model_preset": args.model_preset or "specs (scot-micro)",
+                "parameters": params,
+                "cpu_s_train_evaluate": {
+                    k: [round(t, 1), round(e, 1)] for k, (t, e) in cpu.items()
+                },
                 "seeds": args.seeds,
                 "ns": args.ns,
                 "steps": {n: steps_for(n) for n in args.ns},
@@ -287,6 +354,10 @@ def main() -> None:
 
     seeds = ", ".join(map(str, args.seeds))
     print(f"\n{args.task}, test = {N_TEST} trajectories, final time t = 1, mean over seeds {seeds}")
+    print(
+        f"parameters: scOT ({args.model_preset or 'the specs model'}) {params['finetune']:,}, "
+        f"FNO {params['fno']:,}"
+    )
     print(
         "| N | steps | model | L1 % direct (median) | L1 % autoregr. (median) | L2 direct (mean) |"
     )
@@ -328,8 +399,9 @@ def main() -> None:
                 f"| {mean(model, n_ab, 'auto_l1'):.2f} |"
             )
     print("\nCPU seconds (train + evaluate) per run/seed, this invocation (0 = reused):")
-    print(", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
-    print(f"total CPU {sum(cpu.values()) / 60:.1f} min, wall {(time.time() - start) / 60:.1f} min")
+    print(", ".join(f"{k} {t:.0f} + {e:.0f}" for k, (t, e) in cpu.items()))
+    total = sum(t + e for t, e in cpu.values())
+    print(f"total CPU {total / 60:.1f} min, wall {(time.time() - start) / 60:.1f} min")
     print(f"errors of every run: {summary}")
 
 

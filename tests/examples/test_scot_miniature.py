@@ -254,3 +254,94 @@ def test_final_time_error_is_the_mean_of_group_medians_of_the_relative_l1_in_per
     assert errors["auto_l1"] == pytest.approx(errors["direct_l1"], rel=1e-6)
     assert errors["direct_l2"] == 0.5
     assert 0 < expected["direct_l1_g1"] != expected["direct_l1_g0"]
+
+
+def _driver_calls(
+    driver: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *argv: str
+) -> list[tuple[str, Path, tuple[str, ...]]]:
+    """Run the driver's ``main`` on the shear task with ``argv``, training and evaluation replaced
+    by a recorder (no run is trained); the ``(spec, out, overrides)`` of every ``train`` call."""
+    data = tmp_path / "shear.h5"
+    data.touch()
+    task = dataclasses.replace(driver.TASKS["shear"], file=data)
+    monkeypatch.setitem(driver.TASKS, "shear", task)
+    calls: list[tuple[str, Path, tuple[str, ...]]] = []
+
+    def record(spec: str, out: Path, *overrides: str) -> tuple[float, float]:
+        calls.append((spec, out, overrides))
+        return 1.0, 0.5
+
+    def errors(run: Path, task: Any) -> dict[str, float]:
+        return {"direct_l1": 30.0 if "finetune" in run.name else 40.0, "auto_l1": 45.0,
+                "direct_l2": 0.4}  # fmt: skip
+
+    monkeypatch.setattr(driver, "train", record)
+    monkeypatch.setattr(driver, "final_time_errors", errors)
+    monkeypatch.setattr(driver, "n_parameters", lambda run: 7)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["driver", "--ns", "8", "32", *argv])
+    driver.main()
+    return calls
+
+
+def test_model_preset_trains_every_scot_run_as_the_preset_in_its_own_runs_root(
+    tmp_path, monkeypatch
+) -> None:
+    """``--model-preset scot-mini``: the pretraining, fine-tuned, scratch and one-step runs resolve
+    to exactly the catalog preset's model (the specs' scot-micro keys overridden), with the specs'
+    optimizer and steps; the FNO runs get no model override; everything lands in runs/scot_mini,
+    the fine-tuned runs start from runs/scot_mini/pretrain, and the summary names the preset."""
+    from sciml.catalog import read_preset
+
+    driver = _example("poseidon_miniature", monkeypatch)
+    calls = _driver_calls(driver, tmp_path, monkeypatch, "--model-preset", "scot-mini")
+    preset = read_preset("models", "scot-mini")
+    root = Path("runs/scot_mini")
+    assert [out for _, out, _ in calls] == [
+        root / name
+        for name in ("pretrain", "finetune_n8", "scratch_n8", "fno_n8", "finetune_n32",
+                     "scratch_n32", "fno_n32", "scratch_onestep_n32")
+    ]  # fmt: skip
+    micro = sciml.load_spec(EXAMPLES / "scratch_shear.yaml").model
+    assert micro["embed_dim"] != preset["embed_dim"]  # the override changes something
+    for spec, out, overrides in calls:
+        resolved = sciml.load_spec(EXAMPLES / spec, list(overrides), check_names=False)
+        if spec.startswith("fno"):
+            assert not any(o.startswith("model.") for o in overrides)
+            assert resolved.model == sciml.load_spec(EXAMPLES / spec).model
+            continue
+        assert resolved.model == preset, out
+        plain = sciml.load_spec(EXAMPLES / spec)
+        assert resolved.optimizer == plain.optimizer
+        if spec.startswith("finetune"):
+            assert resolved.init_from.run == str(root / "pretrain")
+        if "onestep" in out.name:
+            assert resolved.data.options["max_lead"] == 1
+    summary = json.loads((tmp_path / root / "summary_shear.json").read_text())
+    assert summary["model_preset"] == "scot-mini"
+    assert len(summary["runs"]) == 7
+
+
+def test_without_a_model_preset_the_driver_keeps_the_specs_model_and_runs_scot(
+    tmp_path, monkeypatch
+) -> None:
+    driver = _example("poseidon_miniature", monkeypatch)
+    calls = _driver_calls(driver, tmp_path, monkeypatch, "--ablation-n", "0")
+    assert [out.parent for _, out, _ in calls] == [Path("runs/scot")] * 7
+    assert not any(o.startswith("model.") for _, _, overrides in calls for o in overrides)
+    assert (tmp_path / "runs" / "scot" / "summary_shear.json").is_file()
+
+
+def test_a_model_preset_that_would_leave_a_spec_key_or_change_the_family_is_refused(
+    tmp_path, monkeypatch
+) -> None:
+    driver = _example("poseidon_miniature", monkeypatch)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("model: {name: scot, embed_dim: 24, qkv_bias: false}\n")
+    with pytest.raises(SystemExit, match="qkv_bias"):
+        driver.preset_overrides("scot-mini", [extra])
+    with pytest.raises(SystemExit, match="fno_shear.yaml"):
+        driver.preset_overrides("scot-mini", [EXAMPLES / "fno_shear.yaml"])
+    assert driver.preset_overrides("scot-mini", [EXAMPLES / "pretrain.yaml"])[0] == (
+        "model.preset=scot-mini"
+    )
