@@ -25,29 +25,15 @@ import statistics
 from pathlib import Path
 
 import torch
+from run_data import run_dataset
 
 import sciml
-from sciml.data.space_time import SpaceTimeDataset
-from sciml.spec import load_spec
-
-
-def _dataset(run: Path, split: str) -> SpaceTimeDataset:
-    data = load_spec(run / "spec.yaml").data
-    return SpaceTimeDataset(
-        data.path,
-        data.inputs,
-        data.outputs,
-        split=split,
-        n_test=data.n_test,
-        n_val=data.n_val,
-        dtype=torch.float64,
-    )
 
 
 def rel_l2(run: Path, split: str, persistence: bool = False) -> float:
     """Mean relative L2 % of ``best.pt`` on ``split`` of the run's data file (``persistence``:
     of the input ``u(0)`` broadcast over t instead)."""
-    ds = _dataset(run, split)
+    ds = run_dataset(run, split)
     model = None if persistence else sciml.load(run, checkpoint="best", dtype=torch.float64)
     errors = []
     with torch.no_grad():

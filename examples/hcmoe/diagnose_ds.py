@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 
 import torch
+from run_data import load_constrained, run_dataset
 
-import sciml
 from sciml.constraints.hard import DiffusionSorptionResidual, LMOptions
-from sciml.data.space_time import SpaceTimeDataset
-from sciml.spec import load_spec
 
 
 def main() -> None:
@@ -40,22 +38,11 @@ def main() -> None:
     p.add_argument("--samples", type=int, nargs="+", default=[0, 5, 11, 17])
     args = p.parse_args()
     torch.set_num_threads(1)
-    spec = load_spec(f"{args.run_dir}/spec.yaml")
-    surrogate = sciml.load(args.run_dir, checkpoint=args.checkpoint, dtype=torch.float64)
-    model = next(surrogate.children())
+    model = load_constrained(args.run_dir, args.checkpoint)
     net, layer = model.model, model.constraint
     if args.smoothing is not None:
         layer.pde.smoothing = args.smoothing
-    data = spec.data
-    ds = SpaceTimeDataset(
-        args.data or data.path,
-        data.inputs,
-        data.outputs,
-        split="train",
-        n_test=data.n_test,
-        n_val=data.n_val,
-        dtype=torch.float64,
-    )
+    ds = run_dataset(args.run_dir, "train", args.data)
     samples = [ds[i] for i in args.samples]
     batch = {"x": torch.stack([s["x"] for s in samples])}
     target = torch.stack([s["y"] for s in samples])

@@ -27,13 +27,11 @@ from __future__ import annotations
 import argparse
 
 import torch
+from run_data import load_constrained, run_dataset
 
-import sciml
 import sciml.constraints.hard.layer as layer_module
 from sciml.constraints.hard import DiffusionSorptionResidual
 from sciml.constraints.hard.layer import expert_blocks
-from sciml.data.space_time import SpaceTimeDataset
-from sciml.spec import load_spec
 
 
 def _rel(u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -49,20 +47,9 @@ def main() -> None:
     p.add_argument("--scales", nargs="*", type=float, default=[])
     args = p.parse_args()
     torch.set_num_threads(1)
-    spec = load_spec(f"{args.run_dir}/spec.yaml")
-    surrogate = sciml.load(args.run_dir, checkpoint=args.checkpoint, dtype=torch.float64)
-    model = next(surrogate.children())
+    model = load_constrained(args.run_dir, args.checkpoint)
     net, layer = model.model, model.constraint
-    d = spec.data
-    ds = SpaceTimeDataset(
-        d.path,
-        d.inputs,
-        d.outputs,
-        split=args.split,
-        n_test=d.n_test,
-        n_val=d.n_val,
-        dtype=torch.float64,
-    )
+    ds = run_dataset(args.run_dir, args.split)
     samples = [ds[i] for i in range(min(len(ds), 8))]
     batch = {"x": torch.stack([s["x"] for s in samples])}
     y = torch.stack([s["y"] for s in samples])  # (B, 1, T, X)

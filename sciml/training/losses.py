@@ -373,7 +373,9 @@ class PDEResidualLoss(nn.Module):
     r"""Mean squared residual of a PDE at the grid points, or of its initial/boundary conditions:
     the physics term of a soft-constrained model (PI-SC, Chalapathi et al. 2024; PINO-style),
 
-    .. math:: \ell = \operatorname{mean}_{b, x}\, \rho(\hat u)(b, x)^2,
+    .. math:: \ell = \operatorname{mean}_{b, x}\, \rho(\hat u)(b, x)^2
+       \quad\text{or}\quad \ell = \operatorname{mean}_b \lVert \rho(\hat u)(b, \cdot) \rVert_2
+       \ (\texttt{per\_sample: norm}),
 
     with the residual :math:`\rho` of a registered PDE (:data:`sciml.constraints.hard.pdes.PDES`:
     ``diffusion_sorption``, ``navier_stokes2d``) evaluated on the prediction ``(B, 1, *S)`` and the
@@ -389,6 +391,11 @@ class PDEResidualLoss(nn.Module):
         ``"interior"`` (the PDE at every grid point) or ``"conditions"`` (the initial/boundary rows).
     scale:
         Factor on the residual before squaring (e.g. to express time in units of the horizon).
+    per_sample:
+        ``"mean_square"`` (default): the mean square over each sample's points; ``"norm"``: the L2
+        norm over each sample's points (a sum, not a mean: it grows with the grid as
+        :math:`\sqrt{n}`), the form of the PI-HC-MoE paper's code (Chalapathi et al., ICLR 2024,
+        ``neptune/losses/pde_loss.py``). Either is then averaged over the batch.
     **pde_options:
         Passed to the PDE (its constants).
     """
@@ -396,7 +403,12 @@ class PDEResidualLoss(nn.Module):
     uses_batch = True
 
     def __init__(
-        self, pde: str, part: str = "interior", scale: float = 1.0, **pde_options: Any
+        self,
+        pde: str,
+        part: str = "interior",
+        scale: float = 1.0,
+        per_sample: str = "mean_square",
+        **pde_options: Any,
     ) -> None:
         super().__init__()
         # imported here: the PDE residuals pull in the spectral operators, which a run without a
@@ -407,9 +419,12 @@ class PDEResidualLoss(nn.Module):
             raise ValueError(f"pde {pde!r} is not one of {sorted(PDES)}")
         if part not in ("interior", "conditions"):
             raise ValueError(f"part={part!r} is not one of ['interior', 'conditions']")
+        if per_sample not in ("mean_square", "norm"):
+            raise ValueError(f"per_sample={per_sample!r} is not one of ['mean_square', 'norm']")
         self.pde = PDES[pde](**pde_options)
         self.part = part
         self.scale = float(scale)
+        self.per_sample = per_sample
 
     def forward(self, pred: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``pred`` ``(B, 1, *S)`` and the batch → scalar."""
@@ -417,7 +432,10 @@ class PDEResidualLoss(nn.Module):
             residual = self.pde.grid_residual(pred, batch)
         else:
             residual = self.pde.condition_residual(pred, batch)
-        return (self.scale * residual).square().mean()
+        residual = self.scale * residual
+        if self.per_sample == "norm":
+            return residual.flatten(1).norm(dim=1).mean()
+        return residual.square().mean()
 
 
 def _pde_conditions(pde: str, scale: float = 1.0, **pde_options: Any) -> PDEResidualLoss:

@@ -194,9 +194,32 @@ def test_pde_loss_terms_are_the_mean_squared_residuals_of_the_pde_on_the_batch()
     assert loss(wrong, batch) > loss(u, batch)
 
 
+def test_pde_residual_per_sample_norm_is_the_batch_mean_of_each_samples_residual_norm():
+    from sciml.constraints.hard.pdes import DiffusionSorptionResidual
+    from sciml.training.loss_terms import build_loss
+
+    torch.manual_seed(0)
+    u0 = torch.rand(3, 16, dtype=torch.float64)
+    pred = torch.rand(3, 1, 5, 16, dtype=torch.float64)
+    batch = {"x": u0, "y": pred}
+    entry = {"name": "pde_residual", "pde": "diffusion_sorption", "t_end": 500.0, "scale": 2.0}
+    loss = build_loss({**entry, "per_sample": "norm"})
+    residual = 2.0 * DiffusionSorptionResidual(t_end=500.0).grid_residual(pred, batch)
+    norms = [residual[b].square().sum().sqrt() for b in range(3)]
+    torch.testing.assert_close(loss(pred, batch), torch.stack(norms).mean())
+    # the two forms differ: the norm is a sum over the grid, the default a mean of squares
+    mean_square = build_loss(entry)(pred, batch)
+    torch.testing.assert_close(mean_square, residual.square().mean())
+    assert not torch.isclose(loss(pred, batch), mean_square)
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
+        (
+            {"name": "pde_residual", "pde": "diffusion_sorption", "per_sample": "max"},
+            r"per_sample='max' is not one of \['mean_square', 'norm'\]",
+        ),
         (
             {"name": "pde_residual", "pde": "heat"},
             r"pde 'heat' is not one of \['diffusion_sorption'",
