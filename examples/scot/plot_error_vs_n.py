@@ -8,6 +8,14 @@ or evaluated here.
 
     python examples/scot/plot_error_vs_n.py runs/scot/summary_shear.json \\
         runs/scot/summary_tracer.json --out docs/figures/scot_error_vs_n.png
+
+``--overlay`` adds the scOT curves (fine-tuned, scratch; dashed, open markers) of another scOT size
+(the summary of ``poseidon_miniature.py --model-preset P``) to the panel of the same task; its FNO
+runs are the same model as the main summary's and are not drawn again:
+
+    python examples/scot/plot_error_vs_n.py docs/figures/scot_summary_shear.json \\
+        docs/figures/scot_summary_tracer.json --overlay docs/figures/scot_mini_summary_shear.json \\
+        --out docs/figures/scot_error_vs_n.png
 """
 
 from __future__ import annotations
@@ -59,16 +67,45 @@ def draw_panel(ax: plt.Axes, summary: dict, key: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
+def draw_overlay(ax: plt.Axes, summary: dict, key: str) -> None:
+    """Draw the scOT curves of another model size (``summary["model_preset"]``) on ``ax``:
+    dashed lines through open markers for the seed means, small open dots for the seeds."""
+    ns, name = summary["ns"], summary.get("model_preset", "other scOT")
+    for model in ("finetune", "scratch"):
+        label, color, marker = STYLE[model]
+        runs = [r for r in summary["runs"] if r["model"] == model]
+        means = [np.mean([r[key] for r in runs if r["n"] == n]) for n in ns]
+        ax.loglog(ns, means, marker=marker, color=color, linestyle="--", markerfacecolor="none",
+                  label=label.replace("scOT", name))  # fmt: skip
+        ax.scatter([r["n"] for r in runs], [r[key] for r in runs], s=8, facecolors="none",
+                   edgecolors=color, alpha=0.5)  # fmt: skip
+    seeds = ", ".join(map(str, summary["seeds"]))
+    ax.set_title(f"{ax.get_title()}; dashed: {name}, seed(s) {seeds}", fontsize=9)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("summaries", type=Path, nargs="+", help="summary_<task>.json files")
     parser.add_argument("--out", type=Path, default=Path("docs/figures/scot_error_vs_n.png"))
     parser.add_argument("--key", choices=sorted(LABELS), default="direct_l1")
+    parser.add_argument(
+        "--overlay",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="summaries of another scOT size (--model-preset), drawn dashed on their task's panel",
+    )
     args = parser.parse_args()
     summaries = [json.loads(p.read_text()) for p in args.summaries]
     fig, axes = plt.subplots(1, len(summaries), figsize=(4.2 * len(summaries), 3.6), squeeze=False)
     for ax, summary in zip(axes[0], summaries):
         draw_panel(ax, summary, args.key)
+    for path in args.overlay:
+        overlay = json.loads(path.read_text())
+        panels = [ax for ax, s in zip(axes[0], summaries) if s["task"] == overlay["task"]]
+        if not panels:
+            parser.error(f"--overlay {path}: no panel for its task {overlay['task']!r}")
+        draw_overlay(panels[0], overlay, args.key)
     axes[0, 0].set_ylabel(LABELS[args.key])
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()

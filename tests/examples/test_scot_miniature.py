@@ -345,3 +345,35 @@ def test_a_model_preset_that_would_leave_a_spec_key_or_change_the_family_is_refu
     assert driver.preset_overrides("scot-mini", [EXAMPLES / "pretrain.yaml"])[0] == (
         "model.preset=scot-mini"
     )
+
+
+def test_error_vs_n_overlay_draws_another_scot_size_on_its_tasks_panel(tmp_path, monkeypatch):
+    """``--overlay``: the fine-tuned and scratch curves of a ``--model-preset`` summary are added
+    to the panel of the same task (two more lines there, none elsewhere); a summary of a task
+    without a panel is refused."""
+    plot = _example("plot_error_vs_n", monkeypatch)
+    runs = [
+        {"model": m, "n": n, "seed": 0, "direct_l1": 40.0 / n**0.1, "auto_l1": 50.0}
+        for m in ("finetune", "scratch", "fno")
+        for n in (8, 32)
+    ]
+    paths = {}
+    for name, task in (
+        ("shear", "shear"),
+        ("tracer", "tracer"),
+        ("mini", "shear"),
+        ("bad", "forced"),
+    ):
+        summary = {"task": task, "seeds": [0], "ns": [8, 32], "runs": runs}
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps({**summary, "model_preset": "scot-mini"}))
+    drawn = {}
+    monkeypatch.setattr(plot.plt.Figure, "savefig", lambda fig, out, **kw: drawn.update(
+        {"lines": [len(ax.get_lines()) for ax in fig.axes]}))  # fmt: skip
+    argv = [str(paths["shear"]), str(paths["tracer"]), "--out", str(tmp_path / "f.png")]
+    monkeypatch.setattr(sys, "argv", ["plot", *argv, "--overlay", str(paths["mini"])])
+    plot.main()
+    assert drawn["lines"] == [5, 3]
+    monkeypatch.setattr(sys, "argv", ["plot", *argv, "--overlay", str(paths["bad"])])
+    with pytest.raises(SystemExit):
+        plot.main()
