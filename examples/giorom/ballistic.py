@@ -2,7 +2,7 @@
 the test trajectories moves with its last velocity plus the mean acceleration of the training
 windows of a run (``x_{t+1} = 2 x_t − x_{t−1} + μ_a``), from the same ``H + 1`` start frames as
 ``sciml evaluate``; prints the position MSE (m², mean over frames and trajectories) and the
-final frame's.
+final frame's. On a sparse run (``data.options.sampling``) the particles are the sampled ones.
 
 Usage::
 
@@ -24,9 +24,10 @@ from sciml.tasks import task_for
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run on every particle (its statistics)")
+    parser.add_argument("run", type=Path, help="a GNS run (its statistics), dense or sparse")
     args = parser.parse_args()
     model = sciml.load(args.run)
+    model = getattr(model, "stepper", model)  # a sparse run's stepper: the sampled particles
     test = task_for(load_spec(args.run / "spec.yaml")).dataset("test")
     frames = test.positions[:, :: test.stride].to(torch.float64)
     h = model.history
