@@ -1,7 +1,8 @@
 """examples/giorom_<material>_5k{,_gns_dense,_gns_sparse}.yaml: the four materials at 5184 particles
 follow one protocol (docs/giorom.md, "Accuracy at 5184 particles"). Within a material the three
 specs share the data, the noise and the training; across materials only the material, the data
-path and the measured noise differ."""
+path and the measured noise differ. The 3D jelly pair (examples/giorom_jelly_3d{,_gns_sparse}.yaml)
+follows the same rules."""
 
 from __future__ import annotations
 
@@ -66,3 +67,21 @@ def test_materials_differ_only_in_material_path_and_noise(variant: str) -> None:
     reference = _without_material(_spec("jelly", variant))
     for material in MATERIALS:
         assert _without_material(_spec(material, variant)) == reference, material
+
+
+def test_the_3d_jelly_specs_share_data_noise_and_training_and_the_sampled_graph() -> None:
+    giorom, sparse = (
+        load_spec(EXAMPLES / f"giorom_jelly_3d{v}.yaml").model_dump(mode="json")
+        for v in ("", "_gns_sparse")
+    )
+    assert giorom["data"] == sparse["data"]
+    assert giorom["data"]["dataset"] == "mpm3d_large"
+    assert giorom["data"]["options"]["sampling"] == {"method": "fps", "ratio": 0.05}
+    for key in ("trainer", "optimizer", "scheduler", "evaluation", "seed"):
+        assert giorom[key] == sparse[key], key
+    assert giorom["model"]["noise_std"] == sparse["model"]["noise_std"]
+    assert giorom["model"]["radius"] == sparse["model"]["radius"]
+    # radius = 3 sampled spacings, bandwidth = 1 (the 2D specs' rule)
+    assert giorom["model"]["radius"] == pytest.approx(
+        3 * giorom["model"]["reconstruction"]["bandwidth"], rel=0.01
+    )
