@@ -67,15 +67,20 @@ def draw_panel(ax: plt.Axes, summary: dict, key: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
-def draw_overlay(ax: plt.Axes, summary: dict, key: str) -> None:
+def draw_overlay(ax: plt.Axes, summary: dict, key: str, base: str) -> None:
     """Draw the scOT curves of another model size (``summary["model_preset"]``) on ``ax``:
-    dashed lines through open markers for the seed means, small open dots for the seeds."""
+    dashed lines through open markers for the seed means, small open dots for the seeds; the
+    panel's own scOT curves are relabelled with their model ``base``. ``ax`` is already log–log
+    (``plot`` keeps its ticks)."""
     ns, name = summary["ns"], summary.get("model_preset", "other scOT")
+    for line in ax.get_lines():
+        if line.get_label().startswith("scOT "):
+            line.set_label(line.get_label().replace("scOT", base, 1))
     for model in ("finetune", "scratch"):
         label, color, marker = STYLE[model]
         runs = [r for r in summary["runs"] if r["model"] == model]
         means = [np.mean([r[key] for r in runs if r["n"] == n]) for n in ns]
-        ax.loglog(ns, means, marker=marker, color=color, linestyle="--", markerfacecolor="none",
+        ax.plot(ns, means, marker=marker, color=color, linestyle="--", markerfacecolor="none",
                   label=label.replace("scOT", name))  # fmt: skip
         ax.scatter([r["n"] for r in runs], [r[key] for r in runs], s=8, facecolors="none",
                    edgecolors=color, alpha=0.5)  # fmt: skip
@@ -105,7 +110,10 @@ def main() -> None:
         panels = [ax for ax, s in zip(axes[0], summaries) if s["task"] == overlay["task"]]
         if not panels:
             parser.error(f"--overlay {path}: no panel for its task {overlay['task']!r}")
-        draw_overlay(panels[0], overlay, args.key)
+        main = summaries[[s["task"] for s in summaries].index(overlay["task"])]
+        # summaries written before --model-preset existed have no key: the specs' scot-micro
+        base = main.get("model_preset", "specs (scot-micro)")
+        draw_overlay(panels[0], overlay, args.key, "scot-micro" if "scot-micro" in base else base)
     axes[0, 0].set_ylabel(LABELS[args.key])
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
